@@ -1,0 +1,165 @@
+//! The checked desired state: what `releases.toml` says once it has passed
+//! validation. Every later stage (planner, apply, verify) reads only this.
+
+use crate::config::location::RepositoryLocation;
+use crate::digest::Digest;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A place in `releases.toml`, 1-based, for diagnostics and refusals.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for SourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Desired {
+    /// The file as the user named it (used in every diagnostic).
+    pub file: String,
+    /// The folder holding the file; relative paths resolve from here.
+    pub base_dir: PathBuf,
+    pub policy: Policy,
+    /// `None` when the file has no `[signing]` table: creates are refused `unsigned`.
+    pub signing: Option<SigningConfig>,
+    /// In the order the file declares them.
+    pub services: Vec<Service>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Allowed prerelease suffixes (`rc`, `beta`): `v1.2.3-rc1`.
+    pub prerelease: Vec<String>,
+    pub require_rc: bool,
+    pub block_severities: Vec<Severity>,
+    pub vulnerability_source: VulnerabilitySource,
+    /// Base URL of the Quay instance (`https://quay.io`), without `/api/v1`.
+    pub quay_api: Option<String>,
+    pub waivers: Vec<Waiver>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            prerelease: vec!["rc".into(), "beta".into()],
+            require_rc: false,
+            block_severities: vec![Severity::Critical, Severity::High],
+            vulnerability_source: VulnerabilitySource::Quay,
+            quay_api: None,
+            waivers: Vec::new(),
+        }
+    }
+}
+
+/// Quay's severity scale, lowest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Unknown,
+    Negligible,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 6] = [
+        Severity::Unknown,
+        Severity::Negligible,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Unknown => "unknown",
+            Severity::Negligible => "negligible",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VulnerabilitySource {
+    Quay,
+    /// Scanning disabled: every plan carries a `scan-disabled` warning.
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Waiver {
+    pub id: String,
+    pub service: Option<String>,
+    pub reason: String,
+    /// `YYYY-MM-DD`; the waiver stops counting after this day.
+    pub expires: Option<String>,
+    pub location: SourceLocation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningConfig {
+    /// Private key for `apply`; `None` when only verification is configured.
+    pub key: Option<KeySource>,
+    /// Public key for `plan` and `verify`, resolved against the file's folder.
+    pub public_key: Option<PathBuf>,
+    pub location: SourceLocation,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// `env:NAME`: the variable holds the PEM key itself.
+    Env(String),
+    /// A path, resolved against the file's folder.
+    Path(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Service {
+    pub name: String,
+    pub source: RepositoryLocation,
+    pub target: RepositoryLocation,
+    pub releases: Vec<Release>,
+    pub location: SourceLocation,
+}
+
+#[derive(Clone, Debug)]
+pub struct Release {
+    /// The tag exactly as written.
+    pub tag: String,
+    /// `Err` with the reason when the tag is outside the production pattern.
+    /// `validate` reports it as an error; `plan` refuses it `invalid-tag`.
+    pub tag_check: Result<ReleaseTag, String>,
+    pub digest: Digest,
+    /// Where the `"tag" = "digest"` line starts.
+    pub location: SourceLocation,
+}
+
+/// A production tag: `vMAJOR.MINOR.PATCH` with an optional `-<suffix><n>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReleaseTag {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    /// `("rc", 1)` for `-rc1`; `None` for a final release.
+    pub prerelease: Option<(String, u64)>,
+}
+
+impl ReleaseTag {
+    pub fn is_final(&self) -> bool {
+        self.prerelease.is_none()
+    }
+}

@@ -1,0 +1,192 @@
+//! The registry seam: what plan, apply and verify need from a repository,
+//! behind one trait, with one implementation per backend (`oci:` layouts in
+//! `layout`, the OCI distribution API in `distribution`).
+
+pub mod manifest;
+pub mod layout;
+pub mod distribution;
+
+use crate::config::location::RepositoryLocation;
+use crate::digest::Digest;
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+use std::sync::Arc;
+
+pub use manifest::{ManifestKind, RawManifest};
+
+/// A registry operation failed. Every variant names where it happened and says
+/// what to do; none ever carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{registry}: {operation} on {repository} failed: HTTP {status}{detail}. {hint}")]
+    Http {
+        registry: String,
+        repository: String,
+        operation: String,
+        status: u16,
+        /// Already formatted, starting with `: ` when non-empty.
+        detail: String,
+        hint: String,
+    },
+    #[error("{registry}: {operation} on {repository} failed: {message}. {hint}")]
+    Transport {
+        registry: String,
+        repository: String,
+        operation: String,
+        message: String,
+        hint: String,
+    },
+    #[error("{repository}: {operation}: {path}: {source}")]
+    Io {
+        repository: String,
+        operation: String,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{repository}: {what} does not match its digest: expected {expected}, got {actual}; the registry returned wrong content, nothing was written")]
+    DigestMismatch {
+        repository: String,
+        what: String,
+        expected: Digest,
+        actual: Digest,
+    },
+    #[error("{repository}: {message}")]
+    Invalid { repository: String, message: String },
+    #[error("{repository}: tag {tag} already exists and the registry refuses to overwrite it (immutable tag)")]
+    TagImmutable { repository: String, tag: String },
+}
+
+/// A blob being read: its size when known, and its bytes as a stream, so that
+/// large layers are never held in memory.
+pub struct BlobReader {
+    pub size: Option<u64>,
+    pub stream: BoxStream<'static, Result<Bytes, RegistryError>>,
+}
+
+impl BlobReader {
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        BlobReader {
+            size: Some(bytes.len() as u64),
+            stream: futures::stream::once(async move { Ok(bytes) }).boxed(),
+        }
+    }
+}
+
+/// Reference to a manifest: by tag or by digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManifestRef<'a> {
+    Tag(&'a str),
+    Digest(&'a Digest),
+}
+
+/// Outcome of a cross-repository blob mount.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mount {
+    Mounted,
+    /// The registry (or backend) declined; the caller streams the blob instead.
+    Declined,
+}
+
+/// One repository of one registry.
+#[async_trait]
+pub trait Repository: Send + Sync {
+    fn location(&self) -> &RepositoryLocation;
+
+    /// Every tag, following pagination.
+    async fn list_tags(&self) -> Result<Vec<String>, RegistryError>;
+
+    /// The digest a tag points at, `None` if the tag does not exist (HEAD only).
+    async fn resolve_tag(&self, tag: &str) -> Result<Option<Digest>, RegistryError>;
+
+    async fn manifest_exists(&self, digest: &Digest) -> Result<bool, RegistryError>;
+
+    /// The manifest's original bytes; `None` if absent. When fetched by digest
+    /// the bytes are checked against it.
+    async fn get_manifest(
+        &self,
+        reference: ManifestRef<'_>,
+    ) -> Result<Option<RawManifest>, RegistryError>;
+
+    /// Stores the manifest's exact bytes, by digest when `tag` is `None`.
+    async fn put_manifest(
+        &self,
+        manifest: &RawManifest,
+        tag: Option<&str>,
+    ) -> Result<(), RegistryError>;
+
+    async fn blob_exists(&self, digest: &Digest) -> Result<bool, RegistryError>;
+
+    /// `Err` if absent.
+    async fn get_blob(&self, digest: &Digest) -> Result<BlobReader, RegistryError>;
+
+    /// Stores a blob; the backend verifies the digest of what it received.
+    async fn put_blob(&self, digest: &Digest, blob: BlobReader) -> Result<(), RegistryError>;
+
+    /// Mounts a blob from another repository of the same registry.
+    async fn mount_blob(
+        &self,
+        digest: &Digest,
+        from: &RepositoryLocation,
+    ) -> Result<Mount, RegistryError>;
+
+    /// A small blob (config, signature payload) in memory, refusing anything
+    /// larger than `limit` bytes.
+    async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {
+        let mut blob = self.get_blob(digest).await?;
+        let too_large = |size: u64| RegistryError::Invalid {
+            repository: self.location().reference(),
+            message: format!("blob {digest} is {size} bytes, more than the {limit} allowed here"),
+        };
+        if let Some(size) = blob.size.filter(|size| *size > limit) {
+            return Err(too_large(size));
+        }
+        let mut buffer = Vec::new();
+        while let Some(chunk) = blob.stream.next().await {
+            buffer.extend_from_slice(&chunk?);
+            if buffer.len() as u64 > limit {
+                return Err(too_large(buffer.len() as u64));
+            }
+        }
+        let actual = Digest::of_bytes(&buffer);
+        if &actual != digest {
+            return Err(RegistryError::DigestMismatch {
+                repository: self.location().reference(),
+                what: format!("blob {digest}"),
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(Bytes::from(buffer))
+    }
+}
+
+/// Opens repositories, sharing per-registry state (HTTP clients, credentials,
+/// concurrency limits, request counters) between them.
+pub struct Connector {
+    distribution: distribution::DistributionClient,
+}
+
+impl Connector {
+    pub fn new(options: distribution::ClientOptions) -> Self {
+        Connector {
+            distribution: distribution::DistributionClient::new(options),
+        }
+    }
+
+    pub fn open(&self, location: &RepositoryLocation) -> Arc<dyn Repository> {
+        match location {
+            RepositoryLocation::Layout { .. } => {
+                Arc::new(layout::LayoutRepository::new(location.clone()))
+            }
+            RepositoryLocation::Remote { .. } => self.distribution.repository(location.clone()),
+        }
+    }
+
+    /// Requests sent so far, by HTTP method.
+    pub fn request_counts(&self) -> distribution::RequestCounts {
+        self.distribution.request_counts()
+    }
+}

@@ -1,0 +1,2 @@
+//! The simple-signing payload.
+pub struct Payload {}
