@@ -3,7 +3,16 @@
 //! point at; the planner compares it with the live registries; apply copies,
 //! signs, and only then tags.
 
+pub mod apply;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod digest;
+pub mod exit;
+pub mod fsutil;
+pub mod live;
+pub mod logging;
+pub mod plan;
 pub mod registry;
 pub mod signing;
+pub mod verify;

@@ -1,0 +1,75 @@
+//! Command-line arguments. Parsing only; the commands live in `commands`.
+
+use crate::plan::render::Format;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "quayside",
+    version,
+    about = "Release container images declaratively: releases.toml says which digest each release tag points at; plan shows the difference, apply copies, signs, then tags."
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). Secrets are never logged.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Requests in flight per registry host.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    pub concurrency: usize,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check releases.toml offline; report every problem with its location.
+    Validate {
+        /// The desired-state file.
+        #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+        file: PathBuf,
+    },
+    /// Read the live registries and show what apply would do.
+    Plan(PlanArgs),
+    /// Make the registries match the file: copy by digest, sign, then tag.
+    Apply(ApplyArgs),
+    /// Audit every declared release: exists, right digest, validly signed.
+    Verify {
+        /// The desired-state file.
+        #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// The desired-state file.
+    #[arg(short = 'f', long = "file", default_value = "releases.toml", conflicts_with = "plan")]
+    pub file: PathBuf,
+
+    /// A plan saved by `plan --out`: apply exactly it, refusing if the
+    /// registries have changed since it was made.
+    #[arg(value_name = "PLAN.json")]
+    pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The desired-state file.
+    #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+    pub file: PathBuf,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Also write the plan as JSON to this file (for `apply PLAN.json`).
+    #[arg(long, value_name = "PLAN.json")]
+    pub out: Option<PathBuf>,
+
+    /// Exit 2 when the plan has changes (0 only when there is nothing to do).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}

@@ -1,0 +1,277 @@
+//! `quayside apply`: plan, refuse or carry out, then check the result.
+//! Order: load the signing key (fail before any write), plan, print the plan,
+//! stop on any refusal (exit 3, nothing written), apply, re-read and confirm.
+
+use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier};
+use crate::cli::ApplyArgs;
+use crate::commands::plan::{load_public_key, make_plan};
+use crate::commands::load_desired;
+use crate::config::model::Desired;
+use crate::exit::ExitStatus;
+use crate::plan::{ActionKind, Plan, SignatureCheck, render};
+use crate::registry::Connector;
+use crate::registry::distribution::ClientOptions;
+use crate::signing::{PublicKey, SigningKey};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
+    let started = Instant::now();
+    let (file, saved) = match &args.plan {
+        Some(path) => match read_saved_plan(path) {
+            Ok(saved) => (PathBuf::from(&saved.file), Some(saved)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitStatus::Error;
+            }
+        },
+        None => (args.file.clone(), None),
+    };
+    let desired = match load_desired(&file) {
+        Ok(desired) => desired,
+        Err(status) => return status,
+    };
+    let keys = match load_keys(&desired) {
+        Ok(keys) => keys,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::Error;
+        }
+    };
+    let verifier: Option<&dyn SignatureCheck> = keys.verifier.as_ref().map(|k| k as _);
+    let connector = Connector::new(ClientOptions::with_concurrency(concurrency));
+    let plan = match make_plan(&desired, &connector, verifier).await {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::Error;
+        }
+    };
+    print!("{}", render::text::render(&plan));
+    if plan.is_refused() {
+        eprintln!("apply refused: the plan breaks a rule; nothing was written.");
+        return ExitStatus::Refused;
+    }
+    if let Some(saved) = &saved {
+        if let Some(difference) = plan_difference(saved, &plan) {
+            eprintln!(
+                "apply refused: the registries changed since the plan was made ({difference}); nothing was written. Make a new plan."
+            );
+            return ExitStatus::Refused;
+        }
+    }
+    if !plan.has_changes() {
+        println!("\nNothing to do.");
+        return ExitStatus::Success;
+    }
+    let (Some(signer), Some(verifier)) = (&keys.signer, &keys.verifier) else {
+        // The planner refuses creates and signs without a key; this is a guard.
+        eprintln!("error: no signing key is configured; nothing was written");
+        return ExitStatus::Error;
+    };
+
+    let apply = Apply {
+        desired: &desired,
+        connector: &connector,
+        signer,
+        verifier,
+        commit: git_commit(&desired.base_dir),
+        copier: Copier::default(),
+    };
+    let outcomes = apply.run(&plan).await;
+    let confirmed = confirm(&desired, &connector, verifier, &plan).await;
+    print!("{}", summary(&apply, &outcomes, &connector, started));
+    status_of(&outcomes, confirmed)
+}
+
+struct Keys {
+    signer: Option<SigningKey>,
+    verifier: Option<PublicKey>,
+}
+
+/// Loads the private key (when configured) before anything else, so that a
+/// missing key or a wrong password fails before the first write. Without a
+/// configured public key, signatures are checked with the signing key's own.
+fn load_keys(desired: &Desired) -> Result<Keys, String> {
+    let signer = match desired.signing.as_ref().and_then(|s| s.key.as_ref()) {
+        Some(source) => Some(SigningKey::load(source).map_err(|error| {
+            format!("{}: [signing] key: {error}; nothing was written", desired.file)
+        })?),
+        None => None,
+    };
+    let verifier = match (load_public_key(desired)?, &signer) {
+        (Some(public), Some(signer)) => {
+            if public != signer.public_key() {
+                return Err(format!(
+                    "{}: [signing] key and public_key are not a pair: signatures made by the key would not verify; nothing was written",
+                    desired.file
+                ));
+            }
+            Some(public)
+        }
+        (Some(public), None) => Some(public),
+        (None, Some(signer)) => Some(signer.public_key()),
+        (None, None) => None,
+    };
+    Ok(Keys { signer, verifier })
+}
+
+fn read_saved_plan(path: &Path) -> Result<Plan, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the plan {}: {error}", path.display()))?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|error| {
+        format!(
+            "{} is not a quayside plan (made by `quayside plan --out`): {error}",
+            path.display()
+        )
+    })?;
+    if plan.schema != crate::plan::SCHEMA_VERSION {
+        return Err(format!(
+            "{} has plan schema {}, this quayside reads schema {}",
+            path.display(),
+            plan.schema,
+            crate::plan::SCHEMA_VERSION
+        ));
+    }
+    Ok(plan)
+}
+
+/// How the fresh plan differs from the saved one, if it does.
+fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
+    let key = |plan: &Plan| {
+        let mut actions: Vec<_> = plan
+            .actions
+            .iter()
+            .map(|a| (a.service.clone(), a.tag.clone(), a.kind, a.digest.clone(), a.target.clone()))
+            .collect();
+        actions.sort();
+        actions
+    };
+    let (before, after) = (key(saved), key(fresh));
+    if before == after {
+        return None;
+    }
+    let changed = after
+        .iter()
+        .find(|action| !before.contains(action))
+        .or_else(|| before.iter().find(|action| !after.contains(action)));
+    Some(match changed {
+        Some((service, tag, kind, _, _)) => format!("{service} {tag} is now `{}`", kind.name()),
+        None => "the set of releases differs".to_string(),
+    })
+}
+
+/// Re-reads the target: every release the plan created or signed must now
+/// be in place and validly signed.
+async fn confirm(
+    desired: &Desired,
+    connector: &Connector,
+    verifier: &PublicKey,
+    plan: &Plan,
+) -> Result<(), String> {
+    let after = make_plan(desired, connector, Some(verifier)).await?;
+    let pending: Vec<String> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind != ActionKind::Unchanged)
+        .filter(|a| {
+            !after
+                .actions
+                .iter()
+                .any(|b| b.service == a.service && b.tag == a.tag && b.kind == ActionKind::Unchanged)
+        })
+        .map(|a| format!("{} {}", a.service, a.tag))
+        .collect();
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("not in place after apply: {}", pending.join(", ")))
+    }
+}
+
+fn summary(apply: &Apply<'_>, outcomes: &[ReleaseOutcome], connector: &Connector, started: Instant) -> String {
+    use std::fmt::Write;
+    let mut out = String::from("\n");
+    let (mut created, mut signed, mut signatures) = (0, 0, 0);
+    for o in outcomes {
+        match &o.outcome {
+            Outcome::Created { signatures: n } => {
+                created += 1;
+                signatures += n;
+                let _ = writeln!(out, "  + {} {}  created and signed ({})", o.service, o.tag, o.digest);
+            }
+            Outcome::Signed { signatures: n } => {
+                signed += 1;
+                signatures += n;
+                let _ = writeln!(out, "  ~ {} {}  signed ({})", o.service, o.tag, o.digest);
+            }
+            Outcome::Retag { message, .. } => {
+                let _ = writeln!(out, "  ! {} {}  refused (retag): {message}", o.service, o.tag);
+            }
+            Outcome::Failed(error) => {
+                let _ = writeln!(out, "  ! {} {}  failed: {error}", o.service, o.tag);
+            }
+        }
+    }
+    let stats = &apply.copier.stats;
+    let failed = outcomes.len() - created - signed;
+    let _ = writeln!(
+        out,
+        "\nApply: {created} created, {signed} signed, {failed} failed; {signatures} signatures written."
+    );
+    let _ = writeln!(
+        out,
+        "Blobs: {} copied ({}), {} mounted ({}), {} already present; {} requests; {:.2} s.",
+        stats.blobs_copied.load(Ordering::Relaxed),
+        human_bytes(stats.bytes_copied.load(Ordering::Relaxed)),
+        stats.blobs_mounted.load(Ordering::Relaxed),
+        human_bytes(stats.bytes_mounted.load(Ordering::Relaxed)),
+        stats.blobs_present.load(Ordering::Relaxed),
+        connector.request_counts().total(),
+        started.elapsed().as_secs_f64()
+    );
+    out
+}
+
+fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> ExitStatus {
+    if outcomes.iter().any(|o| matches!(o.outcome, Outcome::Retag { .. })) {
+        return ExitStatus::Refused;
+    }
+    if outcomes.iter().any(|o| matches!(o.outcome, Outcome::Failed(_))) {
+        eprintln!("apply failed for some releases; the others are in place. Fix the cause and run apply again: it completes the work.");
+        return ExitStatus::Error;
+    }
+    if let Err(message) = confirmed {
+        eprintln!("error: {message}");
+        return ExitStatus::Error;
+    }
+    ExitStatus::Success
+}
+
+/// The commit of the work tree holding the file, recorded as provenance.
+fn git_commit(dir: &Path) -> Option<String> {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        .args(["rev-parse", "--verify", "-q", "HEAD"])
+        .output()
+        .ok()?;
+    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (output.status.success() && commit.len() == 40).then_some(commit)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,78 @@
+//! `quayside plan`: read the live registries, compute the plan, print it.
+
+use crate::cli::PlanArgs;
+use crate::commands::load_desired;
+use crate::config::model::Desired;
+use crate::exit::ExitStatus;
+use crate::live::{Scope, read_live_state};
+use crate::plan::{self, Plan, SignatureCheck, render};
+use crate::registry::Connector;
+use crate::registry::distribution::ClientOptions;
+use crate::signing::PublicKey;
+
+pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
+    let desired = match load_desired(&args.file) {
+        Ok(desired) => desired,
+        Err(status) => return status,
+    };
+    let verifier = match load_public_key(&desired) {
+        Ok(verifier) => verifier,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::Error;
+        }
+    };
+    let connector = Connector::new(ClientOptions::with_concurrency(concurrency));
+    let plan = match make_plan(&desired, &connector, verifier.as_ref().map(|k| k as _)).await {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::Error;
+        }
+    };
+    print!("{}", render::render(&plan, args.format));
+    if let Some(out) = &args.out {
+        let json = render::json::render(&plan);
+        if let Err(error) = crate::fsutil::write_atomically(out, json.as_bytes()) {
+            eprintln!("error: cannot write the plan to {}: {error}", out.display());
+            return ExitStatus::Error;
+        }
+    }
+    status_of(&plan, args.detailed_exitcode)
+}
+
+/// Reads live state and plans. Errors are already worded for the user.
+pub async fn make_plan(
+    desired: &Desired,
+    connector: &Connector,
+    verifier: Option<&dyn SignatureCheck>,
+) -> Result<Plan, String> {
+    let live = read_live_state(desired, connector, Scope::Plan)
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(plan::plan(desired, &live, verifier))
+}
+
+/// The configured `[signing] public_key`, if any.
+pub fn load_public_key(desired: &Desired) -> Result<Option<PublicKey>, String> {
+    let Some(path) = desired.signing.as_ref().and_then(|s| s.public_key.as_ref()) else {
+        return Ok(None);
+    };
+    PublicKey::load(path).map(Some).map_err(|error| {
+        format!(
+            "{}: [signing] public_key {}: {error}",
+            desired.file,
+            path.display()
+        )
+    })
+}
+
+pub fn status_of(plan: &Plan, detailed_exitcode: bool) -> ExitStatus {
+    if plan.is_refused() {
+        ExitStatus::Refused
+    } else if detailed_exitcode && plan.has_changes() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    }
+}

@@ -1,0 +1,155 @@
+//! The plan: what quayside would do for each declared release, and what it
+//! refuses to do. A value computed without IO (see `planner`), rendered by the
+//! pure functions in `render`, and executed by `apply`.
+
+pub mod planner;
+pub mod render;
+
+use crate::config::model::SourceLocation;
+use crate::digest::Digest;
+use serde::{Deserialize, Serialize};
+
+pub use planner::{plan, SignatureCheck};
+
+/// Version of the JSON form. Fields may be added, never renamed.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub schema: u32,
+    pub summary: Summary,
+    pub actions: Vec<Action>,
+    pub refusals: Vec<Refusal>,
+    pub warnings: Vec<Warning>,
+    /// The `releases.toml` the plan was made from, as the user named it.
+    pub file: String,
+    /// With `--base`: the full commit id of the base revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// The full commit id the file was read at, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub sign: usize,
+    pub unchanged: usize,
+    pub refused: usize,
+    pub warnings: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Tag absent: copy by digest, sign, then tag.
+    Create,
+    /// Tag present with the declared digest, but not validly signed.
+    Sign,
+    /// Tag present, declared digest, valid signature.
+    Unchanged,
+}
+
+impl ActionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Sign => "sign",
+            ActionKind::Unchanged => "unchanged",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    pub service: String,
+    pub tag: String,
+    pub kind: ActionKind,
+    pub digest: Digest,
+    /// Repository references without scheme, or the `oci:` location as written.
+    pub source: String,
+    pub target: String,
+}
+
+/// Stable refusal codes (SPEC section 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalCode {
+    Retag,
+    Unsigned,
+    SourceMissing,
+    InvalidTag,
+    Vulnerable,
+    ScanUnavailable,
+    Changed,
+    Removed,
+    RcRequired,
+}
+
+impl RefusalCode {
+    pub fn name(self) -> &'static str {
+        match self {
+            RefusalCode::Retag => "retag",
+            RefusalCode::Unsigned => "unsigned",
+            RefusalCode::SourceMissing => "source-missing",
+            RefusalCode::InvalidTag => "invalid-tag",
+            RefusalCode::Vulnerable => "vulnerable",
+            RefusalCode::ScanUnavailable => "scan-unavailable",
+            RefusalCode::Changed => "changed",
+            RefusalCode::Removed => "removed",
+            RefusalCode::RcRequired => "rc-required",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    pub code: RefusalCode,
+    pub service: String,
+    pub tag: String,
+    /// What is wrong and what to do about it.
+    pub message: String,
+    pub location: SourceLocation,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningCode {
+    UnmanagedTag,
+    ScanDisabled,
+}
+
+impl WarningCode {
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningCode::UnmanagedTag => "unmanaged-tag",
+            WarningCode::ScanDisabled => "scan-disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub code: WarningCode,
+    /// Empty for a warning about the whole file (`scan-disabled`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    pub message: String,
+}
+
+impl Plan {
+    /// Something to write: a create or a sign.
+    pub fn has_changes(&self) -> bool {
+        self.summary.create + self.summary.sign > 0
+    }
+
+    pub fn is_refused(&self) -> bool {
+        !self.refusals.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests;

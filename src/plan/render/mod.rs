@@ -1,0 +1,70 @@
+//! Renderers: pure functions from a `Plan` to text people read.
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::plan::{Action, ActionKind, Plan};
+
+/// The output formats of `quayside plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn render(plan: &Plan, format: Format) -> String {
+    match format {
+        Format::Text => text::render(plan),
+        Format::Json => json::render(plan),
+        Format::Markdown => markdown::render(plan),
+    }
+}
+
+/// Services in the order the plan lists them, each with its actions.
+pub(crate) fn actions_by_service(plan: &Plan) -> Vec<(&str, Vec<&Action>)> {
+    let mut groups: Vec<(&str, Vec<&Action>)> = Vec::new();
+    for action in &plan.actions {
+        match groups.iter_mut().find(|(name, _)| *name == action.service) {
+            Some((_, list)) => list.push(action),
+            None => groups.push((&action.service, vec![action])),
+        }
+    }
+    groups
+}
+
+/// The one-line verdict at the top of every form.
+pub(crate) fn verdict(plan: &Plan) -> String {
+    let s = &plan.summary;
+    if plan.is_refused() {
+        format!(
+            "Refused: {} problem{} must be fixed before anything is applied.",
+            s.refused,
+            plural(s.refused)
+        )
+    } else if !plan.has_changes() {
+        format!(
+            "No changes. {} release{} already in place and signed.",
+            s.unchanged,
+            plural(s.unchanged)
+        )
+    } else {
+        format!(
+            "Plan: {} to create, {} to sign, {} unchanged.",
+            s.create, s.sign, s.unchanged
+        )
+    }
+}
+
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+pub(crate) fn action_note(action: &Action) -> &'static str {
+    match action.kind {
+        ActionKind::Create => "copy by digest, sign, then tag",
+        ActionKind::Sign => "add the missing signature",
+        ActionKind::Unchanged => "in place and signed",
+    }
+}

@@ -1,0 +1,68 @@
+//! The text form, read like `terraform plan`: one line per release grouped by
+//! service, a summary line, then every refusal with its location.
+
+use crate::plan::render::{action_note, actions_by_service, verdict};
+use crate::plan::{ActionKind, Plan};
+use std::fmt::Write;
+
+pub fn render(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "quayside plan for {}", plan.file);
+    for (service, actions) in actions_by_service(plan) {
+        let first = actions[0];
+        let _ = writeln!(out, "\n{service}  ({} -> {})", first.source, first.target);
+        let width = actions.iter().map(|a| a.tag.len()).max().unwrap_or(0);
+        for action in actions {
+            let symbol = match action.kind {
+                ActionKind::Create => '+',
+                ActionKind::Sign => '~',
+                ActionKind::Unchanged => ' ',
+            };
+            let _ = writeln!(
+                out,
+                "  {symbol} {:<width$}  {:<9}  {}  {}",
+                action.tag,
+                action.kind.name(),
+                action.digest,
+                action_note(action)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n{}", verdict(plan));
+    let s = &plan.summary;
+    let _ = writeln!(
+        out,
+        "{} to create, {} to sign, {} unchanged, {} refused, {} warning{}.",
+        s.create,
+        s.sign,
+        s.unchanged,
+        s.refused,
+        s.warnings,
+        crate::plan::render::plural(s.warnings)
+    );
+    for refusal in &plan.refusals {
+        let _ = writeln!(
+            out,
+            "\nerror[{}]: {} {}: {}\n  --> {}",
+            refusal.code.name(),
+            refusal.service,
+            refusal.tag,
+            refusal.message,
+            refusal.location
+        );
+    }
+    for warning in &plan.warnings {
+        let subject = match (&warning.service, &warning.tag) {
+            (service, Some(tag)) => format!("{service} {tag}: "),
+            (service, None) if !service.is_empty() => format!("{service}: "),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "\nwarning[{}]: {subject}{}",
+            warning.code.name(),
+            warning.message
+        );
+    }
+    out
+}

@@ -1,0 +1,320 @@
+//! Unit tests of the planner: one per rule and per code.
+
+use crate::config::location::RepositoryLocation;
+use crate::config::model::{
+    Desired, KeySource, Policy, Release, Service, SigningConfig, SourceLocation,
+    VulnerabilitySource,
+};
+use crate::digest::Digest;
+use crate::live::{ImageSignatures, LiveService, LiveState, ManifestSignatures};
+use crate::plan::{ActionKind, Plan, RefusalCode, SignatureCheck, WarningCode, plan};
+use crate::signing::SignatureEntry;
+use bytes::Bytes;
+use std::path::{Path, PathBuf};
+
+/// Accepts an entry whose signature text is `good:<digest>:<identity>`, so
+/// that planner tests exercise the rules, not the cryptography (which the
+/// signing module tests).
+struct FakeVerifier;
+
+impl SignatureCheck for FakeVerifier {
+    fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool {
+        entry.signature == format!("good:{digest}:{identity}")
+    }
+}
+
+fn digest(n: u8) -> Digest {
+    Digest::of_bytes(&[n])
+}
+
+fn good(digest: &Digest) -> SignatureEntry {
+    SignatureEntry {
+        payload: Bytes::new(),
+        signature: format!("good:{digest}:127.0.0.1:5000/prod/gateway"),
+    }
+}
+
+fn release(tag: &str, digest: Digest, line: u32) -> Release {
+    let tag_check = crate::config::tag::check_release_tag(tag, &["rc".into(), "beta".into()]);
+    Release {
+        tag: tag.into(),
+        tag_check,
+        digest,
+        location: SourceLocation {
+            file: "releases.toml".into(),
+            line,
+            column: 1,
+        },
+    }
+}
+
+fn desired(releases: Vec<Release>) -> Desired {
+    let base = RepositoryLocation::parse("http://127.0.0.1:5000/dev", Path::new(".")).unwrap();
+    let target = RepositoryLocation::parse("http://127.0.0.1:5000/prod", Path::new(".")).unwrap();
+    Desired {
+        file: "releases.toml".into(),
+        base_dir: PathBuf::from("."),
+        policy: Policy {
+            vulnerability_source: VulnerabilitySource::None,
+            ..Policy::default()
+        },
+        signing: Some(SigningConfig {
+            key: Some(KeySource::Env("KEY".into())),
+            public_key: Some(PathBuf::from("cosign.pub")),
+            location: SourceLocation {
+                file: "releases.toml".into(),
+                line: 5,
+                column: 1,
+            },
+        }),
+        services: vec![Service {
+            name: "gateway".into(),
+            source: base.child("gateway"),
+            target: target.child("gateway"),
+            releases,
+            location: SourceLocation {
+                file: "releases.toml".into(),
+                line: 8,
+                column: 1,
+            },
+        }],
+    }
+}
+
+fn live(service: LiveService) -> LiveState {
+    LiveState {
+        services: [("gateway".to_string(), service)].into_iter().collect(),
+    }
+}
+
+fn signed(digest: &Digest, children: &[Digest]) -> ImageSignatures {
+    ImageSignatures {
+        manifests: std::iter::once(digest)
+            .chain(children)
+            .map(|d| ManifestSignatures {
+                digest: d.clone(),
+                entries: vec![good(d)],
+            })
+            .collect(),
+    }
+}
+
+fn run(desired: &Desired, live: &LiveState) -> Plan {
+    plan(desired, live, Some(&FakeVerifier))
+}
+
+#[test]
+fn absent_tag_with_source_image_is_created() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.actions.len(), 1);
+    assert_eq!(plan.actions[0].kind, ActionKind::Create);
+    assert_eq!(plan.actions[0].source, "127.0.0.1:5000/dev/gateway");
+    assert_eq!(plan.actions[0].target, "127.0.0.1:5000/prod/gateway");
+    assert_eq!(plan.summary.create, 1);
+    assert!(plan.refusals.is_empty());
+}
+
+#[test]
+fn present_and_fully_signed_is_unchanged() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.target_tags.insert("v1.0.0".into());
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    service
+        .signatures
+        .insert(digest(1), signed(&digest(1), &[digest(2), digest(3)]));
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.actions[0].kind, ActionKind::Unchanged);
+    assert!(!plan.has_changes());
+}
+
+#[test]
+fn an_unsigned_child_of_an_index_needs_signing() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    let mut image = signed(&digest(1), &[digest(2)]);
+    image.manifests.push(ManifestSignatures {
+        digest: digest(3),
+        entries: vec![],
+    });
+    service.signatures.insert(digest(1), image);
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.actions[0].kind, ActionKind::Sign);
+}
+
+#[test]
+fn a_signature_for_another_digest_or_repository_does_not_count() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    let copied = SignatureEntry {
+        payload: Bytes::new(),
+        signature: format!("good:{}:127.0.0.1:5000/prod/gateway", digest(9)),
+    };
+    let elsewhere = SignatureEntry {
+        payload: Bytes::new(),
+        signature: format!("good:{}:127.0.0.1:5000/other/gateway", digest(1)),
+    };
+    service.signatures.insert(
+        digest(1),
+        ImageSignatures {
+            manifests: vec![ManifestSignatures {
+                digest: digest(1),
+                entries: vec![copied, elsewhere],
+            }],
+        },
+    );
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.actions[0].kind, ActionKind::Sign);
+}
+
+#[test]
+fn without_a_public_key_no_signature_is_recognised() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    service.signatures.insert(digest(1), signed(&digest(1), &[]));
+    let plan = plan(&d, &live(service), None);
+    assert_eq!(plan.actions[0].kind, ActionKind::Sign);
+}
+
+#[test]
+fn moving_an_existing_tag_is_refused_retag() {
+    let d = desired(vec![release("v1.0.0", digest(1), 12)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(2));
+    let plan = run(&d, &live(service));
+    assert!(plan.actions.is_empty());
+    let refusal = &plan.refusals[0];
+    assert_eq!(refusal.code, RefusalCode::Retag);
+    assert_eq!(refusal.location.line, 12);
+    assert!(refusal.message.contains(digest(2).as_str()));
+    assert!(plan.is_refused());
+}
+
+#[test]
+fn creating_without_a_signing_key_is_refused_unsigned() {
+    let mut d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    d.signing = None;
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.refusals[0].code, RefusalCode::Unsigned);
+}
+
+#[test]
+fn an_unsigned_existing_tag_without_a_key_is_refused_unsigned() {
+    let mut d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    d.signing.as_mut().unwrap().key = None;
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.refusals[0].code, RefusalCode::Unsigned);
+}
+
+#[test]
+fn a_digest_missing_from_the_source_is_refused() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), false);
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.refusals[0].code, RefusalCode::SourceMissing);
+    assert!(plan.refusals[0].message.contains("127.0.0.1:5000/dev/gateway"));
+}
+
+#[test]
+fn a_tag_outside_the_production_pattern_is_refused() {
+    let d = desired(vec![release("latest", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.refusals[0].code, RefusalCode::InvalidTag);
+    assert!(plan.actions.is_empty());
+}
+
+#[test]
+fn undeclared_target_tags_warn_but_signature_tags_do_not() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    service.target_tags.insert("v0.1.0".into());
+    service
+        .target_tags
+        .insert(format!("{}", digest(5).signature_tag()));
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
+    let unmanaged: Vec<_> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.code == WarningCode::UnmanagedTag)
+        .collect();
+    assert_eq!(unmanaged.len(), 1);
+    assert_eq!(unmanaged[0].tag.as_deref(), Some("v0.1.0"));
+    assert!(!plan.is_refused());
+}
+
+#[test]
+fn scan_disabled_warns_and_default_quay_source_refuses_without_scan() {
+    let mut d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    let plan_none = run(&d, &live(service.clone()));
+    assert!(
+        plan_none
+            .warnings
+            .iter()
+            .any(|w| w.code == WarningCode::ScanDisabled)
+    );
+    d.policy.vulnerability_source = VulnerabilitySource::Quay;
+    let plan_quay = run(&d, &live(service));
+    assert_eq!(plan_quay.refusals[0].code, RefusalCode::ScanUnavailable);
+}
+
+#[test]
+fn require_rc_wants_the_final_on_an_rc_digest() {
+    let mut d = desired(vec![
+        release("v1.0.0-rc1", digest(1), 10),
+        release("v1.0.0", digest(2), 11),
+        release("v1.1.0-rc1", digest(3), 12),
+        release("v1.1.0", digest(3), 13),
+    ]);
+    d.policy.require_rc = true;
+    let mut service = LiveService::default();
+    for n in 1..=3 {
+        service.source_has.insert(digest(n), true);
+    }
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.refusals.len(), 1);
+    assert_eq!(plan.refusals[0].code, RefusalCode::RcRequired);
+    assert_eq!(plan.refusals[0].tag, "v1.0.0");
+    assert_eq!(plan.summary.create, 3);
+}
+
+#[test]
+fn every_release_appears_exactly_once() {
+    let d = desired(vec![
+        release("v1.0.0", digest(1), 10),
+        release("v1.1.0", digest(2), 11),
+        release("dev", digest(3), 12),
+        release("v1.2.0", digest(4), 13),
+    ]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    service.signatures.insert(digest(1), signed(&digest(1), &[]));
+    service.source_has.insert(digest(2), true);
+    service.source_has.insert(digest(4), false);
+    let plan = run(&d, &live(service));
+    let mut seen: Vec<&str> = plan
+        .actions
+        .iter()
+        .map(|a| a.tag.as_str())
+        .chain(plan.refusals.iter().map(|r| r.tag.as_str()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, vec!["dev", "v1.0.0", "v1.1.0", "v1.2.0"]);
+    assert_eq!(plan.summary.unchanged + plan.summary.create + plan.summary.refused, 4);
+}

@@ -1,0 +1,111 @@
+//! `verify` as a pure check: for each declared release, whether the target
+//! holds the tag, at the declared digest, validly signed on the index and on
+//! every child.
+
+use crate::config::model::Desired;
+use crate::digest::Digest;
+use crate::live::LiveState;
+use crate::plan::SignatureCheck;
+use crate::plan::planner::unsigned_manifests;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    Verified { manifests: usize },
+    Missing,
+    WrongDigest { found: Digest },
+    Unsigned { manifests: Vec<Digest> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseCheck {
+    pub service: String,
+    pub tag: String,
+    pub digest: Digest,
+    pub target: String,
+    pub finding: Finding,
+}
+
+impl ReleaseCheck {
+    pub fn holds(&self) -> bool {
+        matches!(self.finding, Finding::Verified { .. })
+    }
+}
+
+pub fn check(desired: &Desired, live: &LiveState, verifier: &dyn SignatureCheck) -> Vec<ReleaseCheck> {
+    let mut checks = Vec::new();
+    for service in &desired.services {
+        let live_service = live.services.get(&service.name);
+        let identity = service.target.signed_identity();
+        for release in &service.releases {
+            let found = live_service.and_then(|l| l.declared_tags.get(&release.tag));
+            let finding = match found {
+                None => Finding::Missing,
+                Some(found) if found != &release.digest => Finding::WrongDigest {
+                    found: found.clone(),
+                },
+                Some(_) => {
+                    let image = live_service.and_then(|l| l.signatures.get(&release.digest));
+                    match image {
+                        Some(image) if !image.manifests.is_empty() => {
+                            let unsigned = unsigned_manifests(image, &identity, verifier);
+                            if unsigned.is_empty() {
+                                Finding::Verified {
+                                    manifests: image.manifests.len(),
+                                }
+                            } else {
+                                Finding::Unsigned {
+                                    manifests: unsigned.into_iter().cloned().collect(),
+                                }
+                            }
+                        }
+                        _ => Finding::Unsigned {
+                            manifests: vec![release.digest.clone()],
+                        },
+                    }
+                }
+            };
+            checks.push(ReleaseCheck {
+                service: service.name.clone(),
+                tag: release.tag.clone(),
+                digest: release.digest.clone(),
+                target: service.target.reference(),
+                finding,
+            });
+        }
+    }
+    checks
+}
+
+/// One line per release, then a summary line.
+pub fn render(checks: &[ReleaseCheck]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for check in checks {
+        let status = match &check.finding {
+            Finding::Verified { manifests } => format!(
+                "ok          {} signed manifest{}",
+                manifests,
+                crate::plan::render::plural(*manifests)
+            ),
+            Finding::Missing => "MISSING     the tag does not exist in the target".to_string(),
+            Finding::WrongDigest { found } => {
+                format!("WRONG       points at {found}, declared {}", check.digest)
+            }
+            Finding::Unsigned { manifests } => format!(
+                "UNSIGNED    no valid signature on {}",
+                manifests.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let _ = writeln!(out, "{}:{}  {status}", check.target, check.tag);
+    }
+    let failing = checks.iter().filter(|c| !c.holds()).count();
+    let _ = writeln!(
+        out,
+        "\n{} release{} checked, {} verified, {} failing.",
+        checks.len(),
+        crate::plan::render::plural(checks.len()),
+        checks.len() - failing,
+        failing
+    );
+    out
+}

@@ -1,0 +1,103 @@
+//! `quayside plan` and `validate` end to end on the quickstart's `oci:`
+//! layouts: the outputs people read are snapshotted.
+
+use crate::quayside::{Quayside, repo_root, scratch_copy};
+
+fn quickstart() -> tempfile::TempDir {
+    scratch_copy(&repo_root().join("examples/quickstart"))
+}
+
+#[test]
+fn quickstart_plan_text() {
+    let dir = quickstart();
+    let out = Quayside::new(dir.path()).args(["plan"]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("quickstart_plan_text", out.stdout);
+}
+
+#[test]
+fn quickstart_plan_json_matches_the_spec_shape() {
+    let dir = quickstart();
+    let out = Quayside::new(dir.path())
+        .args(["plan", "--format", "json"])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    assert_eq!(plan["schema"], 1);
+    for key in ["create", "sign", "unchanged", "refused", "warnings"] {
+        assert!(plan["summary"][key].is_u64(), "summary.{key}");
+    }
+    for action in plan["actions"].as_array().unwrap() {
+        for key in ["service", "tag", "kind", "digest", "source", "target"] {
+            assert!(action[key].is_string(), "action.{key} in {action}");
+        }
+    }
+    insta::assert_snapshot!("quickstart_plan_json", out.stdout);
+}
+
+#[test]
+fn quickstart_plan_markdown() {
+    let dir = quickstart();
+    let out = Quayside::new(dir.path())
+        .args(["plan", "--format", "markdown"])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.len() < 65_536);
+    insta::assert_snapshot!("quickstart_plan_markdown", out.stdout);
+}
+
+#[test]
+fn detailed_exitcode_reports_pending_changes_with_2() {
+    let dir = quickstart();
+    let out = Quayside::new(dir.path())
+        .args(["plan", "--detailed-exitcode"])
+        .run();
+    assert_eq!(out.code, 2, "{out:?}");
+}
+
+#[test]
+fn uncommenting_the_refusal_line_makes_plan_exit_3() {
+    let dir = quickstart();
+    let file = dir.path().join("releases.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let marker = "# REFUSE: ";
+    assert!(text.contains(marker), "the quickstart keeps a line to uncomment");
+    std::fs::write(&file, text.replace(marker, "")).unwrap();
+    let out = Quayside::new(dir.path())
+        .args(["plan", "--format", "json"])
+        .run();
+    assert_eq!(out.code, 3, "{out:?}");
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let refusal = &plan["refusals"][0];
+    assert!(refusal["code"].is_string());
+    assert_eq!(refusal["location"]["file"], "releases.toml");
+    assert!(refusal["location"]["line"].as_u64().unwrap() > 1);
+}
+
+#[test]
+fn plan_out_writes_the_json_plan() {
+    let dir = quickstart();
+    let out = Quayside::new(dir.path())
+        .args(["plan", "--out", "plan.json"])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap();
+    let plan: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(plan["schema"], 1);
+}
+
+#[test]
+fn validate_accepts_the_projects_own_releases_file() {
+    let out = Quayside::new(&repo_root())
+        .args(["validate", "-f", "releases.toml"])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn plan_on_a_missing_file_exits_1_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Quayside::new(dir.path()).args(["plan"]).run();
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("releases.toml"), "{out:?}");
+}
