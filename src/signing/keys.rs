@@ -323,3 +323,170 @@ fn decode_pem(bytes: &[u8], origin: &str) -> Result<(String, Vec<u8>), KeyError>
     })?;
     Ok((label.to_string(), der))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn password(text: &str) -> SecretString {
+        SecretString::from(text.to_string())
+    }
+
+    fn entry(key: &SigningKey, identity: &str, digest: &Digest) -> SignatureEntry {
+        let payload = Payload::new(identity, digest.clone()).to_bytes();
+        SignatureEntry {
+            signature: key.sign(&payload),
+            payload: Bytes::from(payload),
+        }
+    }
+
+    #[test]
+    fn reads_pkcs8_and_sec1() {
+        let key = SigningKey::generate();
+        let pkcs8 = key.to_pkcs8_pem();
+        let loaded = SigningKey::from_pem(pkcs8.expose_secret().as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+
+        let sec1 = p256::SecretKey::from(&key.inner)
+            .to_sec1_pem(LineEnding::LF)
+            .unwrap();
+        let loaded = SigningKey::from_pem(sec1.as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn reads_encrypted_keys_under_both_labels() {
+        let key = SigningKey::generate();
+        let pem = key.to_encrypted_pem(&password("hunter2")).unwrap();
+        let pem = pem.expose_secret();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+        let loaded = SigningKey::from_pem(pem.as_bytes(), Some(&password("hunter2"))).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+
+        let cosign = pem.replace(SIGSTORE_ENCRYPTED_LABEL, COSIGN_ENCRYPTED_LABEL);
+        let loaded = SigningKey::from_pem(cosign.as_bytes(), Some(&password("hunter2"))).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn a_wrong_password_is_named_and_never_printed() {
+        let key = SigningKey::generate();
+        let pem = key.to_encrypted_pem(&password("right-one")).unwrap();
+        let error = SigningKey::from_pem(
+            pem.expose_secret().as_bytes(),
+            Some(&password("wrong-one")),
+        )
+        .unwrap_err();
+        assert!(matches!(error, KeyError::WrongPassword { .. }), "{error:?}");
+        let message = format!("{error} {error:?}");
+        assert!(message.contains(PASSWORD_VARIABLE), "{message}");
+        assert!(!message.contains("wrong-one") && !message.contains("right-one"));
+        // No password at all: the empty one is tried, and fails the same way.
+        let error = SigningKey::from_pem(pem.expose_secret().as_bytes(), None).unwrap_err();
+        assert!(matches!(error, KeyError::WrongPassword { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn an_empty_password_works_without_a_password() {
+        let key = SigningKey::generate();
+        let pem = key.to_encrypted_pem(&password("")).unwrap();
+        let loaded = SigningKey::from_pem(pem.expose_secret().as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_private_p256_key() {
+        let key = SigningKey::generate();
+        let public = key.public_key().to_pem();
+        assert!(matches!(
+            SigningKey::from_pem(public.as_bytes(), None),
+            Err(KeyError::PublicInsteadOfPrivate { .. })
+        ));
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            SigningKey::from_pem(rsa.as_bytes(), None),
+            Err(KeyError::UnsupportedLabel { .. })
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(b"just some text", None),
+            Err(KeyError::NotPem { .. })
+        ));
+        // A PKCS#8 document that is not an EC key (an Ed25519 one, RFC 8410).
+        let ed25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            SigningKey::from_pem(ed25519.as_bytes(), None),
+            Err(KeyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            PublicKey::from_pem(key.to_pkcs8_pem().expose_secret().as_bytes()),
+            Err(KeyError::UnsupportedLabel { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        let key = SigningKey::generate();
+        let der = p256::SecretKey::from(&key.inner).to_pkcs8_der().unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "SigningKey(<redacted>)");
+        assert!(!shown.contains(&BASE64.encode(der.as_bytes())));
+    }
+
+    #[test]
+    fn loads_from_files_and_names_missing_sources() {
+        let key = SigningKey::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("cosign.key");
+        let public = dir.path().join("cosign.pub");
+        std::fs::write(&private, key.to_pkcs8_pem().expose_secret()).unwrap();
+        std::fs::write(&public, key.public_key().to_pem()).unwrap();
+        let loaded = SigningKey::load(&KeySource::Path(private)).unwrap();
+        assert_eq!(loaded.public_key(), PublicKey::load(&public).unwrap());
+
+        let missing = dir.path().join("absent.key");
+        let error = SigningKey::load(&KeySource::Path(missing)).unwrap_err();
+        assert!(error.to_string().contains("absent.key"), "{error}");
+        let error =
+            SigningKey::load(&KeySource::Env("QUAYSIDE_TEST_NEVER_SET_VARIABLE".into()))
+                .unwrap_err();
+        assert!(matches!(error, KeyError::MissingVariable { .. }), "{error}");
+        // A variable that is set but holds no PEM (PATH is always set).
+        let error = SigningKey::load(&KeySource::Env("PATH".into())).unwrap_err();
+        assert!(error.to_string().starts_with("environment variable PATH"), "{error}");
+    }
+
+    #[test]
+    fn signs_and_verifies() {
+        let key = SigningKey::generate();
+        let public = key.public_key();
+        let signature = key.sign(b"payload");
+        assert!(public.verify(b"payload", &signature));
+        assert!(!public.verify(b"payloaD", &signature));
+        assert!(!public.verify(b"payload", "not base64!"));
+        assert!(!public.verify(b"payload", &BASE64.encode(b"not der")));
+        assert!(!SigningKey::generate().public_key().verify(b"payload", &signature));
+    }
+
+    #[test]
+    fn accepts_only_the_right_digest_identity_and_key() {
+        let key = SigningKey::generate();
+        let digest = Digest::of_bytes(b"image");
+        let good = entry(&key, "quay.io/kubernaut/gateway", &digest);
+        let public = key.public_key();
+        assert!(public.accepts(&good, &digest, "quay.io/kubernaut/gateway"));
+        assert!(!public.accepts(&good, &Digest::of_bytes(b"other"), "quay.io/kubernaut/gateway"));
+        assert!(!public.accepts(&good, &digest, "quay.io/jordigilh/gateway"));
+        assert!(!SigningKey::generate().public_key().accepts(
+            &good,
+            &digest,
+            "quay.io/kubernaut/gateway"
+        ));
+        // A valid signature over something that is not a payload.
+        let junk = SignatureEntry {
+            payload: Bytes::from_static(b"{}"),
+            signature: key.sign(b"{}"),
+        };
+        assert!(!public.accepts(&junk, &digest, "quay.io/kubernaut/gateway"));
+    }
+}
