@@ -7,8 +7,8 @@
 use crate::signing::keys::KeyError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use crypto_secretbox::aead::{Aead, KeyInit};
 use crypto_secretbox::XSalsa20Poly1305;
+use crypto_secretbox::aead::{Aead, KeyInit};
 use rand::RngCore as _;
 use secrecy::zeroize::Zeroizing;
 use serde::{Deserialize, Serialize};
@@ -106,8 +106,7 @@ pub(crate) fn decrypt(
         )));
     }
     let log_n = params.n.trailing_zeros() as u8;
-    if log_n > MAX_LOG_N || params.r == 0 || params.r > MAX_R || params.p == 0 || params.p > MAX_P
-    {
+    if log_n > MAX_LOG_N || params.r == 0 || params.r > MAX_R || params.p == 0 || params.p > MAX_P {
         return Err(EncryptedError::Format(format!(
             "scrypt parameters N = {}, r = {}, p = {} are beyond the accepted N ≤ 2^{MAX_LOG_N}, r ≤ {MAX_R}, p ≤ {MAX_P}",
             params.n, params.r, params.p
@@ -127,7 +126,10 @@ pub(crate) fn decrypt(
     // The secretbox tag authenticates the ciphertext: a wrong password (or a
     // damaged file) fails here rather than producing garbage.
     let plain = cipher
-        .decrypt(crypto_secretbox::Nonce::from_slice(&nonce), ciphertext.as_slice())
+        .decrypt(
+            crypto_secretbox::Nonce::from_slice(&nonce),
+            ciphertext.as_slice(),
+        )
         .map_err(|_| EncryptedError::WrongPassword)?;
     Ok(Zeroizing::new(plain))
 }
@@ -192,7 +194,10 @@ mod tests {
     #[test]
     fn round_trips_and_refuses_a_wrong_password() {
         let document = encrypt(b"pkcs8 bytes", b"right").unwrap();
-        assert_eq!(decrypt(&document, b"right").unwrap().as_slice(), b"pkcs8 bytes");
+        assert_eq!(
+            decrypt(&document, b"right").unwrap().as_slice(),
+            b"pkcs8 bytes"
+        );
         assert!(matches!(
             decrypt(&document, b"wrong"),
             Err(EncryptedError::WrongPassword)
@@ -211,7 +216,10 @@ mod tests {
             "{}".to_string(),
         ] {
             assert!(
-                matches!(decrypt(altered.as_bytes(), b""), Err(EncryptedError::Format(_))),
+                matches!(
+                    decrypt(altered.as_bytes(), b""),
+                    Err(EncryptedError::Format(_))
+                ),
                 "accepted {altered}"
             );
         }

@@ -5,14 +5,16 @@
 
 use crate::config::model::KeySource;
 use crate::digest::Digest;
+use crate::signing::SignatureEntry;
 use crate::signing::encrypted;
 use crate::signing::payload::Payload;
 use crate::signing::signer::{SignError, Signer};
-use crate::signing::SignatureEntry;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use pkcs8::der::pem;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
@@ -34,7 +36,9 @@ const ACCEPTED_PRIVATE: &str = "`ENCRYPTED SIGSTORE PRIVATE KEY`, `ENCRYPTED COS
 /// environment variable); no variant ever carries key material or a password.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("{origin}: cannot read the key: {source}. Check the path in [signing] of releases.toml")]
+    #[error(
+        "{origin}: cannot read the key: {source}. Check the path in [signing] of releases.toml"
+    )]
     Read {
         origin: String,
         #[source]
@@ -123,26 +127,21 @@ impl SigningKey {
         match source {
             KeySource::Env(name) => {
                 let origin = format!("environment variable {name}");
-                let value = std::env::var_os(name).ok_or_else(|| KeyError::MissingVariable {
-                    name: name.clone(),
-                })?;
-                let text = Zeroizing::new(
-                    value
-                        .into_string()
-                        .map_err(|_| KeyError::NotUnicode {
-                            origin: origin.clone(),
-                        })?,
-                );
+                let value = std::env::var_os(name)
+                    .ok_or_else(|| KeyError::MissingVariable { name: name.clone() })?;
+                let text =
+                    Zeroizing::new(value.into_string().map_err(|_| KeyError::NotUnicode {
+                        origin: origin.clone(),
+                    })?);
                 Self::from_pem_at(text.as_bytes(), password.as_ref(), &origin)
             }
             KeySource::Path(path) => {
                 let origin = format!("key file {}", path.display());
-                let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| {
-                    KeyError::Read {
+                let bytes =
+                    Zeroizing::new(std::fs::read(path).map_err(|source| KeyError::Read {
                         origin: origin.clone(),
                         source,
-                    }
-                })?);
+                    })?);
                 Self::from_pem_at(&bytes, password.as_ref(), &origin)
             }
         }
@@ -205,14 +204,15 @@ impl SigningKey {
     }
 
     /// The unencrypted PKCS#8 PEM (`PRIVATE KEY`).
-    pub fn to_pkcs8_pem(&self) -> SecretString {
+    pub fn to_pkcs8_pem(&self) -> Result<SecretString, KeyError> {
         let secret = p256::SecretKey::from(&self.inner);
-        match secret.to_pkcs8_pem(LineEnding::LF) {
-            Ok(pem) => SecretString::from(pem.as_str().to_string()),
-            // Encoding a valid in-memory P-256 key cannot fail; an empty
-            // string would fail loudly at the next load.
-            Err(_) => SecretString::from(String::new()),
-        }
+        let pem = secret
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| KeyError::Malformed {
+                origin: "generated signing key".to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(SecretString::from(pem.as_str().to_string()))
     }
 
     /// The key encrypted with `password` in cosign's format
@@ -276,11 +276,13 @@ impl PublicKey {
     }
 
     /// The SPKI PEM, as `cosign.pub` holds it.
-    pub fn to_pem(&self) -> String {
-        // Encoding a valid point cannot fail; see `to_pkcs8_pem`.
+    pub fn to_pem(&self) -> Result<String, KeyError> {
         self.inner
             .to_public_key_pem(LineEnding::LF)
-            .unwrap_or_default()
+            .map_err(|e| KeyError::Malformed {
+                origin: "public key".to_string(),
+                reason: e.to_string(),
+            })
     }
 
     /// `sha256:` of the SPKI DER, a stable name for messages.
@@ -344,7 +346,7 @@ mod tests {
     #[test]
     fn reads_pkcs8_and_sec1() {
         let key = SigningKey::generate();
-        let pkcs8 = key.to_pkcs8_pem();
+        let pkcs8 = key.to_pkcs8_pem().unwrap();
         let loaded = SigningKey::from_pem(pkcs8.expose_secret().as_bytes(), None).unwrap();
         assert_eq!(loaded.public_key(), key.public_key());
 
@@ -373,11 +375,9 @@ mod tests {
     fn a_wrong_password_is_named_and_never_printed() {
         let key = SigningKey::generate();
         let pem = key.to_encrypted_pem(&password("right-one")).unwrap();
-        let error = SigningKey::from_pem(
-            pem.expose_secret().as_bytes(),
-            Some(&password("wrong-one")),
-        )
-        .unwrap_err();
+        let error =
+            SigningKey::from_pem(pem.expose_secret().as_bytes(), Some(&password("wrong-one")))
+                .unwrap_err();
         assert!(matches!(error, KeyError::WrongPassword { .. }), "{error:?}");
         let message = format!("{error} {error:?}");
         assert!(message.contains(PASSWORD_VARIABLE), "{message}");
@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_private_p256_key() {
         let key = SigningKey::generate();
-        let public = key.public_key().to_pem();
+        let public = key.public_key().to_pem().unwrap();
         assert!(matches!(
             SigningKey::from_pem(public.as_bytes(), None),
             Err(KeyError::PublicInsteadOfPrivate { .. })
@@ -419,7 +419,7 @@ mod tests {
             Err(KeyError::Malformed { .. })
         ));
         assert!(matches!(
-            PublicKey::from_pem(key.to_pkcs8_pem().expose_secret().as_bytes()),
+            PublicKey::from_pem(key.to_pkcs8_pem().unwrap().expose_secret().as_bytes()),
             Err(KeyError::UnsupportedLabel { .. })
         ));
     }
@@ -439,21 +439,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let private = dir.path().join("cosign.key");
         let public = dir.path().join("cosign.pub");
-        std::fs::write(&private, key.to_pkcs8_pem().expose_secret()).unwrap();
-        std::fs::write(&public, key.public_key().to_pem()).unwrap();
+        std::fs::write(&private, key.to_pkcs8_pem().unwrap().expose_secret()).unwrap();
+        std::fs::write(&public, key.public_key().to_pem().unwrap()).unwrap();
         let loaded = SigningKey::load(&KeySource::Path(private)).unwrap();
         assert_eq!(loaded.public_key(), PublicKey::load(&public).unwrap());
 
         let missing = dir.path().join("absent.key");
         let error = SigningKey::load(&KeySource::Path(missing)).unwrap_err();
         assert!(error.to_string().contains("absent.key"), "{error}");
-        let error =
-            SigningKey::load(&KeySource::Env("QUAYSIDE_TEST_NEVER_SET_VARIABLE".into()))
-                .unwrap_err();
+        let error = SigningKey::load(&KeySource::Env("QUAYSIDE_TEST_NEVER_SET_VARIABLE".into()))
+            .unwrap_err();
         assert!(matches!(error, KeyError::MissingVariable { .. }), "{error}");
         // A variable that is set but holds no PEM (PATH is always set).
         let error = SigningKey::load(&KeySource::Env("PATH".into())).unwrap_err();
-        assert!(error.to_string().starts_with("environment variable PATH"), "{error}");
+        assert!(
+            error.to_string().starts_with("environment variable PATH"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -465,7 +467,11 @@ mod tests {
         assert!(!public.verify(b"payloaD", &signature));
         assert!(!public.verify(b"payload", "not base64!"));
         assert!(!public.verify(b"payload", &BASE64.encode(b"not der")));
-        assert!(!SigningKey::generate().public_key().verify(b"payload", &signature));
+        assert!(
+            !SigningKey::generate()
+                .public_key()
+                .verify(b"payload", &signature)
+        );
     }
 
     #[test]
@@ -475,7 +481,11 @@ mod tests {
         let good = entry(&key, "quay.io/kubernaut/gateway", &digest);
         let public = key.public_key();
         assert!(public.accepts(&good, &digest, "quay.io/kubernaut/gateway"));
-        assert!(!public.accepts(&good, &Digest::of_bytes(b"other"), "quay.io/kubernaut/gateway"));
+        assert!(!public.accepts(
+            &good,
+            &Digest::of_bytes(b"other"),
+            "quay.io/kubernaut/gateway"
+        ));
         assert!(!public.accepts(&good, &digest, "quay.io/jordigilh/gateway"));
         assert!(!SigningKey::generate().public_key().accepts(
             &good,

@@ -20,6 +20,8 @@ pub struct Payload {
     pub docker_reference: String,
     pub manifest_digest: Digest,
     /// Annotations (cosign `-a key=value`); written as `null` when empty.
+    /// Values that other signers write as non-strings (containers/image puts
+    /// a numeric `timestamp` here) are read as their compact JSON text.
     pub optional: BTreeMap<String, String>,
 }
 
@@ -41,8 +43,10 @@ pub enum PayloadError {
 #[serde(deny_unknown_fields)]
 struct Wire {
     critical: Critical,
+    // `optional` is informational and, in cosign, any JSON object: other
+    // tools' values are kept (as JSON text) rather than failing the payload.
     #[serde(default)]
-    optional: Option<BTreeMap<String, String>>,
+    optional: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -102,12 +106,13 @@ impl Payload {
         .into_bytes()
     }
 
-    /// Reads a payload in any key order and spacing; refuses unknown critical
-    /// fields, wrong types, non-string annotations and a foreign `type`.
+    /// Reads a payload in any key order and spacing; refuses unknown fields,
+    /// wrong types in `critical`, a non-object `optional` and a foreign `type`.
     pub fn parse(bytes: &[u8]) -> Result<Payload, PayloadError> {
-        let wire: Wire = serde_json::from_slice(bytes).map_err(|error| PayloadError::Malformed {
-            reason: error.to_string(),
-        })?;
+        let wire: Wire =
+            serde_json::from_slice(bytes).map_err(|error| PayloadError::Malformed {
+                reason: error.to_string(),
+            })?;
         if wire.critical.kind != SIGNATURE_TYPE {
             return Err(PayloadError::WrongType {
                 found: wire.critical.kind,
@@ -116,7 +121,15 @@ impl Payload {
         Ok(Payload {
             docker_reference: wire.critical.identity.docker_reference,
             manifest_digest: wire.critical.image.docker_manifest_digest,
-            optional: wire.optional.unwrap_or_default(),
+            optional: wire
+                .optional
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, value)| match value {
+                    serde_json::Value::String(text) => (key, text),
+                    other => (key, other.to_string()),
+                })
+                .collect(),
         })
     }
 }
@@ -143,7 +156,9 @@ mod tests {
     fn writes_annotations_as_an_object_in_key_order() {
         let mut payload = Payload::new("r/p", digest());
         payload.optional.insert("z".into(), "last".into());
-        payload.optional.insert("a".into(), "first \"quoted\"".into());
+        payload
+            .optional
+            .insert("a".into(), "first \"quoted\"".into());
         let text = String::from_utf8(payload.to_bytes()).unwrap();
         assert!(
             text.ends_with(r#""optional":{"a":"first \"quoted\"","z":"last"}}"#),
@@ -181,6 +196,19 @@ mod tests {
     }
 
     #[test]
+    fn keeps_non_string_annotations_as_json_text() {
+        // As podman / containers-image sigstore signing writes them.
+        let good = String::from_utf8(Payload::new("r/p", digest()).to_bytes()).unwrap();
+        let text = good.replace(
+            r#""optional":null"#,
+            r#""optional":{"creator":"podman","timestamp":1700000000}"#,
+        );
+        let payload = Payload::parse(text.as_bytes()).unwrap();
+        assert_eq!(payload.optional["creator"], "podman");
+        assert_eq!(payload.optional["timestamp"], "1700000000");
+    }
+
+    #[test]
     fn refuses_a_foreign_type() {
         let text = String::from_utf8(Payload::new("r/p", digest()).to_bytes())
             .unwrap()
@@ -199,7 +227,6 @@ mod tests {
         let cases = [
             good.replace(r#""r/p""#, "42"),
             good.replace(digest().as_str(), "sha256:short"),
-            good.replace(r#""optional":null"#, r#""optional":{"n":1}"#),
             good.replace(r#""optional":null"#, r#""optional":[]"#),
             good.replace(r#""identity""#, r#""extra":1,"identity""#),
             good.replace(r#""type":"#, r#""type":1,"x":"#),

@@ -193,10 +193,11 @@ fn existing_layers(manifest: &RawManifest) -> Result<Vec<Value>, ManifestError> 
         ManifestKind::Image { .. } => {}
         ManifestKind::Index { .. } => return Err(refuse("it is an index")),
     }
-    let document: Value = serde_json::from_slice(&manifest.bytes).map_err(|error| ManifestError {
-        digest: manifest.digest.clone(),
-        reason: error.to_string(),
-    })?;
+    let document: Value =
+        serde_json::from_slice(&manifest.bytes).map_err(|error| ManifestError {
+            digest: manifest.digest.clone(),
+            reason: error.to_string(),
+        })?;
     match document.get("layers") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(layers)) => Ok(layers.clone()),
@@ -238,7 +239,9 @@ mod tests {
 
     #[test]
     fn builds_a_cosign_shaped_manifest() {
-        let built = signature_manifest(None, &[entry("p1", "s1")]).unwrap().unwrap();
+        let built = signature_manifest(None, &[entry("p1", "s1")])
+            .unwrap()
+            .unwrap();
         let doc = document(&built.manifest);
         assert_eq!(doc["schemaVersion"], 2);
         assert_eq!(doc["mediaType"], OCI_MANIFEST);
@@ -263,7 +266,9 @@ mod tests {
 
     #[test]
     fn extends_and_keeps_foreign_layers_verbatim() {
-        let first = signature_manifest(None, &[entry("p1", "s1")]).unwrap().unwrap();
+        let first = signature_manifest(None, &[entry("p1", "s1")])
+            .unwrap()
+            .unwrap();
         // A layer from another tool, with fields we do not model.
         let mut doc = document(&first.manifest);
         doc["layers"].as_array_mut().unwrap().push(json!({
@@ -288,7 +293,9 @@ mod tests {
 
     #[test]
     fn is_idempotent() {
-        let first = signature_manifest(None, &[entry("p1", "s1")]).unwrap().unwrap();
+        let first = signature_manifest(None, &[entry("p1", "s1")])
+            .unwrap()
+            .unwrap();
         assert_eq!(
             signature_manifest(Some(&first.manifest), &[entry("p1", "s1")]).unwrap(),
             None
@@ -303,8 +310,8 @@ mod tests {
 
     #[test]
     fn refuses_an_index_under_the_signature_tag() {
-        let index = RawManifest::from_bytes(Bytes::from_static(br#"{"manifests":[]}"#), None)
-            .unwrap();
+        let index =
+            RawManifest::from_bytes(Bytes::from_static(br#"{"manifests":[]}"#), None).unwrap();
         assert!(signature_manifest(Some(&index), &[entry("p", "s")]).is_err());
     }
 }

@@ -8,9 +8,7 @@ use futures::StreamExt;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_MANIFEST};
-use quayside::registry::{
-    BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository,
-};
+use quayside::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use quayside::signing::store::{self, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
 use quayside::signing::{KeyError, Payload, PublicKey, SignatureEntry, SigningKey};
 use secrecy::{ExposeSecret, SecretString};
@@ -63,7 +61,8 @@ fn a_key_encrypted_by_sigstore_loads_with_its_password() {
 fn a_key_encrypted_by_us_loads_in_sigstore() {
     let ours = SigningKey::generate();
     let pem = ours.to_encrypted_pem(&secret("pw")).unwrap();
-    let theirs = SigStoreKeyPair::from_encrypted_pem(pem.expose_secret().as_bytes(), b"pw").unwrap();
+    let theirs =
+        SigStoreKeyPair::from_encrypted_pem(pem.expose_secret().as_bytes(), b"pw").unwrap();
     let their_public = PublicKey::from_pem(theirs.public_key_to_pem().unwrap().as_bytes()).unwrap();
     assert_eq!(their_public, ours.public_key());
 }
@@ -76,12 +75,15 @@ fn our_signature_verifies_with_sigstore() {
     let digest = Digest::of_bytes(b"image");
     let signed = entry(&key, IDENTITY, &digest);
     let verifier = CosignVerificationKey::from_pem(
-        key.public_key().to_pem().as_bytes(),
+        key.public_key().to_pem().unwrap().as_bytes(),
         &SigningScheme::ECDSA_P256_SHA256_ASN1,
     )
     .unwrap();
     verifier
-        .verify_signature(Signature::Base64Encoded(signed.signature.as_bytes()), &signed.payload)
+        .verify_signature(
+            Signature::Base64Encoded(signed.signature.as_bytes()),
+            &signed.payload,
+        )
         .unwrap();
     // sigstore reads our payload and finds the digest in it.
     let parsed: sigstore::cosign::payload::SimpleSigning =
@@ -94,7 +96,10 @@ fn our_signature_verifies_with_sigstore() {
     tampered[last] ^= 1;
     assert!(
         verifier
-            .verify_signature(Signature::Base64Encoded(signed.signature.as_bytes()), &tampered)
+            .verify_signature(
+                Signature::Base64Encoded(signed.signature.as_bytes()),
+                &tampered
+            )
             .is_err()
     );
 }
@@ -319,22 +324,39 @@ async fn store_reads_nothing_then_extends_and_is_idempotent() {
     let identity = repository.location().signed_identity();
     assert_eq!(identity, IDENTITY);
 
-    assert!(store::read_signatures(repository.as_ref(), &digest).await.unwrap().is_empty());
+    assert!(
+        store::read_signatures(repository.as_ref(), &digest)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let first_key = SigningKey::generate();
     let first = entry(&first_key, &identity, &digest);
-    store::add_signature(repository.as_ref(), &digest, &first).await.unwrap();
-    let read = store::read_signatures(repository.as_ref(), &digest).await.unwrap();
+    store::add_signature(repository.as_ref(), &digest, &first)
+        .await
+        .unwrap();
+    let read = store::read_signatures(repository.as_ref(), &digest)
+        .await
+        .unwrap();
     assert_eq!(read, vec![first.clone()]);
     assert!(first_key.public_key().accepts(&read[0], &digest, &identity));
 
     // A second key's signature is added next to the first, never over it.
     let second_key = SigningKey::generate();
     let second = entry(&second_key, &identity, &digest);
-    store::add_signature(repository.as_ref(), &digest, &second).await.unwrap();
-    let read = store::read_signatures(repository.as_ref(), &digest).await.unwrap();
+    store::add_signature(repository.as_ref(), &digest, &second)
+        .await
+        .unwrap();
+    let read = store::read_signatures(repository.as_ref(), &digest)
+        .await
+        .unwrap();
     assert_eq!(read, vec![first.clone(), second.clone()]);
-    assert!(second_key.public_key().accepts(&read[1], &digest, &identity));
+    assert!(
+        second_key
+            .public_key()
+            .accepts(&read[1], &digest, &identity)
+    );
 
     // Re-adding either writes nothing at all.
     let (manifests, blobs) = {
@@ -342,8 +364,12 @@ async fn store_reads_nothing_then_extends_and_is_idempotent() {
         (state.manifest_puts, state.blob_puts)
     };
     assert_eq!(manifests, 2);
-    store::add_signature(repository.as_ref(), &digest, &first).await.unwrap();
-    store::add_signature(repository.as_ref(), &digest, &second).await.unwrap();
+    store::add_signature(repository.as_ref(), &digest, &first)
+        .await
+        .unwrap();
+    store::add_signature(repository.as_ref(), &digest, &second)
+        .await
+        .unwrap();
     let state = repository.state();
     assert_eq!((state.manifest_puts, state.blob_puts), (manifests, blobs));
     // The image itself was never touched.
@@ -364,14 +390,25 @@ async fn store_skips_layers_that_are_not_signatures() {
         .put_manifest(&manifest, Some(&digest.signature_tag()))
         .await
         .unwrap();
-    assert!(store::read_signatures(repository.as_ref(), &digest).await.unwrap().is_empty());
+    assert!(
+        store::read_signatures(repository.as_ref(), &digest)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Adding keeps both foreign layers and appends ours.
     let key = SigningKey::generate();
-    store::add_signature(repository.as_ref(), &digest, &entry(&key, IDENTITY, &digest))
+    store::add_signature(
+        repository.as_ref(),
+        &digest,
+        &entry(&key, IDENTITY, &digest),
+    )
+    .await
+    .unwrap();
+    let read = store::read_signatures(repository.as_ref(), &digest)
         .await
         .unwrap();
-    let read = store::read_signatures(repository.as_ref(), &digest).await.unwrap();
     assert_eq!(read.len(), 1);
     let stored = repository.manifest(&digest.signature_tag()).unwrap();
     let document: serde_json::Value = serde_json::from_slice(&stored.bytes).unwrap();
@@ -417,13 +454,21 @@ async fn serve(repository: Arc<MemoryRepository>) -> (String, tokio::task::JoinH
 fn respond(repository: &MemoryRepository, method: &str, path: &str) -> Vec<u8> {
     let prefix = format!("/v2/{}/", "prod/gateway");
     let found = if path == "/v2/" {
-        Some(("application/json".to_string(), None, Bytes::from_static(b"{}")))
+        Some((
+            "application/json".to_string(),
+            None,
+            Bytes::from_static(b"{}"),
+        ))
     } else if let Some(reference) = path
         .strip_prefix(&prefix)
         .and_then(|rest| rest.strip_prefix("manifests/"))
     {
         repository.manifest(reference).map(|manifest| {
-            (manifest.media_type.clone(), Some(manifest.digest.clone()), manifest.bytes)
+            (
+                manifest.media_type.clone(),
+                Some(manifest.digest.clone()),
+                manifest.bytes,
+            )
         })
     } else if let Some(digest) = path
         .strip_prefix(&prefix)
@@ -441,7 +486,9 @@ fn respond(repository: &MemoryRepository, method: &str, path: &str) -> Vec<u8> {
             "404 Not Found",
             "application/json".to_string(),
             None,
-            Bytes::from_static(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"not found"}]}"#),
+            Bytes::from_static(
+                br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"not found"}]}"#,
+            ),
         ),
     };
     let mut head = format!(
@@ -461,8 +508,11 @@ fn respond(repository: &MemoryRepository, method: &str, path: &str) -> Vec<u8> {
 
 fn verifier(key: &PublicKey) -> VerificationConstraintVec {
     vec![Box::new(
-        PublicKeyVerifier::new(key.to_pem().as_bytes(), &SigningScheme::ECDSA_P256_SHA256_ASN1)
-            .unwrap(),
+        PublicKeyVerifier::new(
+            key.to_pem().unwrap().as_bytes(),
+            &SigningScheme::ECDSA_P256_SHA256_ASN1,
+        )
+        .unwrap(),
     )]
 }
 
