@@ -318,7 +318,18 @@ impl PublicKey {
 /// Splits a PEM document into its label and DER bytes.
 fn decode_pem(bytes: &[u8], origin: &str) -> Result<(String, Vec<u8>), KeyError> {
     // Files often end with a newline and variables sometimes start with one.
-    let trimmed = bytes.trim_ascii();
+    let mut trimmed = bytes.trim_ascii();
+    // `openssl ecparam -genkey` writes an `EC PARAMETERS` block (the curve
+    // name, which the key repeats) before the `EC PRIVATE KEY` block.
+    const PARAMETERS_END: &[u8] = b"-----END EC PARAMETERS-----";
+    if trimmed.starts_with(b"-----BEGIN EC PARAMETERS-----") {
+        if let Some(end) = trimmed
+            .windows(PARAMETERS_END.len())
+            .position(|window| window == PARAMETERS_END)
+        {
+            trimmed = trimmed[end + PARAMETERS_END.len()..].trim_ascii();
+        }
+    }
     let (label, der) = pem::decode_vec(trimmed).map_err(|error| KeyError::NotPem {
         origin: origin.to_string(),
         reason: error.to_string(),
@@ -354,6 +365,14 @@ mod tests {
             .to_sec1_pem(LineEnding::LF)
             .unwrap();
         let loaded = SigningKey::from_pem(sec1.as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+
+        // As `openssl ecparam -name prime256v1 -genkey` writes it.
+        let with_parameters = format!(
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{}",
+            sec1.as_str()
+        );
+        let loaded = SigningKey::from_pem(with_parameters.as_bytes(), None).unwrap();
         assert_eq!(loaded.public_key(), key.public_key());
     }
 

@@ -38,3 +38,23 @@ impl SignatureEntry {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_an_entry_the_public_key_accepts() {
+        let key = SigningKey::generate();
+        let digest = Digest::of_bytes(b"image");
+        let entry = SignatureEntry::create(&key, "quay.io/kubernaut/gateway", &digest).unwrap();
+        assert_eq!(
+            Payload::parse(&entry.payload).unwrap(),
+            Payload::new("quay.io/kubernaut/gateway", digest.clone())
+        );
+        assert!(
+            key.public_key()
+                .accepts(&entry, &digest, "quay.io/kubernaut/gateway")
+        );
+    }
+}
