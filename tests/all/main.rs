@@ -1,0 +1,3 @@
+//! The one integration-test binary: each module tests one part of quayside.
+
+mod layout;
