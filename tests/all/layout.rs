@@ -27,7 +27,8 @@ fn layout_dir(repository: &LayoutRepository) -> std::path::PathBuf {
 fn chunked(bytes: &[u8], chunk: usize) -> BlobReader {
     let chunks: Vec<Result<Bytes, RegistryError>> = bytes
         .chunks(chunk)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .map(Bytes::copy_from_slice)
+        .map(Ok)
         .collect();
     BlobReader {
         size: Some(bytes.len() as u64),
@@ -143,8 +144,7 @@ async fn a_blob_that_does_not_match_its_digest_is_refused_and_leaves_nothing() {
     let error = repository
         .put_blob(&claimed, chunked(b"what arrived", 4))
         .await
-        .err()
-        .expect("mismatch must fail");
+        .expect_err("mismatch must fail");
     match error {
         RegistryError::DigestMismatch {
             expected, actual, ..
@@ -318,7 +318,7 @@ async fn a_damaged_index_is_reported_with_its_path_and_position() {
     let dir = layout_dir(&repository);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.json"), "{\n  \"manifests\": [,]\n}\n").unwrap();
-    let error = repository.list_tags().await.err().expect("damaged index");
+    let error = repository.list_tags().await.expect_err("damaged index");
     let message = error.to_string();
     assert!(message.contains("index.json:2:"), "{message}");
     assert!(message.contains("restore"), "{message}");

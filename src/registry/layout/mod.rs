@@ -141,7 +141,7 @@ impl LayoutRepository {
                 self.blocking("creating the layout", move || {
                     create_layout(&dir).map_err(|error| match error {
                         CreateError::Path(error) => io(error),
-                        CreateError::Registry(error) => error,
+                        CreateError::Registry(error) => *error,
                     })
                 })
                 .await
@@ -178,7 +178,8 @@ impl LayoutRepository {
 
 enum CreateError {
     Path(PathError),
-    Registry(RegistryError),
+    /// Boxed: a `RegistryError` is large and this one is rare.
+    Registry(Box<RegistryError>),
 }
 
 impl From<PathError> for CreateError {
@@ -230,7 +231,8 @@ fn update_index(
     let _lock = IndexLock::acquire(dir)?;
     let path = dir.join("index.json");
     let mut index = match files::read_optional(&path)? {
-        Some(bytes) => parse_index(repository, &path, &bytes).map_err(CreateError::Registry)?,
+        Some(bytes) => parse_index(repository, &path, &bytes)
+            .map_err(|error| CreateError::Registry(Box::new(error)))?,
         None => LayoutIndex::empty(),
     };
     edit(&mut index);
@@ -414,7 +416,7 @@ impl Repository for LayoutRepository {
             })
             .map_err(|error| match error {
                 CreateError::Path(error) => io(error),
-                CreateError::Registry(error) => error,
+                CreateError::Registry(error) => *error,
             })
         })
         .await
