@@ -1,38 +1,492 @@
-//! Keys: PKCS#8 PEM and cosign's encrypted format (scrypt + nacl secretbox).
+//! Keys: ECDSA P-256 (cosign's default) in the PEM forms cosign users hold —
+//! PKCS#8, SEC1, and cosign's own encrypted format (scrypt + nacl secretbox,
+//! see `encrypted`) — plus signing and verification of simple-signing
+//! payloads.
 
+use crate::config::model::KeySource;
 use crate::digest::Digest;
+use crate::signing::encrypted;
+use crate::signing::payload::Payload;
+use crate::signing::signer::{SignError, Signer};
 use crate::signing::SignatureEntry;
-use secrecy::SecretString;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use p256::ecdsa::signature::{Signer as _, Verifier as _};
+use p256::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use pkcs8::der::pem;
+use secrecy::zeroize::Zeroizing;
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::path::Path;
 
+/// The variable cosign reads the key password from.
+pub const PASSWORD_VARIABLE: &str = "COSIGN_PASSWORD";
+
+/// PEM labels of private keys, as cosign and sigstore write them.
+const PKCS8_LABEL: &str = "PRIVATE KEY";
+const SEC1_LABEL: &str = "EC PRIVATE KEY";
+const SIGSTORE_ENCRYPTED_LABEL: &str = "ENCRYPTED SIGSTORE PRIVATE KEY";
+const COSIGN_ENCRYPTED_LABEL: &str = "ENCRYPTED COSIGN PRIVATE KEY";
+const PUBLIC_LABEL: &str = "PUBLIC KEY";
+const ACCEPTED_PRIVATE: &str = "`ENCRYPTED SIGSTORE PRIVATE KEY`, `ENCRYPTED COSIGN PRIVATE KEY` (cosign generate-key-pair), `PRIVATE KEY` (PKCS#8) or `EC PRIVATE KEY` (SEC1)";
+
+/// A key could not be loaded. `origin` says where it came from (a file, an
+/// environment variable); no variant ever carries key material or a password.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("{0}")]
-    Invalid(String),
+    #[error("{origin}: cannot read the key: {source}. Check the path in [signing] of releases.toml")]
+    Read {
+        origin: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "environment variable {name} is not set: it must hold the PEM text of the cosign private key (signing.key = \"env:{name}\")"
+    )]
+    MissingVariable { name: String },
+    #[error("{origin} is not valid UTF-8: it must hold PEM text")]
+    NotUnicode { origin: String },
+    #[error("{origin}: not a PEM key ({reason}); expected a block starting with `-----BEGIN`")]
+    NotPem { origin: String, reason: String },
+    #[error("{origin}: PEM label `{label}` is not a key quayside can use; expected {expected}")]
+    UnsupportedLabel {
+        origin: String,
+        label: String,
+        expected: &'static str,
+    },
+    #[error(
+        "{origin}: this is a public key; signing.key needs the private key (cosign.key), signing.public_key takes the public one"
+    )]
+    PublicInsteadOfPrivate { origin: String },
+    #[error(
+        "{origin}: the key is not ECDSA P-256 or is damaged ({reason}); quayside signs with P-256 keys as made by `cosign generate-key-pair`"
+    )]
+    Malformed { origin: String, reason: String },
+    #[error("{origin}: the encrypted key is not in cosign's format: {reason}")]
+    EncryptedFormat { origin: String, reason: String },
+    #[error(
+        "{origin}: cannot decrypt the key: the password is wrong or the key file is damaged. Set {PASSWORD_VARIABLE} to the password given to `cosign generate-key-pair`"
+    )]
+    WrongPassword { origin: String },
+    #[error("{PASSWORD_VARIABLE} is not valid UTF-8")]
+    PasswordNotUnicode,
 }
 
-pub struct SigningKey {}
-#[derive(Clone, Debug)]
-pub struct PublicKey {}
+/// An ECDSA P-256 private key. Its memory is wiped on drop and it never
+/// prints itself.
+pub struct SigningKey {
+    inner: p256::ecdsa::SigningKey,
+}
+
+/// An ECDSA P-256 public key (`cosign.pub`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    inner: p256::ecdsa::VerifyingKey,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.fingerprint())
+    }
+}
 
 impl SigningKey {
-    pub fn from_pem(_pem: &[u8], _password: Option<&SecretString>) -> Result<Self, KeyError> {
-        todo!()
+    /// A fresh random key (for the quickstart and tests).
+    pub fn generate() -> Self {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        SigningKey {
+            inner: p256::ecdsa::SigningKey::from(secret),
+        }
     }
-    pub fn sign(&self, _payload: &[u8]) -> String {
-        todo!()
+
+    /// Reads a PEM key in any of the accepted forms. `password` is only used
+    /// for cosign's encrypted keys; without one, the empty password is tried
+    /// (cosign allows keys made with an empty password).
+    pub fn from_pem(pem: &[u8], password: Option<&SecretString>) -> Result<Self, KeyError> {
+        Self::from_pem_at(pem, password, "signing key")
     }
+
+    /// Loads the key `releases.toml` names, with the password from
+    /// `COSIGN_PASSWORD` (unset and empty both mean the empty password).
+    pub fn load(source: &KeySource) -> Result<Self, KeyError> {
+        let password = match std::env::var(PASSWORD_VARIABLE) {
+            Ok(value) => Some(SecretString::from(value)),
+            Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => return Err(KeyError::PasswordNotUnicode),
+        };
+        match source {
+            KeySource::Env(name) => {
+                let origin = format!("environment variable {name}");
+                let value = std::env::var_os(name).ok_or_else(|| KeyError::MissingVariable {
+                    name: name.clone(),
+                })?;
+                let text = Zeroizing::new(
+                    value
+                        .into_string()
+                        .map_err(|_| KeyError::NotUnicode {
+                            origin: origin.clone(),
+                        })?,
+                );
+                Self::from_pem_at(text.as_bytes(), password.as_ref(), &origin)
+            }
+            KeySource::Path(path) => {
+                let origin = format!("key file {}", path.display());
+                let bytes = Zeroizing::new(std::fs::read(path).map_err(|source| {
+                    KeyError::Read {
+                        origin: origin.clone(),
+                        source,
+                    }
+                })?);
+                Self::from_pem_at(&bytes, password.as_ref(), &origin)
+            }
+        }
+    }
+
+    fn from_pem_at(
+        pem_bytes: &[u8],
+        password: Option<&SecretString>,
+        origin: &str,
+    ) -> Result<Self, KeyError> {
+        let (label, der) = decode_pem(pem_bytes, origin)?;
+        let der = Zeroizing::new(der);
+        let malformed = |reason: String| KeyError::Malformed {
+            origin: origin.to_string(),
+            reason,
+        };
+        let secret = match label.as_str() {
+            PKCS8_LABEL => {
+                p256::SecretKey::from_pkcs8_der(&der).map_err(|e| malformed(e.to_string()))?
+            }
+            SEC1_LABEL => {
+                p256::SecretKey::from_sec1_der(&der).map_err(|e| malformed(e.to_string()))?
+            }
+            SIGSTORE_ENCRYPTED_LABEL | COSIGN_ENCRYPTED_LABEL => {
+                let empty = SecretString::from(String::new());
+                let password = password.unwrap_or(&empty);
+                let plain = encrypted::decrypt(&der, password.expose_secret().as_bytes())
+                    .map_err(|error| error.at(origin))?;
+                p256::SecretKey::from_pkcs8_der(&plain).map_err(|e| malformed(e.to_string()))?
+            }
+            PUBLIC_LABEL => {
+                return Err(KeyError::PublicInsteadOfPrivate {
+                    origin: origin.to_string(),
+                });
+            }
+            _ => {
+                return Err(KeyError::UnsupportedLabel {
+                    origin: origin.to_string(),
+                    label,
+                    expected: ACCEPTED_PRIVATE,
+                });
+            }
+        };
+        Ok(SigningKey {
+            inner: p256::ecdsa::SigningKey::from(secret),
+        })
+    }
+
+    /// Base64 of the ASN.1 DER ECDSA P-256/SHA-256 signature over `payload`
+    /// (deterministic, RFC 6979), as cosign stores it.
+    pub fn sign(&self, payload: &[u8]) -> String {
+        let signature: p256::ecdsa::Signature = self.inner.sign(payload);
+        BASE64.encode(signature.to_der().as_bytes())
+    }
+
     pub fn public_key(&self) -> PublicKey {
-        todo!()
+        PublicKey {
+            inner: *self.inner.verifying_key(),
+        }
+    }
+
+    /// The unencrypted PKCS#8 PEM (`PRIVATE KEY`).
+    pub fn to_pkcs8_pem(&self) -> SecretString {
+        let secret = p256::SecretKey::from(&self.inner);
+        match secret.to_pkcs8_pem(LineEnding::LF) {
+            Ok(pem) => SecretString::from(pem.as_str().to_string()),
+            // Encoding a valid in-memory P-256 key cannot fail; an empty
+            // string would fail loudly at the next load.
+            Err(_) => SecretString::from(String::new()),
+        }
+    }
+
+    /// The key encrypted with `password` in cosign's format
+    /// (`ENCRYPTED SIGSTORE PRIVATE KEY`), readable by `cosign` and by
+    /// [`SigningKey::from_pem`].
+    pub fn to_encrypted_pem(&self, password: &SecretString) -> Result<SecretString, KeyError> {
+        let origin = "generated signing key";
+        let secret = p256::SecretKey::from(&self.inner);
+        let der = secret.to_pkcs8_der().map_err(|e| KeyError::Malformed {
+            origin: origin.to_string(),
+            reason: e.to_string(),
+        })?;
+        let document = encrypted::encrypt(der.as_bytes(), password.expose_secret().as_bytes())
+            .map_err(|error| error.at(origin))?;
+        let pem = pem::encode_string(SIGSTORE_ENCRYPTED_LABEL, pem::LineEnding::LF, &document)
+            .map_err(|e| KeyError::Malformed {
+                origin: origin.to_string(),
+                reason: e.to_string(),
+            })?;
+        Ok(SecretString::from(pem))
+    }
+}
+
+impl Signer for SigningKey {
+    fn sign(&self, payload: &[u8]) -> Result<String, SignError> {
+        Ok(SigningKey::sign(self, payload))
     }
 }
 
 impl PublicKey {
-    pub fn from_pem(_pem: &[u8]) -> Result<Self, KeyError> {
-        todo!()
+    /// Reads an SPKI `PUBLIC KEY` PEM (`cosign.pub`).
+    pub fn from_pem(pem_bytes: &[u8]) -> Result<Self, KeyError> {
+        Self::from_pem_at(pem_bytes, "public key")
     }
+
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let origin = format!("public key file {}", path.display());
+        let bytes = std::fs::read(path).map_err(|source| KeyError::Read {
+            origin: origin.clone(),
+            source,
+        })?;
+        Self::from_pem_at(&bytes, &origin)
+    }
+
+    fn from_pem_at(pem_bytes: &[u8], origin: &str) -> Result<Self, KeyError> {
+        let (label, der) = decode_pem(pem_bytes, origin)?;
+        if label != PUBLIC_LABEL {
+            return Err(KeyError::UnsupportedLabel {
+                origin: origin.to_string(),
+                label,
+                expected: "`PUBLIC KEY` (cosign.pub)",
+            });
+        }
+        let inner = p256::ecdsa::VerifyingKey::from_public_key_der(&der).map_err(|e| {
+            KeyError::Malformed {
+                origin: origin.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(PublicKey { inner })
+    }
+
+    /// The SPKI PEM, as `cosign.pub` holds it.
+    pub fn to_pem(&self) -> String {
+        // Encoding a valid point cannot fail; see `to_pkcs8_pem`.
+        self.inner
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap_or_default()
+    }
+
+    /// `sha256:` of the SPKI DER, a stable name for messages.
+    pub fn fingerprint(&self) -> String {
+        match self.inner.to_public_key_der() {
+            Ok(der) => Digest::of_bytes(der.as_bytes()).short().to_string(),
+            Err(_) => "unencodable".to_string(),
+        }
+    }
+
+    /// True when `signature_b64` is a valid base64 ASN.1 DER signature by this
+    /// key over exactly `payload`.
+    pub fn verify(&self, payload: &[u8], signature_b64: &str) -> bool {
+        let Ok(der) = BASE64.decode(signature_b64.trim()) else {
+            return false;
+        };
+        let Ok(signature) = p256::ecdsa::Signature::from_der(&der) else {
+            return false;
+        };
+        self.inner.verify(payload, &signature).is_ok()
+    }
+
     /// True when `entry` is a valid signature by this key over a payload that
     /// names `digest` and the repository `identity`.
-    pub fn accepts(&self, _entry: &SignatureEntry, _digest: &Digest, _identity: &str) -> bool {
-        todo!()
+    pub fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool {
+        self.verify(&entry.payload, &entry.signature)
+            && Payload::parse(&entry.payload).is_ok_and(|payload| {
+                payload.manifest_digest == *digest && payload.docker_reference == identity
+            })
+    }
+}
+
+/// Splits a PEM document into its label and DER bytes.
+fn decode_pem(bytes: &[u8], origin: &str) -> Result<(String, Vec<u8>), KeyError> {
+    // Files often end with a newline and variables sometimes start with one.
+    let trimmed = bytes.trim_ascii();
+    let (label, der) = pem::decode_vec(trimmed).map_err(|error| KeyError::NotPem {
+        origin: origin.to_string(),
+        reason: error.to_string(),
+    })?;
+    Ok((label.to_string(), der))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn password(text: &str) -> SecretString {
+        SecretString::from(text.to_string())
+    }
+
+    fn entry(key: &SigningKey, identity: &str, digest: &Digest) -> SignatureEntry {
+        let payload = Payload::new(identity, digest.clone()).to_bytes();
+        SignatureEntry {
+            signature: key.sign(&payload),
+            payload: Bytes::from(payload),
+        }
+    }
+
+    #[test]
+    fn reads_pkcs8_and_sec1() {
+        let key = SigningKey::generate();
+        let pkcs8 = key.to_pkcs8_pem();
+        let loaded = SigningKey::from_pem(pkcs8.expose_secret().as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+
+        let sec1 = p256::SecretKey::from(&key.inner)
+            .to_sec1_pem(LineEnding::LF)
+            .unwrap();
+        let loaded = SigningKey::from_pem(sec1.as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn reads_encrypted_keys_under_both_labels() {
+        let key = SigningKey::generate();
+        let pem = key.to_encrypted_pem(&password("hunter2")).unwrap();
+        let pem = pem.expose_secret();
+        assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+        let loaded = SigningKey::from_pem(pem.as_bytes(), Some(&password("hunter2"))).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+
+        let cosign = pem.replace(SIGSTORE_ENCRYPTED_LABEL, COSIGN_ENCRYPTED_LABEL);
+        let loaded = SigningKey::from_pem(cosign.as_bytes(), Some(&password("hunter2"))).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn a_wrong_password_is_named_and_never_printed() {
+        let key = SigningKey::generate();
+        let pem = key.to_encrypted_pem(&password("right-one")).unwrap();
+        let error = SigningKey::from_pem(
+            pem.expose_secret().as_bytes(),
+            Some(&password("wrong-one")),
+        )
+        .unwrap_err();
+        assert!(matches!(error, KeyError::WrongPassword { .. }), "{error:?}");
+        let message = format!("{error} {error:?}");
+        assert!(message.contains(PASSWORD_VARIABLE), "{message}");
+        assert!(!message.contains("wrong-one") && !message.contains("right-one"));
+        // No password at all: the empty one is tried, and fails the same way.
+        let error = SigningKey::from_pem(pem.expose_secret().as_bytes(), None).unwrap_err();
+        assert!(matches!(error, KeyError::WrongPassword { .. }), "{error:?}");
+    }
+
+    #[test]
+    fn an_empty_password_works_without_a_password() {
+        let key = SigningKey::generate();
+        let pem = key.to_encrypted_pem(&password("")).unwrap();
+        let loaded = SigningKey::from_pem(pem.expose_secret().as_bytes(), None).unwrap();
+        assert_eq!(loaded.public_key(), key.public_key());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_private_p256_key() {
+        let key = SigningKey::generate();
+        let public = key.public_key().to_pem();
+        assert!(matches!(
+            SigningKey::from_pem(public.as_bytes(), None),
+            Err(KeyError::PublicInsteadOfPrivate { .. })
+        ));
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            SigningKey::from_pem(rsa.as_bytes(), None),
+            Err(KeyError::UnsupportedLabel { .. })
+        ));
+        assert!(matches!(
+            SigningKey::from_pem(b"just some text", None),
+            Err(KeyError::NotPem { .. })
+        ));
+        // A PKCS#8 document that is not an EC key (an Ed25519 one, RFC 8410).
+        let ed25519 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            SigningKey::from_pem(ed25519.as_bytes(), None),
+            Err(KeyError::Malformed { .. })
+        ));
+        assert!(matches!(
+            PublicKey::from_pem(key.to_pkcs8_pem().expose_secret().as_bytes()),
+            Err(KeyError::UnsupportedLabel { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        let key = SigningKey::generate();
+        let der = p256::SecretKey::from(&key.inner).to_pkcs8_der().unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "SigningKey(<redacted>)");
+        assert!(!shown.contains(&BASE64.encode(der.as_bytes())));
+    }
+
+    #[test]
+    fn loads_from_files_and_names_missing_sources() {
+        let key = SigningKey::generate();
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("cosign.key");
+        let public = dir.path().join("cosign.pub");
+        std::fs::write(&private, key.to_pkcs8_pem().expose_secret()).unwrap();
+        std::fs::write(&public, key.public_key().to_pem()).unwrap();
+        let loaded = SigningKey::load(&KeySource::Path(private)).unwrap();
+        assert_eq!(loaded.public_key(), PublicKey::load(&public).unwrap());
+
+        let missing = dir.path().join("absent.key");
+        let error = SigningKey::load(&KeySource::Path(missing)).unwrap_err();
+        assert!(error.to_string().contains("absent.key"), "{error}");
+        let error =
+            SigningKey::load(&KeySource::Env("QUAYSIDE_TEST_NEVER_SET_VARIABLE".into()))
+                .unwrap_err();
+        assert!(matches!(error, KeyError::MissingVariable { .. }), "{error}");
+        // A variable that is set but holds no PEM (PATH is always set).
+        let error = SigningKey::load(&KeySource::Env("PATH".into())).unwrap_err();
+        assert!(error.to_string().starts_with("environment variable PATH"), "{error}");
+    }
+
+    #[test]
+    fn signs_and_verifies() {
+        let key = SigningKey::generate();
+        let public = key.public_key();
+        let signature = key.sign(b"payload");
+        assert!(public.verify(b"payload", &signature));
+        assert!(!public.verify(b"payloaD", &signature));
+        assert!(!public.verify(b"payload", "not base64!"));
+        assert!(!public.verify(b"payload", &BASE64.encode(b"not der")));
+        assert!(!SigningKey::generate().public_key().verify(b"payload", &signature));
+    }
+
+    #[test]
+    fn accepts_only_the_right_digest_identity_and_key() {
+        let key = SigningKey::generate();
+        let digest = Digest::of_bytes(b"image");
+        let good = entry(&key, "quay.io/kubernaut/gateway", &digest);
+        let public = key.public_key();
+        assert!(public.accepts(&good, &digest, "quay.io/kubernaut/gateway"));
+        assert!(!public.accepts(&good, &Digest::of_bytes(b"other"), "quay.io/kubernaut/gateway"));
+        assert!(!public.accepts(&good, &digest, "quay.io/jordigilh/gateway"));
+        assert!(!SigningKey::generate().public_key().accepts(
+            &good,
+            &digest,
+            "quay.io/kubernaut/gateway"
+        ));
+        // A valid signature over something that is not a payload.
+        let junk = SignatureEntry {
+            payload: Bytes::from_static(b"{}"),
+            signature: key.sign(b"{}"),
+        };
+        assert!(!public.accepts(&junk, &digest, "quay.io/kubernaut/gateway"));
     }
 }

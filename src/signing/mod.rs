@@ -1,15 +1,17 @@
 //! Cosign "simple signing" signatures as data: payloads, keys, signing and
 //! verification (pure), and their storage in `sha256-<hex>.sig` manifests.
-//!
-//! CONTRACT (skeleton): the signing helper replaces the `todo!()` bodies.
 
+mod encrypted;
 pub mod keys;
 pub mod payload;
+pub mod signer;
 pub mod store;
 
 pub use keys::{KeyError, PublicKey, SigningKey};
-pub use payload::Payload;
+pub use payload::{Payload, PayloadError};
+pub use signer::{SignError, Signer};
 
+use crate::digest::Digest;
 use bytes::Bytes;
 
 /// One signature as stored in a cosign signature manifest: the payload blob
@@ -18,4 +20,21 @@ use bytes::Bytes;
 pub struct SignatureEntry {
     pub payload: Bytes,
     pub signature: String,
+}
+
+impl SignatureEntry {
+    /// Signs the payload for `digest` released as `identity` (the target
+    /// repository without scheme or tag, see `RepositoryLocation::signed_identity`).
+    pub fn create(
+        signer: &dyn Signer,
+        identity: &str,
+        digest: &Digest,
+    ) -> Result<SignatureEntry, SignError> {
+        let payload = Payload::new(identity, digest.clone()).to_bytes();
+        let signature = signer.sign(&payload)?;
+        Ok(SignatureEntry {
+            payload: Bytes::from(payload),
+            signature,
+        })
+    }
 }

@@ -1,22 +1,310 @@
-//! Reading and extending `sha256-<hex>.sig` manifests through the registry seam.
+//! Reading and extending `sha256-<hex>.sig` manifests through the registry
+//! seam, in the layout cosign writes (and every cosign verifier reads): an
+//! OCI image manifest whose layers are simple-signing payloads, each with its
+//! base64 signature in a layer annotation.
+//!
+//! Existing signatures are kept byte for byte: a new signature is appended as
+//! a new layer, never substituted (cosign's own `push_signature` in the
+//! sigstore crate replaces the manifest, losing signatures made by others).
 
 use crate::digest::Digest;
-use crate::registry::{RegistryError, Repository};
+use crate::registry::manifest::{ManifestError, ManifestKind, OCI_CONFIG, OCI_MANIFEST};
+use crate::registry::{BlobReader, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::SignatureEntry;
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// Media type of a layer holding a simple-signing payload.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Layer annotation holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Payloads are a few hundred bytes; anything much larger is not ours.
+pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
+
+/// A signature manifest ready to push: its blobs (config and new payloads)
+/// then the manifest itself under `digest.signature_tag()`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureManifest {
+    pub manifest: RawManifest,
+    /// Blobs the manifest references that may be missing from the registry.
+    pub blobs: Vec<(Digest, Bytes)>,
+}
 
 /// Every signature stored for `digest`; empty when there is no `.sig` tag.
+/// Layers that are not simple-signing signatures (attestations, layers
+/// without a signature annotation) are skipped, as cosign skips them.
 pub async fn read_signatures(
-    _repository: &dyn Repository,
-    _digest: &Digest,
+    repository: &dyn Repository,
+    digest: &Digest,
 ) -> Result<Vec<SignatureEntry>, RegistryError> {
-    todo!()
+    let tag = digest.signature_tag();
+    let Some(manifest) = repository.get_manifest(ManifestRef::Tag(&tag)).await? else {
+        return Ok(Vec::new());
+    };
+    let layers = match manifest.kind() {
+        Ok(ManifestKind::Image { layers, .. }) => layers,
+        Ok(ManifestKind::Index { .. }) => {
+            return Err(invalid(
+                repository,
+                format!(
+                    "tag {tag} holds an index, not a cosign signature manifest; remove or fix that tag"
+                ),
+            ));
+        }
+        Err(error) => return Err(invalid(repository, format!("tag {tag}: {error}"))),
+    };
+    let mut entries = Vec::new();
+    for layer in layers {
+        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
+            continue;
+        }
+        let Some(signature) = layer
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(SIGNATURE_ANNOTATION))
+        else {
+            continue;
+        };
+        let payload = repository
+            .get_small_blob(&layer.digest, MAX_PAYLOAD_BYTES)
+            .await?;
+        entries.push(SignatureEntry {
+            payload,
+            signature: signature.clone(),
+        });
+    }
+    Ok(entries)
 }
 
 /// Adds `entry` to the signature manifest of `digest`, keeping existing ones.
+/// Does nothing when the same signature over the same payload is already
+/// there, so a re-run of apply writes nothing.
 pub async fn add_signature(
-    _repository: &dyn Repository,
-    _digest: &Digest,
-    _entry: &SignatureEntry,
+    repository: &dyn Repository,
+    digest: &Digest,
+    entry: &SignatureEntry,
 ) -> Result<(), RegistryError> {
-    todo!()
+    add_signatures(repository, digest, std::slice::from_ref(entry)).await
+}
+
+/// [`add_signature`] for several entries at once (one manifest write).
+///
+/// Read-modify-write: two writers racing on the same `.sig` tag can lose one
+/// of their signatures; the next plan then reports `sign` and apply re-adds it.
+pub async fn add_signatures(
+    repository: &dyn Repository,
+    digest: &Digest,
+    entries: &[SignatureEntry],
+) -> Result<(), RegistryError> {
+    let tag = digest.signature_tag();
+    let existing = repository.get_manifest(ManifestRef::Tag(&tag)).await?;
+    let built = signature_manifest(existing.as_ref(), entries)
+        .map_err(|error| invalid(repository, format!("tag {tag}: {error}")))?;
+    let Some(built) = built else {
+        return Ok(());
+    };
+    for (blob_digest, bytes) in built.blobs {
+        if !repository.blob_exists(&blob_digest).await? {
+            repository
+                .put_blob(&blob_digest, BlobReader::from_bytes(bytes))
+                .await?;
+        }
+    }
+    repository.put_manifest(&built.manifest, Some(&tag)).await
+}
+
+/// Builds the signature manifest that holds the layers of `existing` (kept
+/// verbatim, whatever they are) followed by one layer per entry not already
+/// present. `None` when every entry is already present: nothing to write.
+pub fn signature_manifest(
+    existing: Option<&RawManifest>,
+    entries: &[SignatureEntry],
+) -> Result<Option<SignatureManifest>, ManifestError> {
+    let mut layers: Vec<Value> = match existing {
+        Some(manifest) => existing_layers(manifest)?,
+        None => Vec::new(),
+    };
+    let mut blobs = Vec::new();
+    let mut added = false;
+    for entry in entries {
+        let payload_digest = Digest::of_bytes(&entry.payload);
+        let present = layers
+            .iter()
+            .any(|layer| is_signature_layer(layer, &payload_digest, &entry.signature));
+        if present {
+            continue;
+        }
+        layers.push(json!({
+            "mediaType": SIMPLE_SIGNING_MEDIA_TYPE,
+            "size": entry.payload.len(),
+            "digest": payload_digest.as_str(),
+            "annotations": { SIGNATURE_ANNOTATION: entry.signature },
+        }));
+        blobs.push((payload_digest, entry.payload.clone()));
+        added = true;
+    }
+    if !added {
+        return Ok(None);
+    }
+
+    // The config cosign writes (go-containerregistry's empty image plus one
+    // history entry and one diff_id per layer), in Go's field order.
+    let diff_ids: Vec<Value> = layers
+        .iter()
+        .filter_map(|layer| layer.get("digest").cloned())
+        .collect();
+    let history: Vec<Value> = layers
+        .iter()
+        .map(|_| json!({"created": "0001-01-01T00:00:00Z"}))
+        .collect();
+    let config = json!({
+        "architecture": "",
+        "created": "0001-01-01T00:00:00Z",
+        "history": history,
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "config": {},
+    });
+    let config_bytes = Bytes::from(config.to_string());
+    let config_digest = Digest::of_bytes(&config_bytes);
+
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "size": config_bytes.len(),
+            "digest": config_digest.as_str(),
+        },
+        "layers": layers,
+    });
+    let manifest = RawManifest::from_bytes(Bytes::from(manifest.to_string()), Some(OCI_MANIFEST))?;
+    blobs.insert(0, (config_digest, config_bytes));
+    Ok(Some(SignatureManifest { manifest, blobs }))
+}
+
+/// The layer objects of an existing signature manifest, untouched.
+fn existing_layers(manifest: &RawManifest) -> Result<Vec<Value>, ManifestError> {
+    let refuse = |reason: &str| ManifestError {
+        digest: manifest.digest.clone(),
+        reason: format!("{reason}; it is not a cosign signature manifest"),
+    };
+    match manifest.kind()? {
+        ManifestKind::Image { .. } => {}
+        ManifestKind::Index { .. } => return Err(refuse("it is an index")),
+    }
+    let document: Value = serde_json::from_slice(&manifest.bytes).map_err(|error| ManifestError {
+        digest: manifest.digest.clone(),
+        reason: error.to_string(),
+    })?;
+    match document.get("layers") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(layers)) => Ok(layers.clone()),
+        Some(_) => Err(refuse("its `layers` is not an array")),
+    }
+}
+
+fn is_signature_layer(layer: &Value, payload_digest: &Digest, signature: &str) -> bool {
+    layer.get("mediaType").and_then(Value::as_str) == Some(SIMPLE_SIGNING_MEDIA_TYPE)
+        && layer.get("digest").and_then(Value::as_str) == Some(payload_digest.as_str())
+        && layer
+            .get("annotations")
+            .and_then(|annotations| annotations.get(SIGNATURE_ANNOTATION))
+            .and_then(Value::as_str)
+            == Some(signature)
+}
+
+fn invalid(repository: &dyn Repository, message: String) -> RegistryError {
+    RegistryError::Invalid {
+        repository: repository.location().reference(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(text: &str, signature: &str) -> SignatureEntry {
+        SignatureEntry {
+            payload: Bytes::from(text.to_string()),
+            signature: signature.to_string(),
+        }
+    }
+
+    fn document(manifest: &RawManifest) -> Value {
+        serde_json::from_slice(&manifest.bytes).unwrap()
+    }
+
+    #[test]
+    fn builds_a_cosign_shaped_manifest() {
+        let built = signature_manifest(None, &[entry("p1", "s1")]).unwrap().unwrap();
+        let doc = document(&built.manifest);
+        assert_eq!(doc["schemaVersion"], 2);
+        assert_eq!(doc["mediaType"], OCI_MANIFEST);
+        assert_eq!(doc["config"]["mediaType"], OCI_CONFIG);
+        let layer = &doc["layers"][0];
+        assert_eq!(layer["mediaType"], SIMPLE_SIGNING_MEDIA_TYPE);
+        assert_eq!(layer["digest"], Digest::of_bytes(b"p1").as_str());
+        assert_eq!(layer["size"], 2);
+        assert_eq!(layer["annotations"][SIGNATURE_ANNOTATION], "s1");
+        // Config first, then the payload; both match their digests.
+        assert_eq!(built.blobs.len(), 2);
+        for (digest, bytes) in &built.blobs {
+            assert_eq!(&Digest::of_bytes(bytes), digest);
+        }
+        assert_eq!(doc["config"]["digest"], built.blobs[0].0.as_str());
+        let config: Value = serde_json::from_slice(&built.blobs[0].1).unwrap();
+        assert_eq!(
+            config["rootfs"]["diff_ids"][0],
+            Digest::of_bytes(b"p1").as_str()
+        );
+    }
+
+    #[test]
+    fn extends_and_keeps_foreign_layers_verbatim() {
+        let first = signature_manifest(None, &[entry("p1", "s1")]).unwrap().unwrap();
+        // A layer from another tool, with fields we do not model.
+        let mut doc = document(&first.manifest);
+        doc["layers"].as_array_mut().unwrap().push(json!({
+            "mediaType": SIMPLE_SIGNING_MEDIA_TYPE, "size": 1,
+            "digest": Digest::of_bytes(b"x").as_str(),
+            "annotations": {SIGNATURE_ANNOTATION: "sx", "dev.sigstore.cosign/bundle": "{}"},
+            "urls": ["https://example.invalid"]
+        }));
+        let foreign = RawManifest::from_bytes(Bytes::from(doc.to_string()), None).unwrap();
+        let second = signature_manifest(Some(&foreign), &[entry("p2", "s2")])
+            .unwrap()
+            .unwrap();
+        let layers = document(&second.manifest)["layers"].clone();
+        assert_eq!(layers.as_array().unwrap().len(), 3);
+        assert_eq!(layers[0], doc["layers"][0]);
+        assert_eq!(layers[1], doc["layers"][1]);
+        assert_eq!(layers[2]["annotations"][SIGNATURE_ANNOTATION], "s2");
+        // Only the new payload (and the new config) need pushing.
+        assert_eq!(second.blobs.len(), 2);
+        assert_eq!(second.blobs[1].0, Digest::of_bytes(b"p2"));
+    }
+
+    #[test]
+    fn is_idempotent() {
+        let first = signature_manifest(None, &[entry("p1", "s1")]).unwrap().unwrap();
+        assert_eq!(
+            signature_manifest(Some(&first.manifest), &[entry("p1", "s1")]).unwrap(),
+            None
+        );
+        // Same payload, different signature (another key): a new layer.
+        assert!(
+            signature_manifest(Some(&first.manifest), &[entry("p1", "other")])
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn refuses_an_index_under_the_signature_tag() {
+        let index = RawManifest::from_bytes(Bytes::from_static(br#"{"manifests":[]}"#), None)
+            .unwrap();
+        assert!(signature_manifest(Some(&index), &[entry("p", "s")]).is_err());
+    }
 }

@@ -1,3 +1,4 @@
 //! The one integration-test binary: each module tests one part of quayside.
 
 mod layout;
+mod signing;
