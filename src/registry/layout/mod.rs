@@ -8,6 +8,7 @@
 //! advisory lock, so concurrent writers, in one process or several, never
 //! lose each other's tags. A missing directory is a repository with no tags.
 
+mod blobs;
 mod files;
 pub mod index;
 
@@ -16,12 +17,13 @@ use crate::digest::Digest;
 use crate::registry::manifest::MAX_MANIFEST_BYTES;
 use crate::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use async_trait::async_trait;
+use blobs::{copy_verified, digest_of, verifying_stream};
 use bytes::Bytes;
 use files::{IndexLock, PathError};
 use futures::StreamExt;
 use index::{LayoutIndex, OCI_LAYOUT_CONTENT};
 use sha2::{Digest as _, Sha256};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
@@ -238,49 +240,6 @@ fn update_index(
     edit(&mut index);
     files::write_atomic(&path, &index.to_bytes())?;
     Ok(())
-}
-
-fn digest_of(hasher: Sha256) -> Digest {
-    Digest::parse(&format!("sha256:{}", hex::encode(hasher.finalize())))
-        .expect("the hex of a sha256 hash is a well-formed digest")
-}
-
-/// Blocking: copies `source` into a temp file beside `target` while hashing,
-/// and renames it into place only if it hashes to `digest`.
-fn copy_verified(
-    source: &Path,
-    target: &Path,
-    digest: &Digest,
-) -> Result<Option<Digest>, PathError> {
-    struct Hashing<W> {
-        inner: W,
-        hasher: Sha256,
-    }
-    impl<W: Write> Write for Hashing<W> {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let written = self.inner.write(buf)?;
-            self.hasher.update(&buf[..written]);
-            Ok(written)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            self.inner.flush()
-        }
-    }
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let temp = files::temp_file_in(dir)?;
-    let mut reader = std::fs::File::open(source).map_err(files::at(source))?;
-    let mut writer = Hashing {
-        inner: temp.as_file(),
-        hasher: Sha256::new(),
-    };
-    io::copy(&mut reader, &mut writer).map_err(files::at(temp.path()))?;
-    let actual = digest_of(writer.hasher);
-    if &actual != digest {
-        // Dropping the temp file removes it.
-        return Ok(Some(actual));
-    }
-    files::persist(temp, target)?;
-    Ok(None)
 }
 
 #[async_trait]
@@ -567,61 +526,4 @@ impl Repository for LayoutRepository {
             }),
         }
     }
-}
-
-/// Streams a blob file, hashing as it goes; the last item is an error if the
-/// file did not hash to its name, so corruption never passes silently.
-fn verifying_stream(
-    reader: tokio_util::io::ReaderStream<tokio::fs::File>,
-    expected: Digest,
-    repository: String,
-    path: PathBuf,
-) -> futures::stream::BoxStream<'static, Result<Bytes, RegistryError>> {
-    struct State {
-        reader: tokio_util::io::ReaderStream<tokio::fs::File>,
-        hasher: Option<Sha256>,
-        expected: Digest,
-        repository: String,
-        path: PathBuf,
-    }
-    let state = State {
-        reader,
-        hasher: Some(Sha256::new()),
-        expected,
-        repository,
-        path,
-    };
-    futures::stream::unfold(state, |mut state| async move {
-        let hasher = state.hasher.as_mut()?;
-        match state.reader.next().await {
-            Some(Ok(chunk)) => {
-                hasher.update(&chunk);
-                Some((Ok(chunk), state))
-            }
-            Some(Err(source)) => {
-                state.hasher = None;
-                let error = RegistryError::Io {
-                    repository: state.repository.clone(),
-                    operation: format!("reading blob {} failed ({READ_HINT})", state.expected),
-                    path: state.path.display().to_string(),
-                    source,
-                };
-                Some((Err(error), state))
-            }
-            None => {
-                let actual = digest_of(state.hasher.take()?);
-                if actual == state.expected {
-                    return None;
-                }
-                let error = RegistryError::DigestMismatch {
-                    repository: state.repository.clone(),
-                    what: format!("blob {} ({})", state.expected, state.path.display()),
-                    expected: state.expected.clone(),
-                    actual,
-                };
-                Some((Err(error), state))
-            }
-        }
-    })
-    .boxed()
 }
