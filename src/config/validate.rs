@@ -420,3 +420,7 @@ fn normalise(path: &Path) -> PathBuf {
     }
     out
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
