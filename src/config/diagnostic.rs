@@ -197,7 +197,11 @@ fn token_width(rest: &[char]) -> usize {
             .position(|&c| c == ']')
             .map(|i| {
                 // `[[policy.waivers]]` closes with two brackets.
-                if rest.get(i + 1) == Some(&']') { i + 2 } else { i + 1 }
+                if rest.get(i + 1) == Some(&']') {
+                    i + 2
+                } else {
+                    i + 1
+                }
             })
             .unwrap_or(rest.len()),
         Some(_) => rest
@@ -303,8 +307,7 @@ mod tests {
 
     #[test]
     fn explicit_width_and_summary_line() {
-        let d = Diagnostic::new("missing-version", "no `version`", at(1, 1), "here")
-            .with_width(3);
+        let d = Diagnostic::new("missing-version", "no `version`", at(1, 1), "here").with_width(3);
         let all = Diagnostics {
             file: "r.toml".into(),
             source: "abcdef".into(),

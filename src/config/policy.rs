@@ -2,7 +2,9 @@
 //! the keys that sign and recognise production images.
 
 use crate::config::diagnostic::{Diagnostic, quoted};
-use crate::config::model::{KeySource, Policy, Severity, SigningConfig, VulnerabilitySource, Waiver};
+use crate::config::model::{
+    KeySource, Policy, Severity, SigningConfig, VulnerabilitySource, Waiver,
+};
 use crate::config::raw::{self, Source, Value, entries, key_name};
 use std::ops::Range;
 use std::path::Path;
@@ -45,7 +47,12 @@ pub(crate) fn check_policy(
             }
             "require_rc" => match value.get_ref() {
                 DeValue::Boolean(b) => policy.require_rc = *b,
-                _ => diags.push(raw::wrong_type(src, value, "`policy.require_rc`", "a boolean")),
+                _ => diags.push(raw::wrong_type(
+                    src,
+                    value,
+                    "`policy.require_rc`",
+                    "a boolean",
+                )),
             },
             "block_severities" => {
                 if let Some(names) =
@@ -197,7 +204,12 @@ fn waivers(
     services: &mut Vec<WaiverService>,
 ) -> Vec<Waiver> {
     let DeValue::Array(items) = value.get_ref() else {
-        diags.push(raw::wrong_type(src, value, "`policy.waivers`", "an array of tables"));
+        diags.push(raw::wrong_type(
+            src,
+            value,
+            "`policy.waivers`",
+            "an array of tables",
+        ));
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -220,13 +232,26 @@ fn waivers(
                     }
                 }
                 "expires" => expires = date(src, diags, value),
-                _ => diags.push(raw::unknown_key(src, key, "`[[policy.waivers]]`", WAIVER_KEYS)),
+                _ => diags.push(raw::unknown_key(
+                    src,
+                    key,
+                    "`[[policy.waivers]]`",
+                    WAIVER_KEYS,
+                )),
             }
         }
         let span = item.span();
         for (present, name, help) in [
-            (id.is_some() || has_key(table, "id"), "id", "name the vulnerability, e.g. id = \"CVE-2025-1234\""),
-            (reason.is_some() || has_key(table, "reason"), "reason", "say why the risk is accepted, e.g. reason = \"not reachable: we do not use the affected parser\""),
+            (
+                id.is_some() || has_key(table, "id"),
+                "id",
+                "name the vulnerability, e.g. id = \"CVE-2025-1234\"",
+            ),
+            (
+                reason.is_some() || has_key(table, "reason"),
+                "reason",
+                "say why the risk is accepted, e.g. reason = \"not reachable: we do not use the affected parser\"",
+            ),
         ] {
             if !present {
                 diags.push(
@@ -382,8 +407,13 @@ fn signing_key(
     }
     if text.is_empty() {
         diags.push(
-            src.diag("invalid-signing-key", "`signing.key` is empty", &value.span(), "expected env:NAME or a path")
-                .with_help("write key = \"env:COSIGN_PRIVATE_KEY\" or the path of a cosign key file"),
+            src.diag(
+                "invalid-signing-key",
+                "`signing.key` is empty",
+                &value.span(),
+                "expected env:NAME or a path",
+            )
+            .with_help("write key = \"env:COSIGN_PRIVATE_KEY\" or the path of a cosign key file"),
         );
         return None;
     }

@@ -58,7 +58,7 @@ impl<'a> Source<'a> {
 pub(crate) fn parse<'i>(
     text: &'i str,
     src: &Source<'_>,
-) -> Result<(DeTable<'i>, Vec<Diagnostic>), Diagnostic> {
+) -> Result<(DeTable<'i>, Vec<Diagnostic>), Vec<Diagnostic>> {
     let (root, errors) = DeTable::parse_recoverable(text);
     let mut duplicates = Vec::new();
     for error in &errors {
@@ -78,14 +78,15 @@ pub(crate) fn parse<'i>(
             );
         } else {
             let message = error.message().trim_end();
-            return Err(src
-                .diag(
+            return Err(vec![
+                src.diag(
                     "toml-syntax",
                     format!("this is not valid TOML: {message}"),
                     &span,
                     message.to_string(),
                 )
-                .with_help("fix the syntax first; see https://toml.io/en/v1.0.0 for the format"));
+                .with_help("fix the syntax first; see https://toml.io/en/v1.0.0 for the format"),
+            ]);
         }
     }
     Ok((root.into_inner(), duplicates))
@@ -194,7 +195,12 @@ pub(crate) fn string_array<'v>(
         match item.get_ref() {
             DeValue::String(s) => out.push((s.as_ref(), item.span())),
             _ => {
-                diags.push(wrong_type(src, item, &format!("each entry of {what}"), "a string"));
+                diags.push(wrong_type(
+                    src,
+                    item,
+                    &format!("each entry of {what}"),
+                    "a string",
+                ));
                 ok = false;
             }
         }
@@ -212,7 +218,10 @@ mod tests {
         let src = Source::new("f.toml", text);
         let (root, dups) = parse(text, &src).unwrap_or_default();
         assert!(dups.is_empty());
-        let names: Vec<&str> = entries(&root).into_iter().map(|(k, _)| key_name(k)).collect();
+        let names: Vec<&str> = entries(&root)
+            .into_iter()
+            .map(|(k, _)| key_name(k))
+            .collect();
         assert_eq!(names, ["zeta", "alpha", "mid"]);
     }
 
@@ -233,8 +242,10 @@ mod tests {
     fn syntax_error_is_one_diagnostic_with_location() {
         let text = "version = 1\nx = [1,\n";
         let src = Source::new("f.toml", text);
-        let err = parse(text, &src).err();
-        let Some(d) = err else { panic!("expected a syntax error") };
+        let err = parse(text, &src).err().unwrap_or_default();
+        let [d] = err.as_slice() else {
+            panic!("expected a syntax error")
+        };
         assert_eq!(d.code, "toml-syntax");
         assert_eq!(d.location.file, "f.toml");
         assert!(d.location.line >= 2);

@@ -111,13 +111,19 @@ fn parse_suffix(suffix: &str, allowed: &[String]) -> Result<(String, u64), Strin
         .unwrap_or(suffix.len());
     let (word, n) = suffix.split_at(split);
     if word.is_empty() {
-        return Err(format!("the suffix `-{suffix}` does not start with a word such as `rc`"));
+        return Err(format!(
+            "the suffix `-{suffix}` does not start with a word such as `rc`"
+        ));
     }
     if !allowed.iter().any(|a| a == word) {
-        return Err(format!("the prerelease `{word}` is not in policy.prerelease"));
+        return Err(format!(
+            "the prerelease `{word}` is not in policy.prerelease"
+        ));
     }
     if n.is_empty() {
-        return Err(format!("the suffix `-{word}` needs a number, as in `-{word}1`"));
+        return Err(format!(
+            "the suffix `-{word}` needs a number, as in `-{word}1`"
+        ));
     }
     if !n.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
@@ -190,15 +196,18 @@ mod tests {
             "v99999999999999999999.0.0",
             "",
             "v",
-            "\u{0475}1.0.0",   // Cyrillic izhitsa looks like `v`
-            "v1.\u{0660}.0",   // Arabic-Indic zero
+            "\u{0475}1.0.0",     // Cyrillic izhitsa looks like `v`
+            "v1.\u{0660}.0",     // Arabic-Indic zero
             "v1.0.0-r\u{0441}1", // Cyrillic `с`
         ];
         for tag in refused {
             let err = check_release_tag(tag, &allowed);
             assert!(err.is_err(), "{tag:?} should be refused");
             let msg = err.err().unwrap_or_default();
-            assert!(msg.contains("release tags are v<major>.<minor>.<patch>"), "{msg}");
+            assert!(
+                msg.contains("release tags are v<major>.<minor>.<patch>"),
+                "{msg}"
+            );
         }
     }
 
@@ -211,18 +220,30 @@ mod tests {
 
     #[test]
     fn message_names_the_allowed_suffixes() {
-        let msg = check_release_tag("latest", &default_allowed()).err().unwrap_or_default();
+        let msg = check_release_tag("latest", &default_allowed())
+            .err()
+            .unwrap_or_default();
         assert_eq!(
             msg,
             "does not start with `v`; release tags are v<major>.<minor>.<patch> with an optional -rc<N> or -beta<N> suffix (policy.prerelease)"
         );
-        let none = check_release_tag("v1.0.0-rc1", &[]).err().unwrap_or_default();
-        assert!(none.ends_with("(policy.prerelease allows no suffix)"), "{none}");
+        let none = check_release_tag("v1.0.0-rc1", &[])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            none.ends_with("(policy.prerelease allows no suffix)"),
+            "{none}"
+        );
     }
 
     #[test]
     fn leading_zero_is_named() {
-        let msg = check_release_tag("v01.0.0", &default_allowed()).err().unwrap_or_default();
-        assert!(msg.starts_with("the major version `01` has a leading zero"), "{msg}");
+        let msg = check_release_tag("v01.0.0", &default_allowed())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            msg.starts_with("the major version `01` has a leading zero"),
+            "{msg}"
+        );
     }
 }

@@ -25,9 +25,13 @@ enum Setting {
 }
 
 /// Checks `text` (the contents of `file`) into the desired state.
-pub(crate) fn validate(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Vec<Diagnostic>> {
+pub(crate) fn validate(
+    text: &str,
+    file: &str,
+    base_dir: &Path,
+) -> Result<Desired, Vec<Diagnostic>> {
     let src = Source::new(file, text);
-    let (root, mut diags) = raw::parse(text, &src).map_err(|d| vec![d])?;
+    let (root, mut diags) = raw::parse(text, &src)?;
 
     let mut version = None;
     let mut registries = (Setting::Absent, Setting::Absent);
@@ -70,9 +74,14 @@ pub(crate) fn validate(text: &str, file: &str, base_dir: &Path) -> Result<Desire
 fn check_version(src: &Source<'_>, diags: &mut Vec<Diagnostic>, version: Option<&Value<'_>>) {
     let Some(value) = version else {
         diags.push(
-            src.diag("missing-version", "the file has no `version`", &(0..0), "`version = 1` is required")
-                .with_width(1)
-                .with_help("add `version = 1` as the first line (the schema version of releases.toml)"),
+            src.diag(
+                "missing-version",
+                "the file has no `version`",
+                &(0..0),
+                "`version = 1` is required",
+            )
+            .with_width(1)
+            .with_help("add `version = 1` as the first line (the schema version of releases.toml)"),
         );
         return;
     };
@@ -139,8 +148,13 @@ fn location(
         Ok(location) => Setting::Valid(location, value.span()),
         Err(e) => {
             diags.push(
-                src.diag("invalid-location", format!("{what}: {e}"), &value.span(), "not a repository location")
-                    .with_help(help),
+                src.diag(
+                    "invalid-location",
+                    format!("{what}: {e}"),
+                    &value.span(),
+                    "not a repository location",
+                )
+                .with_help(help),
             );
             Setting::Invalid
         }
@@ -160,7 +174,9 @@ fn check_services(
     };
     entries(table)
         .into_iter()
-        .filter_map(|(name, value)| check_service(src, diags, name, value, registries, policy, base_dir))
+        .filter_map(|(name, value)| {
+            check_service(src, diags, name, value, registries, policy, base_dir)
+        })
         .collect()
 }
 
@@ -192,10 +208,31 @@ fn check_service(
     let mut releases = Vec::new();
     for (key, value) in entries(table) {
         match key_name(key) {
-            "source" => source = location(src, diags, value, &format!("`services.{name}.source`"), base_dir),
-            "target" => target = location(src, diags, value, &format!("`services.{name}.target`"), base_dir),
+            "source" => {
+                source = location(
+                    src,
+                    diags,
+                    value,
+                    &format!("`services.{name}.source`"),
+                    base_dir,
+                )
+            }
+            "target" => {
+                target = location(
+                    src,
+                    diags,
+                    value,
+                    &format!("`services.{name}.target`"),
+                    base_dir,
+                )
+            }
             "releases" => releases = check_releases(src, diags, name, value, policy),
-            _ => diags.push(raw::unknown_key(src, key, &format!("`[services.{name}]`"), SERVICE_KEYS)),
+            _ => diags.push(raw::unknown_key(
+                src,
+                key,
+                &format!("`[services.{name}]`"),
+                SERVICE_KEYS,
+            )),
         }
     }
     let header = name_key.span();
@@ -203,7 +240,12 @@ fn check_service(
     let target = resolve(src, diags, name, &target, &registries.1, "target", &header);
     let (source, target) = (source?, target?);
     if same_repository(&source.0, &target.0) && (source.1 || target.1) {
-        diags.push(source_is_target(src, &format!("service `{name}`"), &target.0, &target.2));
+        diags.push(source_is_target(
+            src,
+            &format!("service `{name}`"),
+            &target.0,
+            &target.2,
+        ));
     }
     name_ok.then(|| Service {
         name: name.to_string(),
@@ -257,7 +299,8 @@ fn check_releases(
     value: &Value<'_>,
     policy: &Policy,
 ) -> Vec<Release> {
-    let Some(table) = raw::table(src, diags, value, &format!("`services.{service}.releases`")) else {
+    let Some(table) = raw::table(src, diags, value, &format!("`services.{service}.releases`"))
+    else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -294,8 +337,13 @@ fn check_releases(
             }
             _ => {
                 diags.push(
-                    raw::wrong_type(src, value, &format!("the digest of {}", quoted(tag)), "a string")
-                        .with_help("write \"<tag>\" = \"sha256:<64 hex>\""),
+                    raw::wrong_type(
+                        src,
+                        value,
+                        &format!("the digest of {}", quoted(tag)),
+                        "a string",
+                    )
+                    .with_help("write \"<tag>\" = \"sha256:<64 hex>\""),
                 );
                 None
             }
@@ -312,14 +360,17 @@ fn check_releases(
     out
 }
 
-/// True for the tree an unquoted dotted tag produces (tables down to a value).
-fn is_dotted_tag(table: &DeTable<'_>) -> bool {
-    table.len() == 1
-        && table.iter().all(|(_, v)| match v.get_ref() {
-            DeValue::Table(t) => is_dotted_tag(t),
-            DeValue::String(_) => true,
-            _ => false,
-        })
+/// True for the tree an unquoted dotted tag produces (single-key tables down
+/// to a string). A loop, not recursion: the key may be thousands deep.
+fn is_dotted_tag(mut table: &DeTable<'_>) -> bool {
+    loop {
+        let mut values = table.iter().map(|(_, v)| v.get_ref());
+        match (values.next(), values.next()) {
+            (Some(DeValue::Table(inner)), None) => table = inner,
+            (Some(DeValue::String(_)), None) => return true,
+            _ => return false,
+        }
+    }
 }
 
 fn check_waiver_services(
@@ -334,12 +385,18 @@ fn check_waiver_services(
             let help = if declared.is_empty() {
                 "no services are declared; remove `service` to waive for every service".to_string()
             } else {
-                format!("declared services: {}; remove `service` to waive for all", declared.join(", "))
+                format!(
+                    "declared services: {}; remove `service` to waive for all",
+                    declared.join(", ")
+                )
             };
             diags.push(
                 src.diag(
                     "unknown-service",
-                    format!("the waiver names service {}, which is not declared", quoted(&waiver.name)),
+                    format!(
+                        "the waiver names service {}, which is not declared",
+                        quoted(&waiver.name)
+                    ),
                     &waiver.span,
                     "no such service",
                 )
@@ -369,7 +426,11 @@ fn source_is_target(
 pub(crate) fn is_service_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || bytes.len() > 128 || !bytes.first().is_some_and(alnum) || !bytes.last().is_some_and(alnum) {
+    if bytes.is_empty()
+        || bytes.len() > 128
+        || !bytes.first().is_some_and(alnum)
+        || !bytes.last().is_some_and(alnum)
+    {
         return false;
     }
     let mut i = 0;
@@ -398,8 +459,16 @@ fn same_repository(a: &RepositoryLocation, b: &RepositoryLocation) -> bool {
             normalise(x) == normalise(y)
         }
         (
-            RepositoryLocation::Remote { scheme: s, host: h, path: p },
-            RepositoryLocation::Remote { scheme: t, host: k, path: q },
+            RepositoryLocation::Remote {
+                scheme: s,
+                host: h,
+                path: p,
+            },
+            RepositoryLocation::Remote {
+                scheme: t,
+                host: k,
+                path: q,
+            },
         ) => s == t && h.eq_ignore_ascii_case(k) && p == q,
         _ => false,
     }
