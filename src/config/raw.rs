@@ -18,6 +18,7 @@ pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 /// turning byte spans into line and column.
 pub(crate) struct Source<'a> {
     pub file: &'a str,
+    pub text: &'a str,
     index: LineIndex<'a>,
 }
 
@@ -25,6 +26,7 @@ impl<'a> Source<'a> {
     pub fn new(file: &'a str, text: &'a str) -> Self {
         Source {
             file,
+            text,
             index: LineIndex::new(text),
         }
     }

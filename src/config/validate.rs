@@ -323,15 +323,24 @@ fn check_releases(
                 }
             },
             // `v1.0.0 = "…"` unquoted is a dotted key: a table `v` -> `1` -> …
-            DeValue::Table(nested) if is_dotted_tag(nested) => {
+            DeValue::Table(nested) if dotted_tag_end(nested).is_some() => {
+                let end = dotted_tag_end(nested).unwrap_or(tag_key.span().end);
+                let span = tag_key.span().start..end;
+                let written = src.text.get(span.clone()).unwrap_or(tag);
                 diags.push(
                     src.diag(
                         "unquoted-tag",
-                        format!("the tag starting {} is not quoted, so TOML reads its dots as nested keys", quoted(tag)),
-                        &tag_key.span(),
+                        format!(
+                            "the tag {} is not quoted, so TOML reads its dots as nested keys",
+                            quoted(written)
+                        ),
+                        &span,
                         "quote the whole tag",
                     )
-                    .with_help("write the tag in quotes: \"v1.0.0\" = \"sha256:…\""),
+                    .with_help(format!(
+                        "write the tag in quotes: \"{}\" = \"sha256:…\"",
+                        written.escape_default()
+                    )),
                 );
                 None
             }
@@ -360,15 +369,19 @@ fn check_releases(
     out
 }
 
-/// True for the tree an unquoted dotted tag produces (single-key tables down
-/// to a string). A loop, not recursion: the key may be thousands deep.
-fn is_dotted_tag(mut table: &DeTable<'_>) -> bool {
+/// For the tree an unquoted dotted tag produces (single-key tables down to a
+/// string), where its last key ends. A loop, not recursion: the key may be
+/// thousands deep.
+fn dotted_tag_end(mut table: &DeTable<'_>) -> Option<usize> {
     loop {
-        let mut values = table.iter().map(|(_, v)| v.get_ref());
-        match (values.next(), values.next()) {
-            (Some(DeValue::Table(inner)), None) => table = inner,
-            (Some(DeValue::String(_)), None) => return true,
-            _ => return false,
+        let mut items = table.iter();
+        match (items.next(), items.next()) {
+            (Some((key, value)), None) => match value.get_ref() {
+                DeValue::Table(inner) => table = inner,
+                DeValue::String(_) => return Some(key.span().end),
+                _ => return None,
+            },
+            _ => return None,
         }
     }
 }

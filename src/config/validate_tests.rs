@@ -207,6 +207,8 @@ fn unquoted_dotted_tag_gets_a_hint() {
         (d.code, d.location.line, d.location.column),
         ("unquoted-tag", 6, 1)
     );
+    assert_eq!(d.width, "v1.0.0".len());
+    assert!(d.message.contains("`v1.0.0`"), "{}", d.message);
 }
 
 #[test]
