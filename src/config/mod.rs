@@ -1,5 +1,83 @@
 //! `releases.toml`: raw parsing with spans, validation into the checked model,
 //! and diagnostics that point at file, line and column.
 
+pub mod diagnostic;
 pub mod location;
 pub mod model;
+mod policy;
+mod raw;
+pub mod tag;
+mod validate;
+
+pub use diagnostic::{Diagnostic, Diagnostics, render_one};
+pub use tag::{check_release_tag, tag_diagnostics};
+
+use crate::config::diagnostic::LineIndex;
+use crate::config::model::{Desired, SourceLocation};
+use std::path::{Path, PathBuf};
+
+/// Why `releases.toml` could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {}: {source}; check the path (use -f to name another file) and its permissions", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(Diagnostics),
+}
+
+/// Parses and validates the text of a `releases.toml`. `file` names it in
+/// diagnostics; relative paths in it resolve from `base_dir`. Every problem
+/// is reported at once. Invalid release tags are not errors here: they stay
+/// in the model with `tag_check: Err` (see [`tag_diagnostics`]).
+pub fn parse_str(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Diagnostics> {
+    validate::validate(text, file, base_dir).map_err(|items| Diagnostics {
+        file: file.to_string(),
+        source: text.to_string(),
+        items,
+    })
+}
+
+/// Reads and validates a `releases.toml` file. Relative paths in it resolve
+/// from the folder that holds it.
+pub fn load(path: &Path) -> Result<Desired, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = path.display().to_string();
+    let base_dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => parse_str(text, &file, &base_dir).map_err(LoadError::Invalid),
+        Err(e) => Err(LoadError::Invalid(not_utf8(&bytes, e.valid_up_to(), &file))),
+    }
+}
+
+/// The diagnostic for a file that is not UTF-8, at its first bad byte.
+fn not_utf8(bytes: &[u8], valid_up_to: usize, file: &str) -> Diagnostics {
+    let valid = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let (line, column) = LineIndex::new(&valid).line_column(valid.len());
+    let bad = bytes.get(valid_up_to).copied().unwrap_or_default();
+    let item = Diagnostic::new(
+        "invalid-utf8",
+        format!("the file is not UTF-8: byte 0x{bad:02x} cannot start or continue a character"),
+        SourceLocation {
+            file: file.to_string(),
+            line,
+            column,
+        },
+        "first invalid byte",
+    )
+    .with_width(1)
+    .with_help("TOML files must be UTF-8: re-save the file as UTF-8 (e.g. `iconv -t UTF-8`)");
+    Diagnostics {
+        file: file.to_string(),
+        source: String::from_utf8_lossy(bytes).into_owned(),
+        items: vec![item],
+    }
+}

@@ -1,0 +1,364 @@
+//! Diagnostics about `releases.toml`: a stable code, a message, and a caret
+//! under the offending text, rendered compiler-style without color so that CI
+//! logs and pull-request comments show the same thing a terminal does.
+
+use crate::config::model::SourceLocation;
+use std::fmt;
+
+/// One problem in `releases.toml`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Stable kebab-case code (`invalid-digest`, `unknown-key`, …).
+    pub code: &'static str,
+    pub message: String,
+    pub location: SourceLocation,
+    /// Short text printed after the carets.
+    pub label: String,
+    pub help: Option<String>,
+    /// How many characters to underline from `location`. `0` means "the token
+    /// that starts there" (a quoted string or a bare word), which is what a
+    /// caller that only knows a [`SourceLocation`] (the planner) wants.
+    pub width: usize,
+}
+
+impl Diagnostic {
+    pub fn new(
+        code: &'static str,
+        message: impl Into<String>,
+        location: SourceLocation,
+        label: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            code,
+            message: message.into(),
+            location,
+            label: label.into(),
+            help: None,
+            width: 0,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_width(mut self, width: usize) -> Self {
+        self.width = width;
+        self
+    }
+}
+
+/// Every problem found in one file, with the text needed to render them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// The file as the user named it.
+    pub file: String,
+    /// The file's text (non-UTF-8 bytes replaced) for the source excerpts.
+    pub source: String,
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// The codes of every item, in order; handy for tests and summaries.
+    pub fn codes(&self) -> Vec<&'static str> {
+        self.items.iter().map(|d| d.code).collect()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for item in &self.items {
+            writeln!(f, "{}", render_one(item, &self.source))?;
+        }
+        let n = self.items.len();
+        let noun = if n == 1 { "problem" } else { "problems" };
+        write!(f, "{n} {noun} in {}", self.file)
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Longest source line excerpt shown; longer lines are cut around the caret so
+/// a minified or generated file cannot flood the terminal.
+const MAX_EXCERPT: usize = 120;
+/// Characters of context kept before the caret when a line is cut.
+const CONTEXT_BEFORE: usize = 40;
+
+/// Renders one diagnostic, compiler-style, ending with a newline.
+pub fn render_one(d: &Diagnostic, source: &str) -> String {
+    let line_no = d.location.line.max(1);
+    let gutter = line_no.to_string().len();
+    let pad = " ".repeat(gutter);
+    let mut out = String::new();
+    out.push_str(&format!("error[{}]: {}\n", d.code, d.message));
+    out.push_str(&format!("{pad}--> {}\n", d.location));
+    out.push_str(&format!("{pad} |\n"));
+
+    let line: Vec<char> = source
+        .split('\n')
+        .nth(line_no as usize - 1)
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .chars()
+        .collect();
+    let start = (d.location.column.max(1) as usize - 1).min(line.len());
+    let width = if d.width == 0 {
+        token_width(&line[start..])
+    } else {
+        d.width
+    }
+    .clamp(1, (line.len() - start).max(1));
+
+    // Cut long lines to a window that keeps the caret visible.
+    let (from, to) = if line.len() > MAX_EXCERPT {
+        let from = start.saturating_sub(CONTEXT_BEFORE);
+        (from, (from + MAX_EXCERPT).min(line.len()))
+    } else {
+        (0, line.len())
+    };
+    let mut shown = String::new();
+    let mut caret_offset = 0;
+    if from > 0 {
+        shown.push('…');
+        caret_offset += 1;
+    }
+    for (i, c) in line[from..to].iter().enumerate() {
+        let text = displayable(*c);
+        if from + i < start {
+            caret_offset += text.chars().count();
+        }
+        shown.push_str(&text);
+    }
+    if to < line.len() {
+        shown.push('…');
+    }
+    let visible_width = width.min(to.saturating_sub(start)).max(1);
+    let caret_width: usize = line[start..(start + visible_width).min(line.len())]
+        .iter()
+        .map(|c| displayable(*c).chars().count())
+        .sum::<usize>()
+        .max(1);
+
+    if shown.is_empty() {
+        out.push_str(&format!("{line_no} |\n"));
+    } else {
+        out.push_str(&format!("{line_no} | {shown}\n"));
+    }
+    let mut marker = format!(
+        "{pad} | {}{}",
+        " ".repeat(caret_offset),
+        "^".repeat(caret_width)
+    );
+    if !d.label.is_empty() {
+        marker.push(' ');
+        marker.push_str(&d.label);
+    }
+    out.push_str(&marker);
+    out.push('\n');
+    if let Some(help) = &d.help {
+        out.push_str(&format!("{pad} = help: {help}\n"));
+    }
+    out
+}
+
+/// How a source character is shown: tabs as four spaces (so carets line up)
+/// and control characters as U+FFFD so a hostile file cannot drive the
+/// terminal.
+fn displayable(c: char) -> String {
+    match c {
+        '\t' => "    ".to_string(),
+        c if c.is_control() => '\u{FFFD}'.to_string(),
+        c => c.to_string(),
+    }
+}
+
+/// Width of the token starting at `rest[0]`: a quoted string up to its closing
+/// quote, a bracketed header up to `]`, else a run of non-blank, non-`=` text.
+fn token_width(rest: &[char]) -> usize {
+    match rest.first() {
+        None => 0,
+        Some(&q @ ('"' | '\'')) => {
+            let mut escaped = false;
+            for (i, &c) in rest.iter().enumerate().skip(1) {
+                if q == '"' && c == '\\' && !escaped {
+                    escaped = true;
+                    continue;
+                }
+                if c == q && !escaped {
+                    return i + 1;
+                }
+                escaped = false;
+            }
+            rest.len()
+        }
+        Some('[') => rest
+            .iter()
+            .position(|&c| c == ']')
+            .map(|i| {
+                // `[[policy.waivers]]` closes with two brackets.
+                if rest.get(i + 1) == Some(&']') {
+                    i + 2
+                } else {
+                    i + 1
+                }
+            })
+            .unwrap_or(rest.len()),
+        Some(_) => rest
+            .iter()
+            .position(|&c| c.is_whitespace() || c == '=' || c == ',')
+            .unwrap_or(rest.len())
+            .max(1),
+    }
+}
+
+/// Maps byte offsets in a text to 1-based line and character columns.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset at which each line starts.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+
+    /// `(line, column)`, both 1-based; the column counts characters.
+    pub fn line_column(&self, offset: usize) -> (u32, u32) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let column = self.text[self.starts[line]..offset].chars().count() + 1;
+        (saturating_u32(line + 1), saturating_u32(column))
+    }
+
+    /// Characters between two byte offsets (for caret widths).
+    pub fn char_width(&self, start: usize, end: usize) -> usize {
+        let end = end.min(self.text.len());
+        let start = start.min(end);
+        match self.text.get(start..end) {
+            Some(s) => s.chars().count(),
+            None => end - start,
+        }
+    }
+}
+
+fn saturating_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Quotes user text for a message: backticks, control characters escaped,
+/// and cut at 60 characters so a huge value cannot flood the output.
+pub fn quoted(text: &str) -> String {
+    const MAX: usize = 60;
+    let mut out = String::from("`");
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('`');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: u32, column: u32) -> SourceLocation {
+        SourceLocation {
+            file: "releases.toml".into(),
+            line,
+            column,
+        }
+    }
+
+    #[test]
+    fn renders_like_a_compiler() {
+        let mut source = "x\n".repeat(11);
+        source.push_str("\"v1.0.0\" = \"sha256:abc\"\n");
+        let d = Diagnostic::new(
+            "invalid-digest",
+            "`sha256:abc` is not a digest",
+            at(12, 12),
+            "expected `sha256:` followed by 64 lowercase hex characters",
+        )
+        .with_help("copy the digest from `skopeo inspect` or your CI build output");
+        let expected = "error[invalid-digest]: `sha256:abc` is not a digest
+  --> releases.toml:12:12
+   |
+12 | \"v1.0.0\" = \"sha256:abc\"
+   |            ^^^^^^^^^^^^ expected `sha256:` followed by 64 lowercase hex characters
+   = help: copy the digest from `skopeo inspect` or your CI build output
+";
+        assert_eq!(render_one(&d, &source), expected);
+    }
+
+    #[test]
+    fn explicit_width_and_summary_line() {
+        let d = Diagnostic::new("missing-version", "no `version`", at(1, 1), "here").with_width(3);
+        let all = Diagnostics {
+            file: "r.toml".into(),
+            source: "abcdef".into(),
+            items: vec![d],
+        };
+        let text = all.to_string();
+        assert!(text.contains("1 | abcdef\n  | ^^^ here\n"), "{text}");
+        assert!(text.ends_with("1 problem in r.toml"), "{text}");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let line = format!("{}BAD{}", "a".repeat(500), "b".repeat(500));
+        let d = Diagnostic::new("x", "m", at(1, 501), "l").with_width(3);
+        let out = render_one(&d, &line);
+        let excerpt = out.lines().nth(3).unwrap_or_default();
+        assert!(excerpt.chars().count() < MAX_EXCERPT + 10, "{excerpt}");
+        let caret = out.lines().nth(4).unwrap_or_default();
+        let caret_col = caret.find('^').unwrap_or(0);
+        let shown: String = excerpt.chars().skip(caret_col).take(3).collect();
+        assert_eq!(shown, "BAD");
+    }
+
+    #[test]
+    fn control_characters_are_not_echoed() {
+        let d = Diagnostic::new("x", "m", at(1, 1), "l");
+        let out = render_one(&d, "\u{1b}[31mred");
+        assert!(!out.contains('\u{1b}'));
+    }
+
+    #[test]
+    fn locations_past_the_end_do_not_panic() {
+        let d = Diagnostic::new("x", "m", at(40, 90), "l");
+        assert!(render_one(&d, "short").contains("40 |\n"));
+    }
+
+    #[test]
+    fn line_index_counts_characters() {
+        let text = "ab\nçé=x\n";
+        let index = LineIndex::new(text);
+        assert_eq!(index.line_column(0), (1, 1));
+        assert_eq!(index.line_column(3), (2, 1));
+        assert_eq!(index.line_column(text.find('=').unwrap_or(0)), (2, 3));
+        // An offset inside a character snaps back to its start.
+        assert_eq!(index.line_column(4), (2, 1));
+        assert_eq!(index.line_column(9999), (3, 1));
+    }
+
+    #[test]
+    fn quoted_escapes_and_truncates() {
+        assert_eq!(quoted("a\nb"), "`a\\nb`");
+        assert_eq!(quoted(&"x".repeat(100)).chars().count(), 63);
+    }
+}

@@ -1,0 +1,249 @@
+//! The production tag grammar: `v<major>.<minor>.<patch>` with an optional
+//! `-<suffix><n>` whose suffix `policy.prerelease` allows. Anything else
+//! (`latest`, `dev`, commit SHAs, `v1.0`, `v1.0.0-rc.1`) is a mutable
+//! development tag that must never reach the production registry.
+
+use crate::config::diagnostic::{Diagnostic, quoted};
+use crate::config::model::{Desired, ReleaseTag};
+
+/// Checks one tag. The error says what is wrong and what is allowed.
+pub fn check_release_tag(tag: &str, allowed_prerelease: &[String]) -> Result<ReleaseTag, String> {
+    parse(tag, allowed_prerelease)
+        .map_err(|problem| format!("{problem}; {}", grammar(allowed_prerelease)))
+}
+
+/// One `invalid-tag` error per release whose tag is outside the production
+/// pattern. `parse_str` keeps such releases (the planner refuses them
+/// `invalid-tag`); `validate` adds these to its errors.
+pub fn tag_diagnostics(desired: &Desired) -> Vec<Diagnostic> {
+    let allowed = &desired.policy.prerelease;
+    desired
+        .services
+        .iter()
+        .flat_map(|service| service.releases.iter().map(move |r| (service, r)))
+        .filter_map(|(service, release)| {
+            let problem = parse(&release.tag, allowed).err()?;
+            Some(
+                Diagnostic::new(
+                    "invalid-tag",
+                    format!(
+                        "{} of service `{}` is not a production release tag",
+                        quoted(&release.tag),
+                        service.name
+                    ),
+                    release.location.clone(),
+                    problem,
+                )
+                .with_help(format!(
+                    "{}; mutable tags such as `latest`, `dev` or commit SHAs stay in the source registry",
+                    grammar(allowed)
+                )),
+            )
+        })
+        .collect()
+}
+
+/// What is allowed, for messages: names the configured suffixes.
+fn grammar(allowed: &[String]) -> String {
+    if allowed.is_empty() {
+        return "release tags are v<major>.<minor>.<patch> (policy.prerelease allows no suffix)"
+            .to_string();
+    }
+    let suffixes: Vec<String> = allowed.iter().map(|s| format!("-{s}<N>")).collect();
+    let list = match suffixes.as_slice() {
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+        [] => String::new(),
+    };
+    format!(
+        "release tags are v<major>.<minor>.<patch> with an optional {list} suffix (policy.prerelease)"
+    )
+}
+
+fn parse(tag: &str, allowed: &[String]) -> Result<ReleaseTag, String> {
+    if !tag.is_ascii() {
+        return Err("contains non-ASCII characters (look-alikes of ASCII are refused)".into());
+    }
+    let Some(rest) = tag.strip_prefix('v') else {
+        return Err("does not start with `v`".into());
+    };
+    let (version, prerelease) = match rest.split_once('-') {
+        Some((version, suffix)) => (version, Some(suffix)),
+        None => (rest, None),
+    };
+    let parts: Vec<&str> = version.split('.').collect();
+    let [major, minor, patch] = parts.as_slice() else {
+        return Err(format!(
+            "has {} version number(s) where exactly three (major.minor.patch) are required",
+            parts.len()
+        ));
+    };
+    let major = number(major, "major")?;
+    let minor = number(minor, "minor")?;
+    let patch = number(patch, "patch")?;
+    let prerelease = match prerelease {
+        None => None,
+        Some(suffix) => Some(parse_suffix(suffix, allowed)?),
+    };
+    Ok(ReleaseTag {
+        major,
+        minor,
+        patch,
+        prerelease,
+    })
+}
+
+/// A version number: `0` or digits without a leading zero.
+fn number(text: &str, what: &str) -> Result<u64, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("the {what} version `{text}` is not a number"));
+    }
+    if text.len() > 1 && text.starts_with('0') {
+        return Err(format!("the {what} version `{text}` has a leading zero"));
+    }
+    text.parse()
+        .map_err(|_| format!("the {what} version `{text}` is too large"))
+}
+
+fn parse_suffix(suffix: &str, allowed: &[String]) -> Result<(String, u64), String> {
+    let split = suffix
+        .find(|c: char| !c.is_ascii_lowercase())
+        .unwrap_or(suffix.len());
+    let (word, n) = suffix.split_at(split);
+    if word.is_empty() {
+        return Err(format!(
+            "the suffix `-{suffix}` does not start with a word such as `rc`"
+        ));
+    }
+    if !allowed.iter().any(|a| a == word) {
+        return Err(format!(
+            "the prerelease `{word}` is not in policy.prerelease"
+        ));
+    }
+    if n.is_empty() {
+        return Err(format!(
+            "the suffix `-{word}` needs a number, as in `-{word}1`"
+        ));
+    }
+    if !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the suffix `-{suffix}` must be `-{word}` followed by digits only"
+        ));
+    }
+    if n.starts_with('0') {
+        return Err(format!(
+            "the number in `-{suffix}` must be positive, without a leading zero"
+        ));
+    }
+    let n = n
+        .parse()
+        .map_err(|_| format!("the number in `-{suffix}` is too large"))?;
+    Ok((word.to_string(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_allowed() -> Vec<String> {
+        vec!["rc".into(), "beta".into()]
+    }
+
+    #[test]
+    fn grammar_table() {
+        let allowed = default_allowed();
+        let accepted = [
+            ("v1.0.0", (1, 0, 0, None)),
+            ("v1.0.0-rc1", (1, 0, 0, Some(("rc", 1)))),
+            ("v2.3.4-beta12", (2, 3, 4, Some(("beta", 12)))),
+            ("v0.0.0", (0, 0, 0, None)),
+            ("v10.20.30-rc100", (10, 20, 30, Some(("rc", 100)))),
+        ];
+        for (tag, (major, minor, patch, pre)) in accepted {
+            let got = check_release_tag(tag, &allowed);
+            let want = ReleaseTag {
+                major,
+                minor,
+                patch,
+                prerelease: pre.map(|(w, n)| (w.to_string(), n)),
+            };
+            assert_eq!(got, Ok(want), "{tag}");
+        }
+        let refused = [
+            "latest",
+            "dev",
+            "test-20251217",
+            "feature-x",
+            "abc123f",
+            "0123456789abcdef0123456789abcdef01234567",
+            "v1.0",
+            "1.0.0",
+            "v1.0.0-rc.1",
+            "v1.0.0-alpha1",
+            "v01.0.0",
+            "v1.00.0",
+            "v1.0.0-rc",
+            "v1.0.0-rc0",
+            "v1.0.0-rc01",
+            "v1.0.0-RC1",
+            "v1.0.0-",
+            "v1.0.0-1",
+            "v1.0.0-rc1x",
+            "v1.0.0.0",
+            "v1..0",
+            "V1.0.0",
+            "v1.0.0+build",
+            "v99999999999999999999.0.0",
+            "",
+            "v",
+            "\u{0475}1.0.0",     // Cyrillic izhitsa looks like `v`
+            "v1.\u{0660}.0",     // Arabic-Indic zero
+            "v1.0.0-r\u{0441}1", // Cyrillic `с`
+        ];
+        for tag in refused {
+            let err = check_release_tag(tag, &allowed);
+            assert!(err.is_err(), "{tag:?} should be refused");
+            let msg = err.err().unwrap_or_default();
+            assert!(
+                msg.contains("release tags are v<major>.<minor>.<patch>"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn alpha_only_when_allowed() {
+        let allowed = vec!["alpha".to_string()];
+        assert!(check_release_tag("v1.0.0-alpha1", &allowed).is_ok());
+        assert!(check_release_tag("v1.0.0-rc1", &allowed).is_err());
+    }
+
+    #[test]
+    fn message_names_the_allowed_suffixes() {
+        let msg = check_release_tag("latest", &default_allowed())
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            msg,
+            "does not start with `v`; release tags are v<major>.<minor>.<patch> with an optional -rc<N> or -beta<N> suffix (policy.prerelease)"
+        );
+        let none = check_release_tag("v1.0.0-rc1", &[])
+            .err()
+            .unwrap_or_default();
+        assert!(
+            none.ends_with("(policy.prerelease allows no suffix)"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn leading_zero_is_named() {
+        let msg = check_release_tag("v01.0.0", &default_allowed())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            msg.starts_with("the major version `01` has a leading zero"),
+            "{msg}"
+        );
+    }
+}
