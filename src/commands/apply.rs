@@ -10,7 +10,6 @@ use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::plan::{ActionKind, Plan, SignatureCheck, render};
 use crate::registry::Connector;
-use crate::registry::distribution::ClientOptions;
 use crate::signing::{PublicKey, SigningKey};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -40,7 +39,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
         }
     };
     let verifier: Option<&dyn SignatureCheck> = keys.verifier.as_ref().map(|k| k as _);
-    let connector = Connector::new(ClientOptions::with_concurrency(concurrency));
+    let connector = super::connector(concurrency);
     let plan = match make_plan(&desired, &connector, verifier).await {
         Ok(plan) => plan,
         Err(message) => {
@@ -228,7 +227,7 @@ fn summary(apply: &Apply<'_>, outcomes: &[ReleaseOutcome], connector: &Connector
         stats.blobs_mounted.load(Ordering::Relaxed),
         human_bytes(stats.bytes_mounted.load(Ordering::Relaxed)),
         stats.blobs_present.load(Ordering::Relaxed),
-        connector.request_counts().total(),
+        connector.request_counts().total,
         started.elapsed().as_secs_f64()
     );
     out

@@ -9,6 +9,8 @@ pub mod verify;
 use crate::cli::{Cli, Command};
 use crate::config::{self, model::Desired};
 use crate::exit::ExitStatus;
+use crate::registry::Connector;
+use crate::registry::distribution::ClientOptions;
 use std::path::Path;
 
 pub async fn run(cli: Cli) -> ExitStatus {
@@ -18,6 +20,15 @@ pub async fn run(cli: Cli) -> ExitStatus {
         Command::Apply(args) => apply::run(&args, cli.concurrency).await,
         Command::Verify { file } => verify::run(&file, cli.concurrency).await,
     }
+}
+
+/// A connector whose registry clients keep `concurrency` requests in flight
+/// per host.
+pub fn connector(concurrency: usize) -> Connector {
+    Connector::new(ClientOptions {
+        max_concurrency_per_host: concurrency.max(1),
+        ..ClientOptions::default()
+    })
 }
 
 /// Loads and validates the file, printing every problem on failure.

@@ -7,7 +7,6 @@ use crate::exit::ExitStatus;
 use crate::live::{Scope, read_live_state};
 use crate::plan::{self, Plan, SignatureCheck, render};
 use crate::registry::Connector;
-use crate::registry::distribution::ClientOptions;
 use crate::signing::PublicKey;
 
 pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
@@ -22,7 +21,7 @@ pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let connector = Connector::new(ClientOptions::with_concurrency(concurrency));
+    let connector = super::connector(concurrency);
     let plan = match make_plan(&desired, &connector, verifier.as_ref().map(|k| k as _)).await {
         Ok(plan) => plan,
         Err(message) => {

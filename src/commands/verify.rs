@@ -5,7 +5,6 @@ use crate::commands::{load_desired, plan::load_public_key};
 use crate::exit::ExitStatus;
 use crate::live::{Scope, read_live_state};
 use crate::registry::Connector;
-use crate::registry::distribution::ClientOptions;
 use crate::verify;
 use std::path::Path;
 
@@ -28,7 +27,7 @@ pub async fn run(file: &Path, concurrency: usize) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let connector = Connector::new(ClientOptions::with_concurrency(concurrency));
+    let connector = super::connector(concurrency);
     let live = match read_live_state(&desired, &connector, Scope::TargetOnly).await {
         Ok(live) => live,
         Err(error) => {
