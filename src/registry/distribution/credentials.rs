@@ -349,3 +349,82 @@ async fn run_helper(
     };
     Ok(Some(Credential { secret, source }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env_with_docker_config(text: &str) -> (tempfile::TempDir, CredentialEnv) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("config.json"), text).expect("write config");
+        let env = CredentialEnv {
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..CredentialEnv::default()
+        };
+        (dir, env)
+    }
+
+    #[tokio::test]
+    async fn reads_basic_auth_from_docker_config_whatever_the_key_form() {
+        // base64("robot+ci:s3cret")
+        let (_dir, env) = env_with_docker_config(
+            r#"{"auths":{"https://quay.io/v1/":{"auth":"cm9ib3QrY2k6czNjcmV0"}}}"#,
+        );
+        let lookup = lookup(&env, "quay.io").await.expect("lookup");
+        match lookup.secret {
+            Some(Secret::Basic { username, password }) => {
+                assert_eq!(username, "robot+ci");
+                assert_eq!(password.expose_secret(), "s3cret");
+            }
+            other => panic!("expected basic credentials, got {other:?}"),
+        }
+        assert!(lookup.source.to_string().contains("config.json (docker config, auths)"));
+        assert!(!format!("{:?}", lookup.source).contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn reads_identity_tokens_and_falls_back_to_auth_json() {
+        let (_dir, mut env) =
+            env_with_docker_config(r#"{"auths":{"other.io":{"identitytoken":"tok"}}}"#);
+        let auth_dir = tempfile::tempdir().expect("temp dir");
+        let auth_file = auth_dir.path().join("auth.json");
+        std::fs::write(&auth_file, r#"{"auths":{"quay.io":{"auth":"dTpw"}}}"#).expect("write");
+        env.registry_auth_file = Some(auth_file);
+        let found = lookup(&env, "other.io").await.expect("lookup");
+        assert!(matches!(found.secret, Some(Secret::IdentityToken(_))));
+        let found = lookup(&env, "quay.io").await.expect("lookup");
+        assert!(found.source.to_string().contains("auth.json (containers auth, auths)"));
+        let none = lookup(&env, "ghcr.io").await.expect("lookup");
+        assert!(none.secret.is_none());
+        assert!(none.source.to_string().starts_with("no credentials (searched "));
+    }
+
+    #[tokio::test]
+    async fn malformed_files_are_reported_without_their_content() {
+        let (_dir, env) = env_with_docker_config(r#"{"auths":{"quay.io":{"auth":["hunter2"]}}}"#);
+        let error = lookup(&env, "quay.io").await.expect_err("malformed").to_string();
+        assert!(error.contains("config.json:1:"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+
+        let (_dir, env) = env_with_docker_config(r#"{"auths":{"quay.io":{"auth":"bm9jb2xvbg=="}}}"#);
+        let error = lookup(&env, "quay.io").await.expect_err("no colon").to_string();
+        assert!(error.contains("not base64 of `user:password`"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_helper_is_an_error_naming_it() {
+        let (_dir, env) =
+            env_with_docker_config(r#"{"credsStore":"quayside-test-absent-helper"}"#);
+        let error = lookup(&env, "quay.io").await.expect_err("no helper").to_string();
+        assert!(error.contains("docker-credential-quayside-test-absent-helper"), "{error}");
+        assert!(error.contains("credsStore in"), "{error}");
+    }
+
+    #[test]
+    fn docker_hub_keys_are_one_host() {
+        assert_eq!(canonical_host("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(canonical_host("registry-1.docker.io"), "docker.io");
+        assert_eq!(canonical_host("http://127.0.0.1:5000"), "127.0.0.1:5000");
+    }
+}

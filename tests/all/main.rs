@@ -1,0 +1,5 @@
+//! The one integration-test binary: a module per part of quayside, and the
+//! shared harness (real registry processes, fake registries, test images).
+
+mod distribution;
+mod support;
