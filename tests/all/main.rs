@@ -1,8 +1,11 @@
-//! The one integration-test binary: each module tests one part of quayside.
+//! The one integration-test binary: a module per part of quayside, and the
+//! shared harness (real registry processes, fake registries, test images).
 
+mod distribution;
 mod layout;
 mod plan_cli;
 mod quayside;
 mod quickstart;
 mod signing;
+mod support;
 mod validate;

@@ -1,0 +1,180 @@
+//! Turning HTTP answers and transport failures into `RegistryError`s that say
+//! where it happened and what to do, without ever quoting a secret.
+
+use crate::registry::RegistryError;
+use serde::Deserialize;
+
+/// What an error needs to name its place.
+#[derive(Clone, Debug)]
+pub(crate) struct Context<'a> {
+    pub registry: &'a str,
+    pub repository: &'a str,
+    pub operation: &'a str,
+}
+
+/// The OCI error body: `{"errors":[{"code":"…","message":"…"}]}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEntry {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// The first OCI error code in a body, e.g. `TAG_IMMUTABLE`.
+pub(crate) fn error_codes(body: &[u8]) -> Vec<String> {
+    serde_json::from_slice::<ErrorBody>(body)
+        .map(|body| body.errors.into_iter().map(|e| e.code).collect())
+        .unwrap_or_default()
+}
+
+/// `: CODE: message` from an OCI error body, short and on one line.
+fn detail(body: &[u8]) -> String {
+    let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) else {
+        return String::new();
+    };
+    let Some(first) = parsed.errors.first() else {
+        return String::new();
+    };
+    let mut text = match (first.code.is_empty(), first.message.is_empty()) {
+        (false, false) => format!("{}: {}", first.code, first.message),
+        (false, true) => first.code.clone(),
+        (true, _) => first.message.clone(),
+    };
+    text.retain(|c| !c.is_control());
+    if text.chars().count() > 200 {
+        text = text.chars().take(200).collect::<String>() + "…";
+    }
+    if text.is_empty() {
+        text
+    } else {
+        format!(": {text}")
+    }
+}
+
+/// What to do about a failed status. `credentials` describes which credential
+/// source was tried; `retries` how often the request was retried.
+pub(crate) fn hint(status: u16, credentials: &str, retries: u32) -> String {
+    match status {
+        401 => format!(
+            "The registry refused {credentials}: run `docker login` (or `podman login`) for this registry, or fix the entry"
+        ),
+        403 => format!(
+            "The registry denied access with {credentials}: check that this account may read (and, for pushes, write) this repository"
+        ),
+        404 => "The repository, tag or blob does not exist: check the location in releases.toml"
+            .to_string(),
+        409 => "The registry refused a conflicting write: check the tag and repository state"
+            .to_string(),
+        429 => format!(
+            "The registry is rate limiting us (retried {retries} times): wait and run again, or lower the concurrency"
+        ),
+        500..=599 => format!("Registry error, retried {retries} times: try again later"),
+        _ => "Unexpected answer from the registry: check the registry address and its status"
+            .to_string(),
+    }
+}
+
+pub(crate) fn http(
+    context: &Context<'_>,
+    status: u16,
+    body: &[u8],
+    credentials: &str,
+    retries: u32,
+) -> RegistryError {
+    RegistryError::Http {
+        registry: context.registry.to_string(),
+        repository: context.repository.to_string(),
+        operation: context.operation.to_string(),
+        status,
+        detail: detail(body),
+        hint: hint(status, credentials, retries),
+    }
+}
+
+pub(crate) fn transport(context: &Context<'_>, message: String, hint: &str) -> RegistryError {
+    RegistryError::Transport {
+        registry: context.registry.to_string(),
+        repository: context.repository.to_string(),
+        operation: context.operation.to_string(),
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+/// A reqwest error and its causes on one line, without the URL (upload URLs
+/// carry session state that is noise in a message).
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+pub(crate) fn reqwest_error(
+    context: &Context<'_>,
+    error: reqwest::Error,
+    retries: u32,
+) -> RegistryError {
+    let hint = if error.is_timeout() {
+        format!(
+            "The registry did not answer in time (retried {retries} times): check the network or raise the timeout"
+        )
+    } else if error.is_connect() {
+        format!(
+            "Cannot connect (retried {retries} times): check the registry address, the network, and http:// versus https://"
+        )
+    } else {
+        "Check the registry address and the network".to_string()
+    };
+    transport(context, chain(&error.without_url()), &hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_reads_the_oci_error_body() {
+        let body =
+            br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
+        assert_eq!(detail(body), ": MANIFEST_UNKNOWN: manifest unknown");
+        assert_eq!(detail(b"<html>"), "");
+        assert_eq!(
+            error_codes(br#"{"errors":[{"code":"TAG_IMMUTABLE"}]}"#),
+            ["TAG_IMMUTABLE"]
+        );
+    }
+
+    #[test]
+    fn every_status_gets_an_actionable_hint() {
+        assert!(hint(401, "credentials from /x (auths)", 0).contains("credentials from /x"));
+        assert!(hint(429, "", 4).contains("retried 4 times"));
+        assert!(hint(503, "", 4).contains("Registry error, retried 4 times"));
+        assert!(hint(404, "", 0).contains("does not exist"));
+    }
+
+    #[test]
+    fn http_error_names_its_place() {
+        let context = Context {
+            registry: "127.0.0.1:5000",
+            repository: "prod/gateway",
+            operation: "list tags",
+        };
+        let message = http(&context, 404, b"", "", 0).to_string();
+        assert!(message.starts_with("127.0.0.1:5000: list tags on prod/gateway failed: HTTP 404."));
+    }
+}

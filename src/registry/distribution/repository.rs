@@ -1,0 +1,653 @@
+//! The `Repository` trait over the OCI distribution API v2: tag listing with
+//! pagination, manifests by tag or digest as original bytes, streamed blobs,
+//! monolithic or streamed uploads, and cross-repository mounts.
+
+use super::errors::{self, Context};
+use super::transport::{Answer, Authorization, Call, Registry, RequestBody, read_capped};
+use crate::config::location::RepositoryLocation;
+use crate::digest::Digest;
+#[cfg(test)]
+use crate::registry::manifest::ACCEPTED;
+use crate::registry::manifest::MAX_MANIFEST_BYTES;
+use crate::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue, LINK, LOCATION,
+};
+use reqwest::{Method, Url};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+
+/// A listing stops after this many pages: a registry whose `Link` headers
+/// never end must not keep us looping.
+const MAX_TAG_PAGES: usize = 10_000;
+
+pub(crate) struct DistributionRepository {
+    location: RepositoryLocation,
+    /// `None` when opened with a layout location by mistake.
+    registry: Option<Arc<Registry>>,
+    reference: String,
+    path: String,
+}
+
+#[derive(Deserialize)]
+struct TagList {
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+impl DistributionRepository {
+    pub fn new(location: RepositoryLocation, registry: Option<Arc<Registry>>) -> Self {
+        let path = match &location {
+            RepositoryLocation::Remote { path, .. } => path.clone(),
+            RepositoryLocation::Layout { .. } => String::new(),
+        };
+        DistributionRepository {
+            reference: location.reference(),
+            location,
+            registry,
+            path,
+        }
+    }
+
+    fn registry(&self) -> Result<&Registry, RegistryError> {
+        self.registry
+            .as_deref()
+            .ok_or_else(|| RegistryError::Invalid {
+                repository: self.reference.clone(),
+                message: "an `oci:` layout cannot be reached over the distribution API".into(),
+            })
+    }
+
+    fn context<'a>(&'a self, registry: &'a Registry, operation: &'a str) -> Context<'a> {
+        Context {
+            registry: &registry.host,
+            repository: &self.path,
+            operation,
+        }
+    }
+
+    fn pull(&self) -> Vec<String> {
+        vec![format!("repository:{}:pull", self.path)]
+    }
+
+    fn push(&self) -> Vec<String> {
+        vec![format!("repository:{}:pull,push", self.path)]
+    }
+
+    fn call<'a>(
+        &self,
+        method: Method,
+        url: Url,
+        scopes: Vec<String>,
+        context: Context<'a>,
+    ) -> Call<'a> {
+        Call {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: RequestBody::Empty,
+            authorization: Authorization::Registry(scopes),
+            context,
+            streamed_response: false,
+        }
+    }
+
+    fn manifest_call<'a>(
+        &self,
+        registry: &Registry,
+        method: Method,
+        reference: &str,
+        context: Context<'a>,
+    ) -> Result<Call<'a>, RegistryError> {
+        let url = registry.url(&format!("{}/manifests/{reference}", self.path), &context)?;
+        let mut call = self.call(method, url, self.pull(), context);
+        call.headers
+            .insert(ACCEPT, HeaderValue::from_static(accept_header()));
+        Ok(call)
+    }
+
+    /// HEAD of a manifest or blob: `true` on 200, `false` on 404.
+    async fn exists(
+        &self,
+        kind: &str,
+        digest: &Digest,
+        operation: &str,
+    ) -> Result<bool, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, operation);
+        let url = registry.url(&format!("{}/{kind}/{digest}", self.path), &context)?;
+        let mut call = self.call(Method::HEAD, url, self.pull(), context.clone());
+        if kind == "manifests" {
+            call.headers
+                .insert(ACCEPT, HeaderValue::from_static(accept_header()));
+        }
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            _ => Err(registry.failure(&context, answer).await),
+        }
+    }
+
+    fn transport_error(
+        &self,
+        context: &Context<'_>,
+        error: reqwest::Error,
+        answer_retries: u32,
+    ) -> RegistryError {
+        errors::reqwest_error(context, error, answer_retries)
+    }
+
+    /// Opens an upload session; the absolute URL to send the blob to.
+    async fn start_upload(
+        &self,
+        registry: &Registry,
+        context: &Context<'_>,
+    ) -> Result<Url, RegistryError> {
+        let url = registry.url(&format!("{}/blobs/uploads/", self.path), context)?;
+        let answer = registry
+            .send(self.call(Method::POST, url.clone(), self.push(), context.clone()))
+            .await?;
+        if answer.response.status().as_u16() != 202 {
+            return Err(registry.failure(context, answer).await);
+        }
+        location(&url, &answer, context)
+    }
+}
+
+fn accept_header() -> &'static str {
+    // Built from `ACCEPTED` at compile time would need const string joins;
+    // the test below keeps this list and `ACCEPTED` in step.
+    "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json"
+}
+
+/// The `Location` of an upload, resolved against the request URL (registries
+/// answer with relative or absolute URLs).
+fn location(base: &Url, answer: &Answer, context: &Context<'_>) -> Result<Url, RegistryError> {
+    let value = answer
+        .response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| {
+            errors::transport(
+                context,
+                format!(
+                    "the registry answered {} without a Location header",
+                    answer.response.status()
+                ),
+                "The registry does not follow the distribution API; report it to its operators",
+            )
+        })?;
+    base.join(value).map_err(|error| {
+        errors::transport(
+            context,
+            format!("the registry's Location `{value}` is not a URL: {error}"),
+            "The registry does not follow the distribution API; report it to its operators",
+        )
+    })
+}
+
+/// The `rel="next"` target of a `Link` header.
+fn next_link(header: &str) -> Option<&str> {
+    header.split(',').find_map(|link| {
+        let (target, params) = link.split_once(';')?;
+        let is_next = params.split(';').any(|param| {
+            param.trim().replace(' ', "") == "rel=\"next\"" || param.trim() == "rel=next"
+        });
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then_some(target)
+    })
+}
+
+fn media_type(answer: &Answer) -> Option<String> {
+    answer
+        .response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or(value).trim().to_string())
+}
+
+fn header_digest(answer: &Answer) -> Option<Digest> {
+    answer
+        .response
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| Digest::parse(value.trim()).ok())
+}
+
+/// Appends `digest=<d>` to an upload URL, which may already carry a query.
+fn with_digest(mut url: Url, digest: &Digest) -> Url {
+    url.query_pairs_mut().append_pair("digest", digest.as_str());
+    url
+}
+
+#[async_trait]
+impl Repository for DistributionRepository {
+    fn location(&self) -> &RepositoryLocation {
+        &self.location
+    }
+
+    async fn list_tags(&self) -> Result<Vec<String>, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "list tags");
+        let mut url = registry.url(&format!("{}/tags/list", self.path), &context)?;
+        url.query_pairs_mut()
+            .append_pair("n", &registry.options.tags_page_size.max(1).to_string());
+        let mut tags = Vec::new();
+        for page in 0..MAX_TAG_PAGES {
+            let answer = registry
+                .send(self.call(Method::GET, url.clone(), self.pull(), context.clone()))
+                .await?;
+            match answer.response.status().as_u16() {
+                200 => {}
+                // A repository nobody pushed to yet has no tags.
+                404 if page == 0 => return Ok(Vec::new()),
+                _ => return Err(registry.failure(&context, answer).await),
+            }
+            let next = answer
+                .response
+                .headers()
+                .get(LINK)
+                .and_then(|value| value.to_str().ok())
+                .and_then(next_link)
+                .map(|target| url.join(target));
+            let retries = answer.retries;
+            let body = read_capped(answer.response, 16 * 1024 * 1024)
+                .await
+                .map_err(|error| self.transport_error(&context, error, retries))?
+                .ok_or_else(|| RegistryError::Invalid {
+                    repository: self.reference.clone(),
+                    message: "a page of the tag list is larger than 16 MiB".into(),
+                })?;
+            let list: TagList =
+                serde_json::from_slice(&body).map_err(|error| RegistryError::Invalid {
+                    repository: self.reference.clone(),
+                    message: format!("the tag list is not the expected JSON: {error}"),
+                })?;
+            tags.extend(list.tags.unwrap_or_default());
+            match next {
+                Some(Ok(next)) if next != url => url = next,
+                Some(Err(error)) => {
+                    return Err(RegistryError::Invalid {
+                        repository: self.reference.clone(),
+                        message: format!("the tag list's Link header is not a URL: {error}"),
+                    });
+                }
+                _ => return Ok(tags),
+            }
+        }
+        Err(RegistryError::Invalid {
+            repository: self.reference.clone(),
+            message: format!("the tag list did not end after {MAX_TAG_PAGES} pages"),
+        })
+    }
+
+    async fn resolve_tag(&self, tag: &str) -> Result<Option<Digest>, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "resolve tag");
+        let call = self.manifest_call(registry, Method::HEAD, tag, context.clone())?;
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(registry.failure(&context, answer).await),
+        }
+        if let Some(digest) = header_digest(&answer) {
+            return Ok(Some(digest));
+        }
+        // Some registries omit Docker-Content-Digest: hash the manifest.
+        drop(answer);
+        Ok(self
+            .get_manifest(ManifestRef::Tag(tag))
+            .await?
+            .map(|manifest| manifest.digest))
+    }
+
+    async fn manifest_exists(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        self.exists("manifests", digest, "check manifest").await
+    }
+
+    async fn get_manifest(
+        &self,
+        reference: ManifestRef<'_>,
+    ) -> Result<Option<RawManifest>, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "get manifest");
+        let text = match &reference {
+            ManifestRef::Tag(tag) => tag.to_string(),
+            ManifestRef::Digest(digest) => digest.to_string(),
+        };
+        let call = self.manifest_call(registry, Method::GET, &text, context.clone())?;
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(registry.failure(&context, answer).await),
+        }
+        let media_type = media_type(&answer);
+        let retries = answer.retries;
+        let bytes = read_capped(answer.response, MAX_MANIFEST_BYTES)
+            .await
+            .map_err(|error| self.transport_error(&context, error, retries))?
+            .ok_or_else(|| RegistryError::Invalid {
+                repository: self.reference.clone(),
+                message: format!(
+                    "manifest {text} is larger than {MAX_MANIFEST_BYTES} bytes; refusing it"
+                ),
+            })?;
+        let manifest = RawManifest::from_bytes(bytes, media_type.as_deref()).map_err(|error| {
+            RegistryError::Invalid {
+                repository: self.reference.clone(),
+                message: error.to_string(),
+            }
+        })?;
+        if let ManifestRef::Digest(expected) = reference {
+            if &manifest.digest != expected {
+                return Err(RegistryError::DigestMismatch {
+                    repository: self.reference.clone(),
+                    what: format!("manifest {expected}"),
+                    expected: expected.clone(),
+                    actual: manifest.digest,
+                });
+            }
+        }
+        Ok(Some(manifest))
+    }
+
+    async fn put_manifest(
+        &self,
+        manifest: &RawManifest,
+        tag: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "put manifest");
+        let reference = tag.map_or_else(|| manifest.digest.to_string(), str::to_string);
+        let url = registry.url(&format!("{}/manifests/{reference}", self.path), &context)?;
+        let mut call = self.call(Method::PUT, url, self.push(), context.clone());
+        let content_type =
+            HeaderValue::from_str(&manifest.media_type).map_err(|_| RegistryError::Invalid {
+                repository: self.reference.clone(),
+                message: format!("manifest {} has an unusable media type", manifest.digest),
+            })?;
+        call.headers.insert(CONTENT_TYPE, content_type);
+        call.body = RequestBody::Bytes(manifest.bytes.clone());
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            200 | 201 | 202 => {}
+            409 => {
+                let status = answer.response.status().as_u16();
+                let body = read_capped(answer.response, 64 * 1024)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                let immutable = errors::error_codes(&body)
+                    .iter()
+                    .any(|c| c == "TAG_IMMUTABLE")
+                    || String::from_utf8_lossy(&body).contains("TAG_IMMUTABLE");
+                if immutable {
+                    return Err(RegistryError::TagImmutable {
+                        repository: self.reference.clone(),
+                        tag: reference,
+                    });
+                }
+                let credentials = registry.auth.describe().await;
+                return Err(errors::http(&context, status, &body, &credentials, 0));
+            }
+            _ => return Err(registry.failure(&context, answer).await),
+        }
+        registry.counters.uploaded(manifest.bytes.len() as u64);
+        match header_digest(&answer) {
+            Some(stored) if stored != manifest.digest => Err(RegistryError::DigestMismatch {
+                repository: self.reference.clone(),
+                what: format!("stored manifest {}", manifest.digest),
+                expected: manifest.digest.clone(),
+                actual: stored,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn blob_exists(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        self.exists("blobs", digest, "check blob").await
+    }
+
+    async fn get_blob(&self, digest: &Digest) -> Result<BlobReader, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "get blob");
+        let url = registry.url(&format!("{}/blobs/{digest}", self.path), &context)?;
+        let mut call = self.call(Method::GET, url, self.pull(), context.clone());
+        call.streamed_response = true;
+        let answer = registry.send(call).await?;
+        if answer.response.status().as_u16() != 200 {
+            return Err(registry.failure(&context, answer).await);
+        }
+        let size = answer.response.content_length();
+        let owned = OwnedContext {
+            registry: registry.host.clone(),
+            repository: self.path.clone(),
+            reference: self.reference.clone(),
+        };
+        Ok(BlobReader {
+            size,
+            stream: verified_stream(answer, digest.clone(), owned),
+        })
+    }
+
+    async fn put_blob(&self, digest: &Digest, blob: BlobReader) -> Result<(), RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "put blob");
+        let upload = self.start_upload(registry, &context).await?;
+        let counters = registry.counters.clone();
+        let counted = blob.stream.map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                counters.uploaded(bytes.len() as u64);
+            }
+            chunk
+        });
+        let body = reqwest::Body::wrap_stream(counted);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let finish = match blob.size {
+            // Monolithic: one PUT carrying the whole blob.
+            Some(size) => {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+                with_digest(upload, digest)
+            }
+            // Size unknown: stream it in one PATCH, then close with a PUT.
+            None => {
+                let mut call =
+                    self.call(Method::PATCH, upload.clone(), self.push(), context.clone());
+                call.headers = headers;
+                call.body = RequestBody::Once(Some(body));
+                let answer = registry.send(call).await?;
+                if answer.response.status().as_u16() != 202 {
+                    return Err(registry.failure(&context, answer).await);
+                }
+                let next = location(&upload, &answer, &context)?;
+                let answer = registry
+                    .send(self.call(
+                        Method::PUT,
+                        with_digest(next, digest),
+                        self.push(),
+                        context.clone(),
+                    ))
+                    .await?;
+                return match answer.response.status().as_u16() {
+                    201 => Ok(()),
+                    _ => Err(registry.failure(&context, answer).await),
+                };
+            }
+        };
+        let mut call = self.call(Method::PUT, finish, self.push(), context.clone());
+        call.headers = headers;
+        call.body = RequestBody::Once(Some(body));
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            201 => Ok(()),
+            _ => Err(registry.failure(&context, answer).await),
+        }
+    }
+
+    async fn mount_blob(
+        &self,
+        digest: &Digest,
+        from: &RepositoryLocation,
+    ) -> Result<Mount, RegistryError> {
+        let RepositoryLocation::Remote {
+            path: from_path, ..
+        } = from
+        else {
+            return Ok(Mount::Declined);
+        };
+        if !self.location.same_registry(from) {
+            return Ok(Mount::Declined);
+        }
+        let registry = self.registry()?;
+        let context = self.context(registry, "mount blob");
+        let mut url = registry.url(&format!("{}/blobs/uploads/", self.path), &context)?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest.as_str())
+            .append_pair("from", from_path);
+        let mut scopes = self.push();
+        scopes.push(format!("repository:{from_path}:pull"));
+        let answer = registry
+            .send(self.call(Method::POST, url.clone(), scopes, context.clone()))
+            .await?;
+        match answer.response.status().as_u16() {
+            201 => Ok(Mount::Mounted),
+            202 => {
+                // Declined, and an upload session was opened instead: cancel
+                // it so the registry does not keep it until it expires.
+                if let Ok(session) = location(&url, &answer, &context) {
+                    drop(answer);
+                    let cancel_context = self.context(registry, "cancel upload");
+                    let cancelled = registry
+                        .send(self.call(Method::DELETE, session, self.push(), cancel_context))
+                        .await;
+                    if let Err(error) = cancelled {
+                        tracing::debug!(%error, "cancelling a declined mount's upload failed");
+                    }
+                }
+                Ok(Mount::Declined)
+            }
+            _ => Err(registry.failure(&context, answer).await),
+        }
+    }
+}
+
+/// What a streamed blob needs to name its errors after the request is gone.
+struct OwnedContext {
+    registry: String,
+    repository: String,
+    reference: String,
+}
+
+/// The blob's bytes, checked against `digest` as they pass: the stream ends
+/// in an error if the registry sent other content.
+fn verified_stream(
+    answer: Answer,
+    digest: Digest,
+    owned: OwnedContext,
+) -> futures::stream::BoxStream<'static, Result<Bytes, RegistryError>> {
+    struct State {
+        body: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
+        hasher: Option<Sha256>,
+        _permit: tokio::sync::OwnedSemaphorePermit,
+        digest: Digest,
+        owned: OwnedContext,
+        retries: u32,
+    }
+    let state = State {
+        body: answer.response.bytes_stream().boxed(),
+        hasher: Some(Sha256::new()),
+        _permit: answer.permit,
+        digest,
+        owned,
+        retries: answer.retries,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        let hasher = state.hasher.as_mut()?;
+        match state.body.next().await {
+            Some(Ok(chunk)) => {
+                hasher.update(&chunk);
+                Some((Ok(chunk), state))
+            }
+            Some(Err(error)) => {
+                state.hasher = None;
+                let context = Context {
+                    registry: &state.owned.registry,
+                    repository: &state.owned.repository,
+                    operation: "get blob",
+                };
+                let error = errors::reqwest_error(&context, error, state.retries);
+                Some((Err(error), state))
+            }
+            None => {
+                let hasher = state.hasher.take()?;
+                let actual = Digest::parse(&format!("sha256:{}", hex::encode(hasher.finalize())))
+                    .unwrap_or_else(|_| Digest::of_bytes(b""));
+                if actual == state.digest {
+                    None
+                } else {
+                    let error = RegistryError::DigestMismatch {
+                        repository: state.owned.reference.clone(),
+                        what: format!("blob {}", state.digest),
+                        expected: state.digest.clone(),
+                        actual,
+                    };
+                    Some((Err(error), state))
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_lists_every_accepted_type() {
+        assert_eq!(accept_header(), ACCEPTED.join(", "));
+    }
+
+    #[test]
+    fn next_link_reads_relative_and_absolute_targets() {
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?last=t100&n=100>; rel="next""#),
+            Some("/v2/a/tags/list?last=t100&n=100")
+        );
+        assert_eq!(
+            next_link(
+                r#"<https://x/v2/a/tags/list?n=1>; rel="prev", <https://x/v2/a/tags/list?last=b>; rel="next""#
+            ),
+            Some("https://x/v2/a/tags/list?last=b")
+        );
+        assert_eq!(next_link(r#"<https://x/>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn digest_goes_into_upload_urls_with_or_without_query() {
+        let digest = Digest::of_bytes(b"");
+        let url = Url::parse("http://h/v2/a/blobs/uploads/u?_state=s").unwrap();
+        assert_eq!(
+            with_digest(url, &digest).as_str(),
+            format!(
+                "http://h/v2/a/blobs/uploads/u?_state=s&digest=sha256%3A{}",
+                digest.hex()
+            )
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! One registry host: its HTTP client, concurrency limit, authentication
+//! state, and the request loop that retries transient failures and answers
+//! authentication challenges once.
+
+use super::auth::AuthState;
+use super::errors::{self, Context};
+use super::retry::{RetryPolicy, is_retryable_status};
+use super::{ClientOptions, Counters};
+use crate::config::location::Scheme;
+use crate::registry::RegistryError;
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{Method, Response, Url};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A request body: replayable bytes, or a stream that can be sent only once
+/// (such a request is never retried).
+pub(crate) enum RequestBody {
+    Empty,
+    Bytes(Bytes),
+    Once(Option<reqwest::Body>),
+}
+
+/// How a request is authorised.
+pub(crate) enum Authorization {
+    /// As the registry asks, for these token scopes.
+    Registry(Vec<String>),
+    /// A fixed header (or none), e.g. for the token realm itself.
+    Fixed(Option<HeaderValue>),
+}
+
+pub(crate) struct Call<'a> {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: RequestBody,
+    pub authorization: Authorization,
+    pub context: Context<'a>,
+    /// The response body is streamed (a blob): no whole-request timeout, the
+    /// client's idle read timeout still applies.
+    pub streamed_response: bool,
+}
+
+/// A response that is not a transient failure, with the number of retries it
+/// took and the concurrency permit, held until the body has been read.
+pub(crate) struct Answer {
+    pub response: Response,
+    pub retries: u32,
+    pub permit: OwnedSemaphorePermit,
+}
+
+pub(crate) struct Registry {
+    pub scheme: Scheme,
+    pub host: String,
+    http: Result<reqwest::Client, String>,
+    pub options: Arc<ClientOptions>,
+    pub counters: Arc<Counters>,
+    permits: Arc<Semaphore>,
+    pub auth: AuthState,
+    policy: RetryPolicy,
+}
+
+impl Registry {
+    pub fn new(
+        scheme: Scheme,
+        host: String,
+        http: Result<reqwest::Client, String>,
+        options: Arc<ClientOptions>,
+        counters: Arc<Counters>,
+    ) -> Self {
+        let policy = RetryPolicy {
+            max_attempts: options.max_attempts.max(1),
+            initial_backoff: options.initial_backoff,
+            max_backoff: options.max_backoff,
+            max_retry_after: options.max_retry_after,
+        };
+        Registry {
+            scheme,
+            permits: Arc::new(Semaphore::new(options.max_concurrency_per_host.max(1))),
+            auth: AuthState::new(options.credentials.clone()),
+            host,
+            http,
+            options,
+            counters,
+            policy,
+        }
+    }
+
+    /// `http(s)://host/v2/<path>`.
+    pub fn url(&self, path: &str, context: &Context<'_>) -> Result<Url, RegistryError> {
+        let scheme = match self.scheme {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        };
+        Url::parse(&format!("{scheme}://{}/v2/{path}", self.host)).map_err(|error| {
+            errors::transport(
+                context,
+                format!("cannot build a URL: {error}"),
+                "Check the registry host in releases.toml",
+            )
+        })
+    }
+
+    /// Sends a request, retrying transient failures with backoff and answering
+    /// one authentication challenge. Any other answer is returned to the
+    /// caller, who decides what its status means.
+    pub async fn send(&self, call: Call<'_>) -> Result<Answer, RegistryError> {
+        let client = self.http.as_ref().map_err(|message| {
+            errors::transport(
+                &call.context,
+                format!("cannot set up the HTTP client: {message}"),
+                "Check the TLS configuration of this machine",
+            )
+        })?;
+        let Call {
+            method,
+            url,
+            headers,
+            mut body,
+            authorization,
+            context,
+            streamed_response,
+        } = call;
+        let mut attempt = 0;
+        let mut answered_challenge = false;
+        loop {
+            attempt += 1;
+            let retries = attempt - 1;
+            let header = match &authorization {
+                Authorization::Registry(scopes) => {
+                    self.auth.authorization(self, scopes, &context).await?
+                }
+                Authorization::Fixed(header) => header.clone(),
+            };
+            let permit = self.permits.clone().acquire_owned().await.map_err(|_| {
+                errors::transport(&context, "the client is shutting down".into(), "Run again")
+            })?;
+            let (request_body, replayable) = match &mut body {
+                RequestBody::Empty => (None, true),
+                RequestBody::Bytes(bytes) => (Some(reqwest::Body::from(bytes.clone())), true),
+                RequestBody::Once(stream) => (stream.take(), false),
+            };
+            let mut builder = client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some(header) = header {
+                builder = builder.header(AUTHORIZATION, header);
+            }
+            if let Some(request_body) = request_body {
+                builder = builder.body(request_body);
+            }
+            if !streamed_response {
+                builder = builder.timeout(self.options.request_timeout);
+            }
+            self.counters.count(&method);
+            let response = match builder.send().await {
+                Ok(response) => response,
+                Err(error) => {
+                    let transient = error.is_connect() || error.is_timeout();
+                    tracing::debug!(%method, path = url.path(), attempt, transient, "request failed");
+                    if transient && replayable && attempt < self.policy.max_attempts {
+                        drop(permit);
+                        tokio::time::sleep(self.policy.backoff(attempt)).await;
+                        continue;
+                    }
+                    return Err(errors::reqwest_error(&context, error, retries));
+                }
+            };
+            let status = response.status().as_u16();
+            tracing::debug!(%method, path = url.path(), status, attempt, "registry answered");
+            if status == 401 && replayable && !answered_challenge {
+                if let Authorization::Registry(scopes) = &authorization {
+                    let challenge = response
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(super::challenge::parse);
+                    if let Some(challenge) = challenge {
+                        answered_challenge = true;
+                        if self.auth.on_challenge(challenge, scopes, &context).await? {
+                            drop(permit);
+                            attempt -= 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+            if is_retryable_status(status) && replayable && attempt < self.policy.max_attempts {
+                let delay = response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| self.policy.retry_after(value, SystemTime::now()))
+                    .unwrap_or_else(|| self.policy.backoff(attempt));
+                drop(response);
+                drop(permit);
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            return Ok(Answer {
+                response,
+                retries,
+                permit,
+            });
+        }
+    }
+
+    /// The error for an answer the caller did not expect, with the OCI error
+    /// detail from its body.
+    pub async fn failure(&self, context: &Context<'_>, answer: Answer) -> RegistryError {
+        let status = answer.response.status().as_u16();
+        let body = read_limited(answer.response, 64 * 1024)
+            .await
+            .unwrap_or_default();
+        let credentials = self.auth.describe().await;
+        errors::http(context, status, &body, &credentials, answer.retries)
+    }
+}
+
+/// Reads at most `limit` bytes of a body; `Ok(None)` when it is longer.
+pub(crate) async fn read_capped(
+    response: Response,
+    limit: usize,
+) -> Result<Option<Bytes>, reqwest::Error> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Ok(None);
+    }
+    let mut stream = response.bytes_stream();
+    let mut buffer = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        buffer.extend_from_slice(&chunk?);
+        if buffer.len() > limit {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Bytes::from(buffer)))
+}
+
+/// The first `limit` bytes of a body, for error details.
+async fn read_limited(response: Response, limit: usize) -> Option<Bytes> {
+    let mut stream = response.bytes_stream();
+    let mut buffer = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        buffer.extend_from_slice(&chunk);
+        if buffer.len() >= limit {
+            buffer.truncate(limit);
+            break;
+        }
+    }
+    Some(Bytes::from(buffer))
+}
