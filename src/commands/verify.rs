@@ -4,7 +4,6 @@
 use crate::commands::{load_desired, plan::load_public_key};
 use crate::exit::ExitStatus;
 use crate::live::{Scope, read_live_state};
-use crate::registry::Connector;
 use crate::verify;
 use std::path::Path;
 
