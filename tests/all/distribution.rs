@@ -530,3 +530,28 @@ async fn immutable_tags_and_missing_digest_headers() {
     let after = connector.request_counts();
     assert_eq!((after.head - before.head, after.get - before.get), (1, 1));
 }
+
+#[tokio::test]
+async fn wrong_content_from_a_registry_is_caught() {
+    let fake = FakeRegistry::start(FakeConfig::default()).await;
+    let (manifest, blobs) = single_image("corrupt", ("linux", "amd64"));
+    let claimed = blobs[1].0.clone();
+    fake.seed_corrupt(&claimed, OCI_MANIFEST, &manifest.bytes);
+    let connector = Connector::new(options());
+    let repository = connector.open(&fake.location("prod/corrupt"));
+
+    let blob = repository.get_blob(&claimed).await.expect("answered");
+    let error = read_all(blob).await.expect_err("mismatch");
+    assert!(
+        matches!(error, RegistryError::DigestMismatch { .. }),
+        "{error}"
+    );
+    let error = repository
+        .get_manifest(ManifestRef::Digest(&claimed))
+        .await
+        .expect_err("mismatch");
+    assert!(
+        matches!(error, RegistryError::DigestMismatch { .. }),
+        "{error}"
+    );
+}

@@ -7,7 +7,7 @@
 
 use quayside::digest::Digest;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -44,7 +44,6 @@ pub struct FakeRegistry {
     pub registry_requests: Arc<AtomicU64>,
     store: Arc<Mutex<Store>>,
     task: tokio::task::JoinHandle<()>,
-    stopped: Arc<AtomicBool>,
 }
 
 struct Request {
@@ -95,7 +94,6 @@ impl FakeRegistry {
         let token_requests = Arc::new(AtomicU64::new(0));
         let registry_requests = Arc::new(AtomicU64::new(0));
         let store = Arc::new(Mutex::new(Store::default()));
-        let stopped = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             config,
             port,
@@ -117,7 +115,6 @@ impl FakeRegistry {
             registry_requests,
             store,
             task,
-            stopped,
         }
     }
 
@@ -155,6 +152,16 @@ impl FakeRegistry {
         }
     }
 
+    /// Serves `bytes` under a digest that is not theirs (a corrupt registry).
+    pub fn seed_corrupt(&self, claimed: &Digest, media_type: &str, bytes: &[u8]) {
+        let mut store = self.store.lock().expect("store");
+        store.blobs.insert(claimed.to_string(), bytes.to_vec());
+        store.manifests.insert(
+            claimed.to_string(),
+            (media_type.to_string(), bytes.to_vec()),
+        );
+    }
+
     pub fn seed_blob(&self, bytes: &[u8]) {
         let digest = Digest::of_bytes(bytes).to_string();
         self.store
@@ -167,7 +174,6 @@ impl FakeRegistry {
 
 impl Drop for FakeRegistry {
     fn drop(&mut self) {
-        self.stopped.store(true, Ordering::Relaxed);
         self.task.abort();
     }
 }
