@@ -382,7 +382,7 @@ impl Repository for DistributionRepository {
         match answer.response.status().as_u16() {
             200..=202 => {}
             409 => {
-                let status = answer.response.status().as_u16();
+                let (status, retries) = (answer.response.status().as_u16(), answer.retries);
                 let body = read_capped(answer.response, 64 * 1024)
                     .await
                     .ok()
@@ -399,7 +399,7 @@ impl Repository for DistributionRepository {
                     });
                 }
                 let credentials = registry.auth.describe().await;
-                return Err(errors::http(&context, status, &body, &credentials, 0));
+                return Err(errors::http(&context, status, &body, &credentials, retries));
             }
             _ => return Err(registry.failure(&context, answer).await),
         }
