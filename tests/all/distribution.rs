@@ -530,3 +530,105 @@ async fn immutable_tags_and_missing_digest_headers() {
     let after = connector.request_counts();
     assert_eq!((after.head - before.head, after.get - before.get), (1, 1));
 }
+
+#[tokio::test]
+async fn wrong_content_from_a_registry_is_caught() {
+    let fake = FakeRegistry::start(FakeConfig::default()).await;
+    let (manifest, blobs) = single_image("corrupt", ("linux", "amd64"));
+    let claimed = blobs[1].0.clone();
+    fake.seed_corrupt(&claimed, OCI_MANIFEST, &manifest.bytes);
+    let connector = Connector::new(options());
+    let repository = connector.open(&fake.location("prod/corrupt"));
+
+    let blob = repository.get_blob(&claimed).await.expect("answered");
+    let error = read_all(blob).await.expect_err("mismatch");
+    assert!(
+        matches!(error, RegistryError::DigestMismatch { .. }),
+        "{error}"
+    );
+    let error = repository
+        .get_manifest(ManifestRef::Digest(&claimed))
+        .await
+        .expect_err("mismatch");
+    assert!(
+        matches!(error, RegistryError::DigestMismatch { .. }),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_to_one_host_respect_the_concurrency_limit() {
+    let fake = FakeRegistry::start(FakeConfig {
+        delay: Duration::from_millis(30),
+        ..FakeConfig::default()
+    })
+    .await;
+    let connector = Connector::new(ClientOptions {
+        max_concurrency_per_host: 3,
+        ..options()
+    });
+    let repository = connector.open(&fake.location("prod/busy"));
+    let digests: Vec<Digest> = (0..12).map(|i| Digest::of_bytes(&[i])).collect();
+    let answers =
+        futures::future::join_all(digests.iter().map(|d| repository.blob_exists(d))).await;
+    assert!(answers.iter().all(|a| matches!(a, Ok(false))));
+    let max = fake.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((2..=3).contains(&max), "at most 3 at once, saw {max}");
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_is_retried_then_reported() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let connector = Connector::new(options());
+    let location = quayside::config::location::RepositoryLocation::Remote {
+        scheme: quayside::config::location::Scheme::Http,
+        host: format!("127.0.0.1:{port}"),
+        path: "prod/gone".into(),
+    };
+    let error = connector
+        .open(&location)
+        .resolve_tag("v1.0.0")
+        .await
+        .expect_err("closed");
+    let message = error.to_string();
+    assert!(
+        matches!(error, RegistryError::Transport { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("Cannot connect (retried 4 times)"),
+        "{message}"
+    );
+    assert_eq!(connector.request_counts().head, 5);
+}
+
+#[tokio::test]
+async fn identity_tokens_are_exchanged_with_a_refresh_grant() {
+    let fake = FakeRegistry::start(FakeConfig {
+        bearer: true,
+        ..FakeConfig::default()
+    })
+    .await;
+    let (manifest, _) = single_image("oauth", ("linux", "amd64"));
+    fake.seed_manifest("prod/app", OCI_MANIFEST, &manifest.bytes, Some("v1.0.0"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = serde_json::json!({"auths": {fake.host(): {"identitytoken": "refresh-me"}}});
+    std::fs::write(dir.path().join("config.json"), config.to_string()).expect("write");
+    let connector = Connector::new(ClientOptions {
+        credentials: CredentialEnv {
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..CredentialEnv::default()
+        },
+        ..options()
+    });
+    let repository = connector.open(&fake.location("prod/app"));
+    assert_eq!(
+        repository.resolve_tag("v1.0.0").await.expect("resolve"),
+        Some(manifest.digest.clone())
+    );
+    let counts = connector.request_counts();
+    assert_eq!((counts.token, counts.post), (1, 1), "{counts:?}");
+}

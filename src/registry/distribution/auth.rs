@@ -147,7 +147,6 @@ impl AuthState {
         &self,
         challenge: Challenge,
         scopes: &[String],
-        context: &Context<'_>,
     ) -> Result<bool, RegistryError> {
         let previous = self
             .challenge
@@ -161,7 +160,6 @@ impl AuthState {
                 Ok(true)
             }
             Challenge::Basic => {
-                let _ = context;
                 // Retrying helps only if we did not send Basic credentials
                 // already (otherwise they were refused) and we have some.
                 let had_basic = previous == Some(Challenge::Basic);

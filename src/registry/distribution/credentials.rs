@@ -83,7 +83,7 @@ pub(crate) struct Credential {
 /// Where a credential was found (or which files were searched), in words a
 /// user can act on; never the secret itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CredentialSource {
+pub(crate) enum CredentialSource {
     Found(String),
     Anonymous { searched: Vec<PathBuf> },
 }
@@ -379,7 +379,12 @@ mod tests {
             }
             other => panic!("expected basic credentials, got {other:?}"),
         }
-        assert!(lookup.source.to_string().contains("config.json (docker config, auths)"));
+        assert!(
+            lookup
+                .source
+                .to_string()
+                .contains("config.json (docker config, auths)")
+        );
         assert!(!format!("{:?}", lookup.source).contains("s3cret"));
     }
 
@@ -394,30 +399,51 @@ mod tests {
         let found = lookup(&env, "other.io").await.expect("lookup");
         assert!(matches!(found.secret, Some(Secret::IdentityToken(_))));
         let found = lookup(&env, "quay.io").await.expect("lookup");
-        assert!(found.source.to_string().contains("auth.json (containers auth, auths)"));
+        assert!(
+            found
+                .source
+                .to_string()
+                .contains("auth.json (containers auth, auths)")
+        );
         let none = lookup(&env, "ghcr.io").await.expect("lookup");
         assert!(none.secret.is_none());
-        assert!(none.source.to_string().starts_with("no credentials (searched "));
+        assert!(
+            none.source
+                .to_string()
+                .starts_with("no credentials (searched ")
+        );
     }
 
     #[tokio::test]
     async fn malformed_files_are_reported_without_their_content() {
         let (_dir, env) = env_with_docker_config(r#"{"auths":{"quay.io":{"auth":["hunter2"]}}}"#);
-        let error = lookup(&env, "quay.io").await.expect_err("malformed").to_string();
+        let error = lookup(&env, "quay.io")
+            .await
+            .expect_err("malformed")
+            .to_string();
         assert!(error.contains("config.json:1:"), "{error}");
         assert!(!error.contains("hunter2"), "{error}");
 
-        let (_dir, env) = env_with_docker_config(r#"{"auths":{"quay.io":{"auth":"bm9jb2xvbg=="}}}"#);
-        let error = lookup(&env, "quay.io").await.expect_err("no colon").to_string();
+        let (_dir, env) =
+            env_with_docker_config(r#"{"auths":{"quay.io":{"auth":"bm9jb2xvbg=="}}}"#);
+        let error = lookup(&env, "quay.io")
+            .await
+            .expect_err("no colon")
+            .to_string();
         assert!(error.contains("not base64 of `user:password`"), "{error}");
     }
 
     #[tokio::test]
     async fn a_missing_helper_is_an_error_naming_it() {
-        let (_dir, env) =
-            env_with_docker_config(r#"{"credsStore":"quayside-test-absent-helper"}"#);
-        let error = lookup(&env, "quay.io").await.expect_err("no helper").to_string();
-        assert!(error.contains("docker-credential-quayside-test-absent-helper"), "{error}");
+        let (_dir, env) = env_with_docker_config(r#"{"credsStore":"quayside-test-absent-helper"}"#);
+        let error = lookup(&env, "quay.io")
+            .await
+            .expect_err("no helper")
+            .to_string();
+        assert!(
+            error.contains("docker-credential-quayside-test-absent-helper"),
+            "{error}"
+        );
         assert!(error.contains("credsStore in"), "{error}");
     }
 

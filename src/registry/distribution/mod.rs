@@ -12,7 +12,7 @@ mod repository;
 mod retry;
 mod transport;
 
-pub use credentials::{CredentialEnv, CredentialSource};
+pub use credentials::CredentialEnv;
 
 use crate::config::location::{RepositoryLocation, Scheme};
 use crate::registry::Repository;

@@ -380,9 +380,9 @@ impl Repository for DistributionRepository {
         call.body = RequestBody::Bytes(manifest.bytes.clone());
         let answer = registry.send(call).await?;
         match answer.response.status().as_u16() {
-            200 | 201 | 202 => {}
+            200..=202 => {}
             409 => {
-                let status = answer.response.status().as_u16();
+                let (status, retries) = (answer.response.status().as_u16(), answer.retries);
                 let body = read_capped(answer.response, 64 * 1024)
                     .await
                     .ok()
@@ -399,7 +399,7 @@ impl Repository for DistributionRepository {
                     });
                 }
                 let credentials = registry.auth.describe().await;
-                return Err(errors::http(&context, status, &body, &credentials, 0));
+                return Err(errors::http(&context, status, &body, &credentials, retries));
             }
             _ => return Err(registry.failure(&context, answer).await),
         }
@@ -595,19 +595,22 @@ fn verified_stream(
             }
             None => {
                 let hasher = state.hasher.take()?;
-                let actual = Digest::parse(&format!("sha256:{}", hex::encode(hasher.finalize())))
-                    .unwrap_or_else(|_| Digest::of_bytes(b""));
-                if actual == state.digest {
-                    None
-                } else {
-                    let error = RegistryError::DigestMismatch {
+                let computed = format!("sha256:{}", hex::encode(hasher.finalize()));
+                let error = match Digest::parse(&computed) {
+                    Ok(actual) if actual == state.digest => return None,
+                    Ok(actual) => RegistryError::DigestMismatch {
                         repository: state.owned.reference.clone(),
                         what: format!("blob {}", state.digest),
                         expected: state.digest.clone(),
                         actual,
-                    };
-                    Some((Err(error), state))
-                }
+                    },
+                    // Unreachable in practice: SHA-256 hex is always a digest.
+                    Err(error) => RegistryError::Invalid {
+                        repository: state.owned.reference.clone(),
+                        message: error.to_string(),
+                    },
+                };
+                Some((Err(error), state))
             }
         }
     })

@@ -180,7 +180,7 @@ impl Registry {
                         .and_then(super::challenge::parse);
                     if let Some(challenge) = challenge {
                         answered_challenge = true;
-                        if self.auth.on_challenge(challenge, scopes, &context).await? {
+                        if self.auth.on_challenge(challenge, scopes).await? {
                             drop(permit);
                             attempt -= 1;
                             continue;

@@ -7,7 +7,7 @@
 
 use quayside::digest::Digest;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -28,6 +28,8 @@ pub struct FakeConfig {
     pub immutable_tags: bool,
     /// Leave `Docker-Content-Digest` out of manifest answers.
     pub omit_digest_header: bool,
+    /// Hold every registry answer this long (to observe concurrency).
+    pub delay: std::time::Duration,
 }
 
 #[derive(Default)]
@@ -40,11 +42,12 @@ struct Store {
 
 pub struct FakeRegistry {
     pub port: u16,
+    /// The most registry requests ever handled at once.
+    pub max_in_flight: Arc<AtomicU64>,
     pub token_requests: Arc<AtomicU64>,
     pub registry_requests: Arc<AtomicU64>,
     store: Arc<Mutex<Store>>,
     task: tokio::task::JoinHandle<()>,
-    stopped: Arc<AtomicBool>,
 }
 
 struct Request {
@@ -95,13 +98,15 @@ impl FakeRegistry {
         let token_requests = Arc::new(AtomicU64::new(0));
         let registry_requests = Arc::new(AtomicU64::new(0));
         let store = Arc::new(Mutex::new(Store::default()));
-        let stopped = Arc::new(AtomicBool::new(false));
+        let max_in_flight = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             config,
             port,
             token_requests: token_requests.clone(),
             registry_requests: registry_requests.clone(),
             store: store.clone(),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: max_in_flight.clone(),
         });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -113,11 +118,11 @@ impl FakeRegistry {
         });
         FakeRegistry {
             port,
+            max_in_flight,
             token_requests,
             registry_requests,
             store,
             task,
-            stopped,
         }
     }
 
@@ -155,6 +160,16 @@ impl FakeRegistry {
         }
     }
 
+    /// Serves `bytes` under a digest that is not theirs (a corrupt registry).
+    pub fn seed_corrupt(&self, claimed: &Digest, media_type: &str, bytes: &[u8]) {
+        let mut store = self.store.lock().expect("store");
+        store.blobs.insert(claimed.to_string(), bytes.to_vec());
+        store.manifests.insert(
+            claimed.to_string(),
+            (media_type.to_string(), bytes.to_vec()),
+        );
+    }
+
     pub fn seed_blob(&self, bytes: &[u8]) {
         let digest = Digest::of_bytes(bytes).to_string();
         self.store
@@ -167,7 +182,6 @@ impl FakeRegistry {
 
 impl Drop for FakeRegistry {
     fn drop(&mut self) {
-        self.stopped.store(true, Ordering::Relaxed);
         self.task.abort();
     }
 }
@@ -178,6 +192,8 @@ struct Shared {
     token_requests: Arc<AtomicU64>,
     registry_requests: Arc<AtomicU64>,
     store: Arc<Mutex<Store>>,
+    in_flight: AtomicU64,
+    max_in_flight: Arc<AtomicU64>,
 }
 
 async fn serve(stream: tokio::net::TcpStream, shared: &Shared) -> std::io::Result<()> {
@@ -211,7 +227,13 @@ async fn serve(stream: tokio::net::TcpStream, shared: &Shared) -> std::io::Resul
         headers,
         body,
     };
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    if !shared.config.delay.is_zero() && request.path != "/token" {
+        tokio::time::sleep(shared.config.delay).await;
+    }
     let response = respond(&request, shared);
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut head = format!(
         "HTTP/1.1 {} Fake\r\nContent-Length: {}\r\nConnection: close\r\n",
         response.status,
