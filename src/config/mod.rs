@@ -33,11 +33,7 @@ pub enum LoadError {
 /// is reported at once. Invalid release tags are not errors here: they stay
 /// in the model with `tag_check: Err` (see [`tag_diagnostics`]).
 pub fn parse_str(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Diagnostics> {
-    validate::validate(text, file, base_dir).map_err(|items| Diagnostics {
-        file: file.to_string(),
-        source: text.to_string(),
-        items,
-    })
+    validate::validate(text, file, base_dir)
 }
 
 /// Reads and validates a `releases.toml` file. Relative paths in it resolve

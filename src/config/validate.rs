@@ -1,7 +1,7 @@
 //! Turns the spanned TOML tree into the checked [`Desired`] model, collecting
 //! every problem (with its location) before failing.
 
-use crate::config::diagnostic::{Diagnostic, quoted};
+use crate::config::diagnostic::{Diagnostic, Diagnostics, quoted};
 use crate::config::location::RepositoryLocation;
 use crate::config::model::{Desired, Policy, Release, Service};
 use crate::config::policy::{self, WaiverService};
@@ -25,13 +25,12 @@ enum Setting {
 }
 
 /// Checks `text` (the contents of `file`) into the desired state.
-pub(crate) fn validate(
-    text: &str,
-    file: &str,
-    base_dir: &Path,
-) -> Result<Desired, Vec<Diagnostic>> {
+pub(crate) fn validate(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Diagnostics> {
     let src = Source::new(file, text);
-    let (root, mut diags) = raw::parse(text, &src)?;
+    let (root, mut diags) = match raw::parse(text, &src) {
+        Ok(parsed) => parsed,
+        Err(items) => return Err(rejected(&src, items)),
+    };
 
     let mut version = None;
     let mut registries = (Setting::Absent, Setting::Absent);
@@ -67,7 +66,15 @@ pub(crate) fn validate(
     } else {
         // Report in file order, whatever order the checks ran in.
         diags.sort_by_key(|d| (d.location.line, d.location.column));
-        Err(diags)
+        Err(rejected(&src, diags))
+    }
+}
+
+fn rejected(src: &Source<'_>, items: Vec<Diagnostic>) -> Diagnostics {
+    Diagnostics {
+        file: src.file.to_string(),
+        source: src.redacted_text(),
+        items,
     }
 }
 
@@ -138,6 +145,7 @@ fn location(
     let help = "write `host[:port]/path` (HTTPS), `http://host:port/path` or `oci:dir`";
     // Checked before parsing because the parse error would echo the text.
     if text.contains('@') && !text.starts_with("oci:") {
+        src.redact(&value.span());
         diags.push(
             src.diag("invalid-location", format!("{what} must not contain credentials"), &value.span(), "remove `user:password@`")
                 .with_help("registry credentials come from docker config.json or containers auth.json, never from releases.toml"),
