@@ -6,6 +6,7 @@ pub mod location;
 pub mod model;
 mod policy;
 mod raw;
+mod services;
 pub mod tag;
 mod validate;
 

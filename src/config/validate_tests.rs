@@ -2,7 +2,10 @@
 //! message shows the offending text.
 
 use super::*;
+use crate::config::location::RepositoryLocation;
 use crate::config::model::{KeySource, Severity, VulnerabilitySource};
+use crate::config::services::is_service_name;
+use std::path::PathBuf;
 
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
