@@ -8,14 +8,28 @@ use crate::config::raw::{self, Source, Value, entries, key_name};
 use crate::config::services::{
     Setting, check_services, location, same_repository, source_is_target,
 };
+use crate::config::tag::release_diagnostics;
 use std::path::Path;
 use toml::de::DeValue;
 
 const TOP_KEYS: &[&str] = &["version", "registries", "policy", "signing", "services"];
 const REGISTRY_KEYS: &[&str] = &["source", "target"];
 
+/// Whether invalid release tags are errors (`quayside validate`) or are kept
+/// in the model for the planner to refuse (`plan`, `apply`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tags {
+    Keep,
+    Report,
+}
+
 /// Checks `text` (the contents of `file`) into the desired state.
-pub(crate) fn validate(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Diagnostics> {
+pub(crate) fn validate(
+    text: &str,
+    file: &str,
+    base_dir: &Path,
+    tags: Tags,
+) -> Result<Desired, Diagnostics> {
     let src = Source::new(file, text);
     let (root, mut diags) = match raw::parse(text, &src) {
         Ok(parsed) => parsed,
@@ -44,6 +58,9 @@ pub(crate) fn validate(text: &str, file: &str, base_dir: &Path) -> Result<Desire
         None => Vec::new(),
     };
     check_waiver_services(&src, &mut diags, &waiver_services, &services);
+    if tags == Tags::Report {
+        diags.extend(release_diagnostics(&services, &policy.prerelease));
+    }
 
     if diags.is_empty() {
         Ok(Desired {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 const D1: &str = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
 
 fn check(text: &str) -> Result<Desired, Diagnostics> {
-    validate(text, "releases.toml", Path::new("/repo"))
+    validate(text, "releases.toml", Path::new("/repo"), Tags::Keep)
 }
 
 /// `(code, line, column)` of every diagnostic.
@@ -370,6 +370,13 @@ fn invalid_tags_are_kept_for_the_planner() {
     let diags = crate::config::tag_diagnostics(&desired);
     assert_eq!(diags.len(), 1);
     assert_eq!((diags[0].code, diags[0].location.line), ("invalid-tag", 6));
+
+    // `validate` reports them with every other problem, in file order.
+    let strict = format!("colour = 1\n{text}");
+    let Err(all) = validate(&strict, "releases.toml", Path::new("/repo"), Tags::Report) else {
+        panic!("invalid tag accepted by validate")
+    };
+    assert_eq!(all.codes(), ["unknown-key", "invalid-tag"]);
 }
 
 #[test]

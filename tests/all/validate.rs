@@ -3,7 +3,7 @@
 
 use quayside::config::location::RepositoryLocation;
 use quayside::config::model::{KeySource, Severity};
-use quayside::config::{LoadError, load, parse_str, tag_diagnostics};
+use quayside::config::{LoadError, load, parse_str, tag_diagnostics, validate_file};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -107,6 +107,20 @@ fn invalid_tags_render_as_errors_for_validate() {
         items,
     };
     insta::assert_snapshot!(rendered.to_string());
+}
+
+#[test]
+fn validate_file_reports_invalid_tags_as_errors() {
+    let path = fixture("invalid-tags.toml");
+    match validate_file(&path) {
+        Err(LoadError::Invalid(d)) => assert_eq!(d.codes(), ["invalid-tag", "invalid-tag"]),
+        other => panic!("expected two invalid-tag errors, got {other:?}"),
+    }
+    assert!(
+        load(&path).is_ok(),
+        "load keeps invalid tags for the planner"
+    );
+    assert!(validate_file(&fixture("valid.toml")).is_ok());
 }
 
 #[test]
