@@ -21,6 +21,8 @@ pub(crate) enum Setting {
     Valid(RepositoryLocation, Range<usize>),
 }
 
+/// Parses a `source`/`target` string; relative `oci:` paths resolve from
+/// `base_dir`. `what` names the setting in messages.
 pub(crate) fn location(
     src: &Source<'_>,
     diags: &mut Vec<Diagnostic>,

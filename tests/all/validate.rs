@@ -196,11 +196,14 @@ mod robustness {
     }
 
     fn survive(text: &str) {
-        if let Err(diagnostics) = parse_str(text, "fuzz.toml", Path::new(".")) {
+        match parse_str(text, "fuzz.toml", Path::new(".")) {
             // Rendering must survive too (odd locations, odd characters).
-            let _ = diagnostics.to_string();
-        } else if let Ok(desired) = parse_str(text, "fuzz.toml", Path::new(".")) {
-            let _ = tag_diagnostics(&desired);
+            Err(diagnostics) => drop(diagnostics.to_string()),
+            Ok(desired) => drop(tag_diagnostics(&desired)),
+        }
+        if let Err(diagnostics) = quayside::config::validate_str(text, "fuzz.toml", Path::new("."))
+        {
+            drop(diagnostics.to_string());
         }
     }
 
