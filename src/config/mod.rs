@@ -1,11 +1,17 @@
 //! `releases.toml`: raw parsing with spans, validation into the checked model,
 //! and diagnostics that point at file, line and column.
+//!
+//! Two strictness levels: [`parse_str`] / [`load`] keep releases whose tag is
+//! outside the production pattern (the planner refuses them `invalid-tag`,
+//! next to the other releases); [`validate_str`] / [`validate_file`] report
+//! those tags as errors too, for `quayside validate`.
 
 pub mod diagnostic;
 pub mod location;
 pub mod model;
 mod policy;
 mod raw;
+mod services;
 pub mod tag;
 mod validate;
 
@@ -14,6 +20,7 @@ pub use tag::{check_release_tag, tag_diagnostics};
 
 use crate::config::diagnostic::LineIndex;
 use crate::config::model::{Desired, SourceLocation};
+use crate::config::validate::Tags;
 use std::path::{Path, PathBuf};
 
 /// Why `releases.toml` could not be loaded.
@@ -33,16 +40,27 @@ pub enum LoadError {
 /// is reported at once. Invalid release tags are not errors here: they stay
 /// in the model with `tag_check: Err` (see [`tag_diagnostics`]).
 pub fn parse_str(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Diagnostics> {
-    validate::validate(text, file, base_dir).map_err(|items| Diagnostics {
-        file: file.to_string(),
-        source: text.to_string(),
-        items,
-    })
+    validate::validate(text, file, base_dir, Tags::Keep)
 }
 
-/// Reads and validates a `releases.toml` file. Relative paths in it resolve
-/// from the folder that holds it.
+/// Like [`parse_str`], and invalid release tags are errors as well: what
+/// `quayside validate` checks, all problems in one report.
+pub fn validate_str(text: &str, file: &str, base_dir: &Path) -> Result<Desired, Diagnostics> {
+    validate::validate(text, file, base_dir, Tags::Report)
+}
+
+/// Reads and validates a `releases.toml` file (as [`parse_str`]). Relative
+/// paths in it resolve from the folder that holds it.
 pub fn load(path: &Path) -> Result<Desired, LoadError> {
+    read(path, Tags::Keep)
+}
+
+/// Reads and validates a `releases.toml` file (as [`validate_str`]).
+pub fn validate_file(path: &Path) -> Result<Desired, LoadError> {
+    read(path, Tags::Report)
+}
+
+fn read(path: &Path, tags: Tags) -> Result<Desired, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -53,7 +71,7 @@ pub fn load(path: &Path) -> Result<Desired, LoadError> {
         _ => PathBuf::from("."),
     };
     match std::str::from_utf8(&bytes) {
-        Ok(text) => parse_str(text, &file, &base_dir).map_err(LoadError::Invalid),
+        Ok(text) => validate::validate(text, &file, &base_dir, tags).map_err(LoadError::Invalid),
         Err(e) => Err(LoadError::Invalid(not_utf8(&bytes, e.valid_up_to(), &file))),
     }
 }

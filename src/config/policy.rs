@@ -83,10 +83,20 @@ pub(crate) fn check_policy(
                 if let Some(text) = raw::string(src, diags, value, "`policy.quay_api`") {
                     match quay_api(text) {
                         Ok(url) => policy.quay_api = Some(url),
-                        Err((message, help)) => diags.push(
-                            src.diag("invalid-url", message, &value.span(), "not a Quay base URL")
-                                .with_help(help),
-                        ),
+                        Err(problem) => {
+                            if problem.secret {
+                                src.redact(&value.span());
+                            }
+                            diags.push(
+                                src.diag(
+                                    "invalid-url",
+                                    problem.message,
+                                    &value.span(),
+                                    "not a Quay base URL",
+                                )
+                                .with_help(problem.help),
+                            );
+                        }
                     }
                 }
             }
@@ -153,40 +163,66 @@ fn severities(
     out
 }
 
+/// Why `policy.quay_api` was refused.
+struct UrlProblem {
+    message: String,
+    help: String,
+    /// The value holds credentials: never echo it.
+    secret: bool,
+}
+
+impl UrlProblem {
+    fn new(message: String, help: impl Into<String>) -> Self {
+        UrlProblem {
+            message,
+            help: help.into(),
+            secret: false,
+        }
+    }
+}
+
 /// Normalises the Quay base URL, refusing anything the scan client could not
 /// use. Credentials in the URL are refused without echoing them.
-fn quay_api(text: &str) -> Result<String, (String, String)> {
+fn quay_api(text: &str) -> Result<String, UrlProblem> {
     let Some((scheme, rest)) = text.split_once("://") else {
-        return Err((
+        return Err(UrlProblem::new(
             format!("{} is not an http(s) URL", quoted(text)),
-            "write the base URL of the Quay instance, e.g. \"https://quay.io\"".into(),
+            "write the base URL of the Quay instance, e.g. \"https://quay.io\"",
         ));
     };
     if scheme != "https" && scheme != "http" {
-        return Err((
+        return Err(UrlProblem::new(
             format!("{} is not an http(s) URL", quoted(text)),
-            "write the base URL of the Quay instance, e.g. \"https://quay.io\"".into(),
+            "write the base URL of the Quay instance, e.g. \"https://quay.io\"",
         ));
     }
     let authority = rest.split('/').next().unwrap_or_default();
     if authority.contains('@') {
-        return Err((
-            "`policy.quay_api` must not contain credentials".into(),
-            "remove the user and password from the URL and set QUAY_API_TOKEN instead".into(),
-        ));
+        return Err(UrlProblem {
+            message: "`policy.quay_api` must not contain credentials".into(),
+            help: "remove the user and password from the URL and set QUAY_API_TOKEN instead".into(),
+            secret: true,
+        });
     }
-    let well_formed = !authority.is_empty()
-        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !rest.contains(['?', '#']);
+    if rest.contains(['?', '#']) {
+        // A query is where tokens hide (`?access_token=`): do not echo it.
+        return Err(UrlProblem {
+            message: "`policy.quay_api` must not have a query or fragment".into(),
+            help: "write the base URL only, e.g. \"https://quay.io\"; the token comes from QUAY_API_TOKEN".into(),
+            secret: true,
+        });
+    }
+    let well_formed =
+        !authority.is_empty() && !text.chars().any(|c| c.is_whitespace() || c.is_control());
     if !well_formed {
-        return Err((
+        return Err(UrlProblem::new(
             format!("{} is not a valid URL", quoted(text)),
-            "write the base URL of the Quay instance, e.g. \"https://quay.io\"".into(),
+            "write the base URL of the Quay instance, e.g. \"https://quay.io\"",
         ));
     }
     let trimmed = text.trim_end_matches('/');
     if trimmed.ends_with("/api/v1") {
-        return Err((
+        return Err(UrlProblem::new(
             format!("{} includes the API path", quoted(text)),
             format!(
                 "write the base URL without `/api/v1`: \"{}\"",
@@ -348,6 +384,7 @@ pub(crate) fn check_signing(
             "public_key" => {
                 if let Some(text) = raw::string(src, diags, value, "`signing.public_key`") {
                     if text.is_empty() || text.contains("-----BEGIN") {
+                        src.redact(&value.span());
                         diags.push(src.diag(
                             "invalid-signing-key",
                             "`signing.public_key` must be the path of a PEM public key file",
@@ -374,6 +411,7 @@ fn signing_key(
     let text = raw::string(src, diags, value, "`signing.key`")?;
     // Never echo this value back: someone may have pasted the key itself.
     if text.contains("-----BEGIN") || text.contains('\n') {
+        src.redact(&value.span());
         diags.push(
             src.diag(
                 "invalid-signing-key",

@@ -7,6 +7,7 @@
 
 use crate::config::diagnostic::{Diagnostic, LineIndex, quoted};
 use crate::config::model::SourceLocation;
+use std::cell::RefCell;
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
@@ -20,6 +21,9 @@ pub(crate) struct Source<'a> {
     pub file: &'a str,
     pub text: &'a str,
     index: LineIndex<'a>,
+    /// Spans holding something secret (a password in a URL, a pasted key):
+    /// masked in the excerpts that diagnostics print.
+    secrets: RefCell<Vec<Range<usize>>>,
 }
 
 impl<'a> Source<'a> {
@@ -28,7 +32,29 @@ impl<'a> Source<'a> {
             file,
             text,
             index: LineIndex::new(text),
+            secrets: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Marks a span as secret: it will be masked in printed excerpts.
+    pub fn redact(&self, span: &Range<usize>) {
+        self.secrets.borrow_mut().push(span.clone());
+    }
+
+    /// The text with every secret span masked by `*` (one per character,
+    /// newlines kept, so lines and columns stay the same).
+    pub fn redacted_text(&self) -> String {
+        let secrets = self.secrets.borrow();
+        if secrets.is_empty() {
+            return self.text.to_string();
+        }
+        self.text
+            .char_indices()
+            .map(|(i, c)| {
+                let secret = secrets.iter().any(|s| s.contains(&i));
+                if secret && c != '\n' { '*' } else { c }
+            })
+            .collect()
     }
 
     pub fn location(&self, span: &Range<usize>) -> SourceLocation {

@@ -4,7 +4,7 @@
 //! development tag that must never reach the production registry.
 
 use crate::config::diagnostic::{Diagnostic, quoted};
-use crate::config::model::{Desired, ReleaseTag};
+use crate::config::model::{Desired, ReleaseTag, Service};
 
 /// Checks one tag. The error says what is wrong and what is allowed.
 pub fn check_release_tag(tag: &str, allowed_prerelease: &[String]) -> Result<ReleaseTag, String> {
@@ -16,9 +16,13 @@ pub fn check_release_tag(tag: &str, allowed_prerelease: &[String]) -> Result<Rel
 /// pattern. `parse_str` keeps such releases (the planner refuses them
 /// `invalid-tag`); `validate` adds these to its errors.
 pub fn tag_diagnostics(desired: &Desired) -> Vec<Diagnostic> {
-    let allowed = &desired.policy.prerelease;
-    desired
-        .services
+    release_diagnostics(&desired.services, &desired.policy.prerelease)
+}
+
+/// [`tag_diagnostics`] over services that may come from a file with other
+/// problems, so that `validate` can report everything at once.
+pub(crate) fn release_diagnostics(services: &[Service], allowed: &[String]) -> Vec<Diagnostic> {
+    services
         .iter()
         .flat_map(|service| service.releases.iter().map(move |r| (service, r)))
         .filter_map(|(service, release)| {

@@ -3,7 +3,7 @@
 
 use quayside::config::location::RepositoryLocation;
 use quayside::config::model::{KeySource, Severity};
-use quayside::config::{LoadError, load, parse_str, tag_diagnostics};
+use quayside::config::{LoadError, load, parse_str, tag_diagnostics, validate_file};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -110,6 +110,20 @@ fn invalid_tags_render_as_errors_for_validate() {
 }
 
 #[test]
+fn validate_file_reports_invalid_tags_as_errors() {
+    let path = fixture("invalid-tags.toml");
+    match validate_file(&path) {
+        Err(LoadError::Invalid(d)) => assert_eq!(d.codes(), ["invalid-tag", "invalid-tag"]),
+        other => panic!("expected two invalid-tag errors, got {other:?}"),
+    }
+    assert!(
+        load(&path).is_ok(),
+        "load keeps invalid tags for the planner"
+    );
+    assert!(validate_file(&fixture("valid.toml")).is_ok());
+}
+
+#[test]
 fn syntax_error_is_one_diagnostic() {
     let Err(diagnostics) = parse_str(
         "version = 1\n[services.gateway\n",
@@ -182,11 +196,14 @@ mod robustness {
     }
 
     fn survive(text: &str) {
-        if let Err(diagnostics) = parse_str(text, "fuzz.toml", Path::new(".")) {
+        match parse_str(text, "fuzz.toml", Path::new(".")) {
             // Rendering must survive too (odd locations, odd characters).
-            let _ = diagnostics.to_string();
-        } else if let Ok(desired) = parse_str(text, "fuzz.toml", Path::new(".")) {
-            let _ = tag_diagnostics(&desired);
+            Err(diagnostics) => drop(diagnostics.to_string()),
+            Ok(desired) => drop(tag_diagnostics(&desired)),
+        }
+        if let Err(diagnostics) = quayside::config::validate_str(text, "fuzz.toml", Path::new("."))
+        {
+            drop(diagnostics.to_string());
         }
     }
 
