@@ -348,9 +348,10 @@ public_key = "demo-cosign.pub"
 "v1.0.0" = "{gateway_v1}"
 # The build CI tagged `dev`: the plan says create (copy, sign, then tag).
 "v1.1.0-rc1" = "{gateway_rc}"
-# Uncomment the next line to see the plan refuse (source-missing, exit 3): no
-# dev repository holds this digest, so there is nothing to copy.
-# "v1.1.0" = "{never_built}"
+# Uncomment the next line (delete its `# REFUSE: ` prefix) to see the plan refuse
+# (source-missing, exit 3): no dev repository holds this digest, so there is
+# nothing to copy.
+# REFUSE: "v1.1.0" = "{never_built}"
 
 [services.datastorage.releases]
 # Not in prod yet: create.

@@ -46,7 +46,12 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
     /// The desired-state file.
-    #[arg(short = 'f', long = "file", default_value = "releases.toml", conflicts_with = "plan")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        default_value = "releases.toml",
+        conflicts_with = "plan"
+    )]
     pub file: PathBuf,
 
     /// A plan saved by `plan --out`: apply exactly it, refusing if the

@@ -31,7 +31,11 @@ impl ReleaseCheck {
     }
 }
 
-pub fn check(desired: &Desired, live: &LiveState, verifier: &dyn SignatureCheck) -> Vec<ReleaseCheck> {
+pub fn check(
+    desired: &Desired,
+    live: &LiveState,
+    verifier: &dyn SignatureCheck,
+) -> Vec<ReleaseCheck> {
     let mut checks = Vec::new();
     for service in &desired.services {
         let live_service = live.services.get(&service.name);
@@ -93,7 +97,11 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
             }
             Finding::Unsigned { manifests } => format!(
                 "UNSIGNED    no valid signature on {}",
-                manifests.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+                manifests
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
         let _ = writeln!(out, "{}:{}  {status}", check.target, check.tag);

@@ -78,7 +78,10 @@ impl Copier {
             });
         };
         stream::iter(std::iter::once(config).chain(layers))
-            .map(|blob| async move { self.copy_blob(source, target, &blob.digest, blob.size).await })
+            .map(|blob| async move {
+                self.copy_blob(source, target, &blob.digest, blob.size)
+                    .await
+            })
             .buffer_unordered(BLOBS_IN_FLIGHT)
             .try_collect::<()>()
             .await?;
@@ -107,7 +110,10 @@ impl Copier {
         size: u64,
     ) -> Result<(), RegistryError> {
         let cell = {
-            let mut blobs = self.blobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut blobs = self
+                .blobs
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             Arc::clone(
                 blobs
                     .entry((target.location().reference(), digest.clone()))
@@ -159,7 +165,10 @@ async fn fetch_manifest(
         })
 }
 
-fn kind_of(repository: &dyn Repository, manifest: &RawManifest) -> Result<ManifestKind, RegistryError> {
+fn kind_of(
+    repository: &dyn Repository,
+    manifest: &RawManifest,
+) -> Result<ManifestKind, RegistryError> {
     manifest.kind().map_err(|error| RegistryError::Invalid {
         repository: repository.location().reference(),
         message: error.to_string(),

@@ -32,11 +32,18 @@ pub struct Apply<'a> {
 /// What happened to one release.
 #[derive(Debug)]
 pub enum Outcome {
-    Created { signatures: usize },
-    Signed { signatures: usize },
+    Created {
+        signatures: usize,
+    },
+    Signed {
+        signatures: usize,
+    },
     /// The tag appeared, pointing elsewhere, or the registry refused to
     /// overwrite it: a `retag`, nothing was tagged.
-    Retag { found: Option<Digest>, message: String },
+    Retag {
+        found: Option<Digest>,
+        message: String,
+    },
     Failed(RegistryError),
 }
 
@@ -82,7 +89,12 @@ impl Apply<'_> {
     }
 
     async fn run_action(&self, action: &Action) -> Outcome {
-        let Some(service) = self.desired.services.iter().find(|s| s.name == action.service) else {
+        let Some(service) = self
+            .desired
+            .services
+            .iter()
+            .find(|s| s.name == action.service)
+        else {
             return Outcome::Failed(RegistryError::Invalid {
                 repository: action.target.clone(),
                 message: format!(
@@ -93,13 +105,18 @@ impl Apply<'_> {
         };
         let result = match action.kind {
             ActionKind::Create => self.create(service, action).await,
-            ActionKind::Sign => self.sign(service, action).await.map(|signatures| Outcome::Signed { signatures }),
+            ActionKind::Sign => self
+                .sign(service, action)
+                .await
+                .map(|signatures| Outcome::Signed { signatures }),
             ActionKind::Unchanged => Ok(Outcome::Signed { signatures: 0 }),
         };
         result.unwrap_or_else(|error| match error {
             RegistryError::TagImmutable { repository, tag } => Outcome::Retag {
                 found: None,
-                message: format!("{repository} refused to write tag {tag}: it is immutable and already exists"),
+                message: format!(
+                    "{repository} refused to write tag {tag}: it is immutable and already exists"
+                ),
             },
             other => Outcome::Failed(other),
         })
@@ -147,7 +164,8 @@ impl Apply<'_> {
 
     async fn sign(&self, service: &Service, action: &Action) -> Result<usize, RegistryError> {
         let target = self.connector.open(&service.target);
-        let provenance = Provenance::for_release(&service.source, &action.digest, self.commit.as_deref());
+        let provenance =
+            Provenance::for_release(&service.source, &action.digest, self.commit.as_deref());
         sign_image(
             target.as_ref(),
             &action.digest,

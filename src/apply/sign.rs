@@ -64,10 +64,12 @@ pub async fn sign_image(
             optional: provenance.annotations.clone(),
         }
         .to_bytes();
-        let signature = signer.sign(&payload).map_err(|error| RegistryError::Invalid {
-            repository: target.location().reference(),
-            message: format!("signing {} failed: {error}", manifest.digest),
-        })?;
+        let signature = signer
+            .sign(&payload)
+            .map_err(|error| RegistryError::Invalid {
+                repository: target.location().reference(),
+                message: format!("signing {} failed: {error}", manifest.digest),
+            })?;
         let entry = SignatureEntry {
             payload: Bytes::from(payload),
             signature,

@@ -4,8 +4,8 @@
 
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier};
 use crate::cli::ApplyArgs;
-use crate::commands::plan::{load_public_key, make_plan};
 use crate::commands::load_desired;
+use crate::commands::plan::{load_public_key, make_plan};
 use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::plan::{ActionKind, Plan, SignatureCheck, render};
@@ -95,7 +95,10 @@ struct Keys {
 fn load_keys(desired: &Desired) -> Result<Keys, String> {
     let signer = match desired.signing.as_ref().and_then(|s| s.key.as_ref()) {
         Some(source) => Some(SigningKey::load(source).map_err(|error| {
-            format!("{}: [signing] key: {error}; nothing was written", desired.file)
+            format!(
+                "{}: [signing] key: {error}; nothing was written",
+                desired.file
+            )
         })?),
         None => None,
     };
@@ -142,7 +145,15 @@ fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
         let mut actions: Vec<_> = plan
             .actions
             .iter()
-            .map(|a| (a.service.clone(), a.tag.clone(), a.kind, a.digest.clone(), a.target.clone()))
+            .map(|a| {
+                (
+                    a.service.clone(),
+                    a.tag.clone(),
+                    a.kind,
+                    a.digest.clone(),
+                    a.target.clone(),
+                )
+            })
             .collect();
         actions.sort();
         actions
@@ -175,10 +186,9 @@ async fn confirm(
         .iter()
         .filter(|a| a.kind != ActionKind::Unchanged)
         .filter(|a| {
-            !after
-                .actions
-                .iter()
-                .any(|b| b.service == a.service && b.tag == a.tag && b.kind == ActionKind::Unchanged)
+            !after.actions.iter().any(|b| {
+                b.service == a.service && b.tag == a.tag && b.kind == ActionKind::Unchanged
+            })
         })
         .map(|a| format!("{} {}", a.service, a.tag))
         .collect();
@@ -189,7 +199,12 @@ async fn confirm(
     }
 }
 
-fn summary(apply: &Apply<'_>, outcomes: &[ReleaseOutcome], connector: &Connector, started: Instant) -> String {
+fn summary(
+    apply: &Apply<'_>,
+    outcomes: &[ReleaseOutcome],
+    connector: &Connector,
+    started: Instant,
+) -> String {
     use std::fmt::Write;
     let mut out = String::from("\n");
     let (mut created, mut signed, mut signatures) = (0, 0, 0);
@@ -198,7 +213,11 @@ fn summary(apply: &Apply<'_>, outcomes: &[ReleaseOutcome], connector: &Connector
             Outcome::Created { signatures: n } => {
                 created += 1;
                 signatures += n;
-                let _ = writeln!(out, "  + {} {}  created and signed ({})", o.service, o.tag, o.digest);
+                let _ = writeln!(
+                    out,
+                    "  + {} {}  created and signed ({})",
+                    o.service, o.tag, o.digest
+                );
             }
             Outcome::Signed { signatures: n } => {
                 signed += 1;
@@ -206,7 +225,11 @@ fn summary(apply: &Apply<'_>, outcomes: &[ReleaseOutcome], connector: &Connector
                 let _ = writeln!(out, "  ~ {} {}  signed ({})", o.service, o.tag, o.digest);
             }
             Outcome::Retag { message, .. } => {
-                let _ = writeln!(out, "  ! {} {}  refused (retag): {message}", o.service, o.tag);
+                let _ = writeln!(
+                    out,
+                    "  ! {} {}  refused (retag): {message}",
+                    o.service, o.tag
+                );
             }
             Outcome::Failed(error) => {
                 let _ = writeln!(out, "  ! {} {}  failed: {error}", o.service, o.tag);
@@ -234,11 +257,19 @@ fn summary(apply: &Apply<'_>, outcomes: &[ReleaseOutcome], connector: &Connector
 }
 
 fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> ExitStatus {
-    if outcomes.iter().any(|o| matches!(o.outcome, Outcome::Retag { .. })) {
+    if outcomes
+        .iter()
+        .any(|o| matches!(o.outcome, Outcome::Retag { .. }))
+    {
         return ExitStatus::Refused;
     }
-    if outcomes.iter().any(|o| matches!(o.outcome, Outcome::Failed(_))) {
-        eprintln!("apply failed for some releases; the others are in place. Fix the cause and run apply again: it completes the work.");
+    if outcomes
+        .iter()
+        .any(|o| matches!(o.outcome, Outcome::Failed(_)))
+    {
+        eprintln!(
+            "apply failed for some releases; the others are in place. Fix the cause and run apply again: it completes the work."
+        );
         return ExitStatus::Error;
     }
     if let Err(message) = confirmed {
@@ -252,7 +283,11 @@ fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> Exit
 fn git_commit(dir: &Path) -> Option<String> {
     let output = std::process::Command::new("git")
         .arg("-C")
-        .arg(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        .arg(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
         .args(["rev-parse", "--verify", "-q", "HEAD"])
         .output()
         .ok()?;

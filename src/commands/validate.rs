@@ -1,35 +1,30 @@
 //! `quayside validate`: offline checks of releases.toml (exit 0 or 1 only).
+//! Unlike `plan`, invalid tags are errors here, reported with the rest.
 
-use crate::config::{self, LoadError, diagnostic::Diagnostics};
+use crate::config::{self, LoadError};
 use crate::exit::ExitStatus;
+use crate::plan::render::plural;
 use std::path::Path;
 
 pub fn run(file: &Path) -> ExitStatus {
-    let desired = match super::load_desired(file) {
-        Ok(desired) => desired,
-        Err(status) => return status,
-    };
-    let problems = config::tag_diagnostics(&desired);
-    if problems.is_empty() {
-        let releases: usize = desired.services.iter().map(|s| s.releases.len()).sum();
-        eprintln!(
-            "{}: valid ({} service{}, {} release{})",
-            desired.file,
-            desired.services.len(),
-            crate::plan::render::plural(desired.services.len()),
-            releases,
-            crate::plan::render::plural(releases)
-        );
-        return ExitStatus::Success;
+    match config::validate_file(file) {
+        Ok(desired) => {
+            let releases: usize = desired.services.iter().map(|s| s.releases.len()).sum();
+            eprintln!(
+                "{}: valid ({} service{}, {} release{})",
+                desired.file,
+                desired.services.len(),
+                plural(desired.services.len()),
+                releases,
+                plural(releases)
+            );
+            ExitStatus::Success
+        }
+        Err(error) => {
+            eprint!("{}", report_load_error(&error));
+            ExitStatus::Error
+        }
     }
-    let source = std::fs::read_to_string(file).unwrap_or_default();
-    let diagnostics = Diagnostics {
-        file: desired.file.clone(),
-        source,
-        items: problems,
-    };
-    eprint!("{diagnostics}");
-    ExitStatus::Error
 }
 
 /// The text for a file that could not be loaded, ending with a newline.

@@ -27,11 +27,17 @@ pub enum RepositoryLocation {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LocationError {
-    #[error("`{0}` has no repository path: write `host[:port]/path`, `http://host:port/path` or `oci:dir`")]
+    #[error(
+        "`{0}` has no repository path: write `host[:port]/path`, `http://host:port/path` or `oci:dir`"
+    )]
     NoPath(String),
-    #[error("`{0}` uses an unsupported scheme: write `host[:port]/path` (HTTPS), `http://host:port/path` or `oci:dir`")]
+    #[error(
+        "`{0}` uses an unsupported scheme: write `host[:port]/path` (HTTPS), `http://host:port/path` or `oci:dir`"
+    )]
     Scheme(String),
-    #[error("`{0}` is not a valid repository path: use lowercase letters, digits and `._-/` separated path components")]
+    #[error(
+        "`{0}` is not a valid repository path: use lowercase letters, digits and `._-/` separated path components"
+    )]
     BadPath(String),
     #[error("`{0}` is empty after `oci:`: write `oci:relative/or/absolute/dir`")]
     EmptyLayout(String),
@@ -145,9 +151,9 @@ fn is_host(host: &str) -> bool {
 fn is_repository_path(path: &str) -> bool {
     path.split('/').all(|component| {
         !component.is_empty()
-            && component
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+            && component.bytes().all(|b| {
+                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+            })
             && component
                 .bytes()
                 .next()
@@ -170,12 +176,24 @@ mod tests {
     #[test]
     fn parses_the_three_forms() {
         assert_eq!(
-            parse("quay.io/jordigilh").unwrap().child("gateway").reference(),
+            parse("quay.io/jordigilh")
+                .unwrap()
+                .child("gateway")
+                .reference(),
             "quay.io/jordigilh/gateway"
         );
         let http = parse("http://127.0.0.1:5001/prod").unwrap();
-        assert!(matches!(http, RepositoryLocation::Remote { scheme: Scheme::Http, .. }));
-        assert_eq!(http.child("gateway").reference(), "127.0.0.1:5001/prod/gateway");
+        assert!(matches!(
+            http,
+            RepositoryLocation::Remote {
+                scheme: Scheme::Http,
+                ..
+            }
+        ));
+        assert_eq!(
+            http.child("gateway").reference(),
+            "127.0.0.1:5001/prod/gateway"
+        );
         let layout = parse("oci:examples/dev").unwrap().child("gateway");
         assert_eq!(layout.reference(), "oci:examples/dev/gateway");
         assert_eq!(layout.signed_identity(), "examples/dev/gateway");

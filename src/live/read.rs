@@ -127,10 +127,12 @@ pub async fn read_image_signatures(
     let Some(manifest) = repository.get_manifest(ManifestRef::Digest(digest)).await? else {
         return Ok(ImageSignatures::default());
     };
-    let children = manifest.children().map_err(|error| RegistryError::Invalid {
-        repository: repository.location().reference(),
-        message: error.to_string(),
-    })?;
+    let children = manifest
+        .children()
+        .map_err(|error| RegistryError::Invalid {
+            repository: repository.location().reference(),
+            message: error.to_string(),
+        })?;
     let digests: Vec<Digest> = std::iter::once(digest.clone())
         .chain(children.into_iter().map(|child| child.digest))
         .collect();

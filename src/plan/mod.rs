@@ -9,7 +9,7 @@ use crate::config::model::SourceLocation;
 use crate::digest::Digest;
 use serde::{Deserialize, Serialize};
 
-pub use planner::{plan, SignatureCheck};
+pub use planner::{SignatureCheck, plan};
 
 /// Version of the JSON form. Fields may be added, never renamed.
 pub const SCHEMA_VERSION: u32 = 1;

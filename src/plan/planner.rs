@@ -100,10 +100,7 @@ fn decide(
     if let Err(reason) = &release.tag_check {
         return Err((
             RefusalCode::InvalidTag,
-            format!(
-                "`{}` cannot be a production tag: {reason}",
-                release.tag
-            ),
+            format!("`{}` cannot be a production tag: {reason}", release.tag),
         ));
     }
     let can_sign = desired
@@ -133,7 +130,11 @@ fn decide(
                 format!(
                     "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
                     release.tag,
-                    if verifier.is_none() { " that can be checked (no `public_key` in [signing])" } else { "" },
+                    if verifier.is_none() {
+                        " that can be checked (no `public_key` in [signing])"
+                    } else {
+                        ""
+                    },
                     desired.file
                 ),
             )),
@@ -178,7 +179,11 @@ fn decide(
 
 /// With `policy.require_rc`, a final version must reuse the digest of one of
 /// its declared release candidates (the staging-validated image).
-fn rc_rule(desired: &Desired, service: &Service, release: &Release) -> Option<(RefusalCode, String)> {
+fn rc_rule(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+) -> Option<(RefusalCode, String)> {
     let tag = release.tag_check.as_ref().ok()?;
     if !desired.policy.require_rc || !tag.is_final() {
         return None;

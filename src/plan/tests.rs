@@ -177,7 +177,9 @@ fn without_a_public_key_no_signature_is_recognised() {
     let d = desired(vec![release("v1.0.0", digest(1), 10)]);
     let mut service = LiveService::default();
     service.declared_tags.insert("v1.0.0".into(), digest(1));
-    service.signatures.insert(digest(1), signed(&digest(1), &[]));
+    service
+        .signatures
+        .insert(digest(1), signed(&digest(1), &[]));
     let plan = plan(&d, &live(service), None);
     assert_eq!(plan.actions[0].kind, ActionKind::Sign);
 }
@@ -223,7 +225,11 @@ fn a_digest_missing_from_the_source_is_refused() {
     service.source_has.insert(digest(1), false);
     let plan = run(&d, &live(service));
     assert_eq!(plan.refusals[0].code, RefusalCode::SourceMissing);
-    assert!(plan.refusals[0].message.contains("127.0.0.1:5000/dev/gateway"));
+    assert!(
+        plan.refusals[0]
+            .message
+            .contains("127.0.0.1:5000/dev/gateway")
+    );
 }
 
 #[test]
@@ -304,7 +310,9 @@ fn every_release_appears_exactly_once() {
     ]);
     let mut service = LiveService::default();
     service.declared_tags.insert("v1.0.0".into(), digest(1));
-    service.signatures.insert(digest(1), signed(&digest(1), &[]));
+    service
+        .signatures
+        .insert(digest(1), signed(&digest(1), &[]));
     service.source_has.insert(digest(2), true);
     service.source_has.insert(digest(4), false);
     let plan = run(&d, &live(service));
@@ -316,5 +324,8 @@ fn every_release_appears_exactly_once() {
         .collect();
     seen.sort();
     assert_eq!(seen, vec!["dev", "v1.0.0", "v1.1.0", "v1.2.0"]);
-    assert_eq!(plan.summary.unchanged + plan.summary.create + plan.summary.refused, 4);
+    assert_eq!(
+        plan.summary.unchanged + plan.summary.create + plan.summary.refused,
+        4
+    );
 }

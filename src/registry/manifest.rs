@@ -171,7 +171,10 @@ mod tests {
         assert_eq!(manifest.digest, Digest::of_bytes(text.as_bytes()));
         let children = manifest.children().unwrap();
         assert_eq!(children.len(), 1);
-        assert_eq!(children[0].platform.as_ref().unwrap().to_string(), "linux/amd64");
+        assert_eq!(
+            children[0].platform.as_ref().unwrap().to_string(),
+            "linux/amd64"
+        );
     }
 
     #[test]
@@ -194,10 +197,12 @@ mod tests {
     #[test]
     fn refuses_garbage_and_oversize() {
         assert!(RawManifest::from_bytes(Bytes::from_static(b"{not json"), None).is_err());
-        assert!(RawManifest::from_bytes(Bytes::from_static(b"{}"), None)
-            .unwrap()
-            .kind()
-            .is_err());
+        assert!(
+            RawManifest::from_bytes(Bytes::from_static(b"{}"), None)
+                .unwrap()
+                .kind()
+                .is_err()
+        );
         let huge = Bytes::from(vec![b' '; MAX_MANIFEST_BYTES + 1]);
         assert!(RawManifest::from_bytes(huge, None).is_err());
     }

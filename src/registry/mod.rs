@@ -2,16 +2,16 @@
 //! behind one trait, with one implementation per backend (`oci:` layouts in
 //! `layout`, the OCI distribution API in `distribution`).
 
-pub mod manifest;
-pub mod layout;
 pub mod distribution;
+pub mod layout;
+pub mod manifest;
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::BoxStream;
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use std::sync::Arc;
 
 pub use manifest::{ManifestKind, RawManifest};
@@ -46,7 +46,9 @@ pub enum RegistryError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{repository}: {what} does not match its digest: expected {expected}, got {actual}; the registry returned wrong content, nothing was written")]
+    #[error(
+        "{repository}: {what} does not match its digest: expected {expected}, got {actual}; the registry returned wrong content, nothing was written"
+    )]
     DigestMismatch {
         repository: String,
         what: String,
@@ -55,7 +57,9 @@ pub enum RegistryError {
     },
     #[error("{repository}: {message}")]
     Invalid { repository: String, message: String },
-    #[error("{repository}: tag {tag} already exists and the registry refuses to overwrite it (immutable tag)")]
+    #[error(
+        "{repository}: tag {tag} already exists and the registry refuses to overwrite it (immutable tag)"
+    )]
     TagImmutable { repository: String, tag: String },
 }
 

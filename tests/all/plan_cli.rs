@@ -61,7 +61,10 @@ fn uncommenting_the_refusal_line_makes_plan_exit_3() {
     let file = dir.path().join("releases.toml");
     let text = std::fs::read_to_string(&file).unwrap();
     let marker = "# REFUSE: ";
-    assert!(text.contains(marker), "the quickstart keeps a line to uncomment");
+    assert!(
+        text.contains(marker),
+        "the quickstart keeps a line to uncomment"
+    );
     std::fs::write(&file, text.replace(marker, "")).unwrap();
     let out = Quayside::new(dir.path())
         .args(["plan", "--format", "json"])

@@ -64,10 +64,23 @@ pub fn render(plan: &Plan) -> String {
     }
     let mut warnings = String::new();
     if !plan.warnings.is_empty() {
-        let _ = writeln!(warnings, "<details><summary>Warnings ({})</summary>\n", plan.warnings.len());
+        let _ = writeln!(
+            warnings,
+            "<details><summary>Warnings ({})</summary>\n",
+            plan.warnings.len()
+        );
         for w in &plan.warnings {
-            let subject = w.tag.as_deref().map(|t| format!(" `{}` `{t}`", w.service)).unwrap_or_default();
-            let _ = writeln!(warnings, "- `{}`{subject}: {}", w.code.name(), escape(&w.message));
+            let subject = w
+                .tag
+                .as_deref()
+                .map(|t| format!(" `{}` `{t}`", w.service))
+                .unwrap_or_default();
+            let _ = writeln!(
+                warnings,
+                "- `{}`{subject}: {}",
+                w.code.name(),
+                escape(&w.message)
+            );
         }
         let _ = writeln!(warnings, "\n</details>\n");
     }
@@ -97,7 +110,11 @@ pub fn render(plan: &Plan) -> String {
     let mut out = head;
     out.push_str(&truncate(&refusals, MAX_CHARS / 2));
     if !rows.is_empty() {
-        let _ = writeln!(out, "<details><summary>Releases ({})</summary>\n", rows.len());
+        let _ = writeln!(
+            out,
+            "<details><summary>Releases ({})</summary>\n",
+            rows.len()
+        );
         out.push_str(&table);
         let _ = writeln!(out, "\n</details>\n");
     }
@@ -107,7 +124,9 @@ pub fn render(plan: &Plan) -> String {
 
 /// Keeps user-controlled text from breaking the table or the HTML.
 fn escape(text: &str) -> String {
-    text.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn truncate(text: &str, limit: usize) -> String {
