@@ -27,12 +27,16 @@ pub struct CopyStats {
     pub manifests_written: AtomicU64,
 }
 
+/// One cell per (target repository, blob): the first task to need the blob
+/// copies it, the others wait for that copy.
+type BlobCells = Mutex<HashMap<(String, Digest), Arc<OnceCell<()>>>>;
+
 /// Copies shared by every image of one apply run, so that a blob used by
 /// several images or platforms is copied once per target repository.
 #[derive(Default)]
 pub struct Copier {
     pub stats: CopyStats,
-    blobs: Mutex<HashMap<(String, Digest), Arc<OnceCell<()>>>>,
+    blobs: BlobCells,
 }
 
 impl Copier {

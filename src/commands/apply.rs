@@ -52,13 +52,13 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
         eprintln!("apply refused: the plan breaks a rule; nothing was written.");
         return ExitStatus::Refused;
     }
-    if let Some(saved) = &saved {
-        if let Some(difference) = plan_difference(saved, &plan) {
-            eprintln!(
-                "apply refused: the registries changed since the plan was made ({difference}); nothing was written. Make a new plan."
-            );
-            return ExitStatus::Refused;
-        }
+    if let Some(saved) = &saved
+        && let Some(difference) = plan_difference(saved, &plan)
+    {
+        eprintln!(
+            "apply refused: the registries changed since the plan was made ({difference}); nothing was written. Make a new plan."
+        );
+        return ExitStatus::Refused;
     }
     if !plan.has_changes() {
         println!("\nNothing to do.");

@@ -131,10 +131,10 @@ fn check_registries(
             _ => diags.push(raw::unknown_key(src, key, "`[registries]`", REGISTRY_KEYS)),
         }
     }
-    if let (Setting::Valid(source, _), Setting::Valid(target, span)) = (&out.0, &out.1) {
-        if same_repository(source, target) {
-            diags.push(source_is_target(src, "`[registries]`", target, span));
-        }
+    if let (Setting::Valid(source, _), Setting::Valid(target, span)) = (&out.0, &out.1)
+        && same_repository(source, target)
+    {
+        diags.push(source_is_target(src, "`[registries]`", target, span));
     }
     out
 }

@@ -250,7 +250,7 @@ fn undeclared_target_tags_warn_but_signature_tags_do_not() {
     service.target_tags.insert("v0.1.0".into());
     service
         .target_tags
-        .insert(format!("{}", digest(5).signature_tag()));
+        .insert(digest(5).signature_tag().to_string());
     let plan = run(&d, &live(service));
     assert_eq!(plan.warnings.len(), 2, "{:?}", plan.warnings);
     let unmanaged: Vec<_> = plan

@@ -322,13 +322,12 @@ fn decode_pem(bytes: &[u8], origin: &str) -> Result<(String, Vec<u8>), KeyError>
     // `openssl ecparam -genkey` writes an `EC PARAMETERS` block (the curve
     // name, which the key repeats) before the `EC PRIVATE KEY` block.
     const PARAMETERS_END: &[u8] = b"-----END EC PARAMETERS-----";
-    if trimmed.starts_with(b"-----BEGIN EC PARAMETERS-----") {
-        if let Some(end) = trimmed
+    if trimmed.starts_with(b"-----BEGIN EC PARAMETERS-----")
+        && let Some(end) = trimmed
             .windows(PARAMETERS_END.len())
             .position(|window| window == PARAMETERS_END)
-        {
-            trimmed = trimmed[end + PARAMETERS_END.len()..].trim_ascii();
-        }
+    {
+        trimmed = trimmed[end + PARAMETERS_END.len()..].trim_ascii();
     }
     let (label, der) = pem::decode_vec(trimmed).map_err(|error| KeyError::NotPem {
         origin: origin.to_string(),

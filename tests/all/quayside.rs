@@ -41,11 +41,6 @@ impl Quayside {
         self
     }
 
-    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
-        self.command.env(key, value);
-        self
-    }
-
     pub fn run(mut self) -> Outcome {
         let output = self.command.output().expect("the quayside binary runs");
         Outcome {

@@ -194,7 +194,7 @@ async fn releases_toml_points_at_dev_builds_and_prod_v1() {
     let text = std::fs::read_to_string(quickstart().join("releases.toml")).unwrap();
     let line = text
         .lines()
-        .find(|line| line.starts_with("# \"v1.1.0\" = "))
+        .find(|line| line.starts_with("# REFUSE: \"v1.1.0\" = "))
         .expect("the commented-out refusal example");
     let digest = Digest::parse(line.rsplit('"').nth(1).unwrap()).unwrap();
     for service in ["gateway", "datastorage"] {

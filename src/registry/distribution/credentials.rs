@@ -161,13 +161,13 @@ pub(crate) async fn lookup(env: &CredentialEnv, host: &str) -> Result<Lookup, Cr
         (env.auth_file(), "containers auth"),
     ] {
         let Some(path) = path else { continue };
-        if let Some(config) = read_config(&path).await? {
-            if let Some(found) = from_config(&config, &path, kind, host).await? {
-                return Ok(Lookup {
-                    secret: Some(found.secret),
-                    source: found.source,
-                });
-            }
+        if let Some(config) = read_config(&path).await?
+            && let Some(found) = from_config(&config, &path, kind, host).await?
+        {
+            return Ok(Lookup {
+                secret: Some(found.secret),
+                source: found.source,
+            });
         }
         searched.push(path);
     }

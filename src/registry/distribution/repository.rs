@@ -348,15 +348,15 @@ impl Repository for DistributionRepository {
                 message: error.to_string(),
             }
         })?;
-        if let ManifestRef::Digest(expected) = reference {
-            if &manifest.digest != expected {
-                return Err(RegistryError::DigestMismatch {
-                    repository: self.reference.clone(),
-                    what: format!("manifest {expected}"),
-                    expected: expected.clone(),
-                    actual: manifest.digest,
-                });
-            }
+        if let ManifestRef::Digest(expected) = reference
+            && &manifest.digest != expected
+        {
+            return Err(RegistryError::DigestMismatch {
+                repository: self.reference.clone(),
+                what: format!("manifest {expected}"),
+                expected: expected.clone(),
+                actual: manifest.digest,
+            });
         }
         Ok(Some(manifest))
     }

@@ -171,20 +171,22 @@ impl Registry {
             };
             let status = response.status().as_u16();
             tracing::debug!(%method, path = url.path(), status, attempt, "registry answered");
-            if status == 401 && replayable && !answered_challenge {
-                if let Authorization::Registry(scopes) = &authorization {
-                    let challenge = response
-                        .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(super::challenge::parse);
-                    if let Some(challenge) = challenge {
-                        answered_challenge = true;
-                        if self.auth.on_challenge(challenge, scopes).await? {
-                            drop(permit);
-                            attempt -= 1;
-                            continue;
-                        }
+            if status == 401
+                && replayable
+                && !answered_challenge
+                && let Authorization::Registry(scopes) = &authorization
+            {
+                let challenge = response
+                    .headers()
+                    .get(WWW_AUTHENTICATE)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(super::challenge::parse);
+                if let Some(challenge) = challenge {
+                    answered_challenge = true;
+                    if self.auth.on_challenge(challenge, scopes).await? {
+                        drop(permit);
+                        attempt -= 1;
+                        continue;
                     }
                 }
             }

@@ -276,7 +276,7 @@ fn respond(request: &Request, shared: &Shared) -> Response {
     // (n * 7) % 10 visits 0..10 once per ten requests, so failures are
     // spread out and never more than one in a row.
     if (number * 7) % 10 < config.flaky_in_ten {
-        return if number % 2 == 0 {
+        return if number.is_multiple_of(2) {
             Response::oci_error(429, "TOOMANYREQUESTS").header("Retry-After", "0")
         } else {
             Response::oci_error(503, "UNAVAILABLE")
@@ -320,15 +320,15 @@ fn route(request: &Request, shared: &Shared) -> Response {
             tags.retain(|tag| *tag > last);
         }
         let mut response = Response::new(200).header("Content-Type", "application/json");
-        if let Some(n) = parameter("n").and_then(|n| n.parse::<usize>().ok()) {
-            if tags.len() > n {
-                tags.truncate(n);
-                let last = tags.last().cloned().unwrap_or_default();
-                response = response.header(
-                    "Link",
-                    format!(r#"</v2/{repository}/tags/list?n={n}&last={last}>; rel="next""#),
-                );
-            }
+        if let Some(n) = parameter("n").and_then(|n| n.parse::<usize>().ok())
+            && tags.len() > n
+        {
+            tags.truncate(n);
+            let last = tags.last().cloned().unwrap_or_default();
+            response = response.header(
+                "Link",
+                format!(r#"</v2/{repository}/tags/list?n={n}&last={last}>; rel="next""#),
+            );
         }
         return response.body(serde_json::json!({"name": repository, "tags": tags}).to_string());
     }

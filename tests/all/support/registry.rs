@@ -88,10 +88,10 @@ impl TestRegistry {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("it exited with {status}: {}", self.log()));
             }
-            if let Some(status) = probe(self.port) {
-                if status.starts_with("HTTP/1.1 200") || status.starts_with("HTTP/1.1 401") {
-                    return Ok(());
-                }
+            if let Some(status) = probe(self.port)
+                && (status.starts_with("HTTP/1.1 200") || status.starts_with("HTTP/1.1 401"))
+            {
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
