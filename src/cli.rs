@@ -77,4 +77,9 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 only when there is nothing to do).
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Refuse on any warning (unmanaged target tags, scanning disabled,
+    /// unused waivers), under the warning's own code.
+    #[arg(long)]
+    pub strict: bool,
 }

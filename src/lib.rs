@@ -14,5 +14,6 @@ pub mod live;
 pub mod logging;
 pub mod plan;
 pub mod registry;
+pub mod scan;
 pub mod signing;
 pub mod verify;

@@ -29,6 +29,11 @@ pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
+    let plan = if args.strict {
+        plan::strict::escalate(plan)
+    } else {
+        plan
+    };
     print!("{}", render::render(&plan, args.format));
     if let Some(out) = &args.out {
         let json = render::json::render(&plan);
@@ -46,7 +51,10 @@ pub async fn make_plan(
     connector: &Connector,
     verifier: Option<&dyn SignatureCheck>,
 ) -> Result<Plan, String> {
-    let live = read_live_state(desired, connector, Scope::Plan)
+    let mut live = read_live_state(desired, connector, Scope::Plan)
+        .await
+        .map_err(|error| error.to_string())?;
+    crate::scan::quay::read_into(desired, connector, &mut live)
         .await
         .map_err(|error| error.to_string())?;
     Ok(plan::plan(desired, &live, verifier))

@@ -43,6 +43,9 @@ pub fn render(plan: &Plan) -> String {
                 r.location,
                 escape(&r.message)
             );
+            for finding in &r.details {
+                let _ = writeln!(refusals, "  - {}", escape(&finding.summary()));
+            }
         }
         refusals.push('\n');
     }

@@ -50,6 +50,9 @@ pub fn render(plan: &Plan) -> String {
             refusal.message,
             refusal.location
         );
+        for finding in &refusal.details {
+            let _ = writeln!(out, "  = {}", finding.summary());
+        }
     }
     for warning in &plan.warnings {
         let subject = match (&warning.service, &warning.tag) {
