@@ -4,10 +4,10 @@
 use crate::config::model::{Desired, Release, Service, VulnerabilitySource};
 use crate::digest::Digest;
 use crate::live::{ImageSignatures, LiveService, LiveState};
-use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use crate::plan::{
     Action, ActionKind, Plan, Refusal, RefusalCode, SCHEMA_VERSION, Summary, Warning, WarningCode,
 };
+use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use crate::signing::{PublicKey, SignatureEntry};
 
 /// Decides whether a stored signature is valid for a digest in a repository.
@@ -93,11 +93,7 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
         warnings.extend(unmanaged_tags(&desired.file, service, live_service));
     }
     if scanning {
-        warnings.extend(gate::unused_waivers(
-            &desired.policy,
-            &waivers_used,
-            today,
-        ));
+        warnings.extend(gate::unused_waivers(&desired.policy, &waivers_used, today));
     }
 
     let count = |kind| actions.iter().filter(|a: &&Action| a.kind == kind).count();

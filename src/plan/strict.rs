@@ -48,7 +48,11 @@ mod tests {
     fn warning(code: WarningCode, tag: Option<&str>, line: Option<u32>) -> Warning {
         Warning {
             code,
-            service: if tag.is_some() { "gateway".into() } else { String::new() },
+            service: if tag.is_some() {
+                "gateway".into()
+            } else {
+                String::new()
+            },
             tag: tag.map(str::to_string),
             message: "something to tidy".into(),
             location: line.map(|line| SourceLocation {

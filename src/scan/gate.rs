@@ -187,7 +187,13 @@ fn vulnerable(digest: &Digest, blocking: &[Finding], missing: &[String]) -> Gate
     let severities: BTreeSet<&str> = blocking.iter().map(|f| f.severity.name()).collect();
     let expired: Vec<String> = blocking
         .iter()
-        .filter_map(|f| Some(format!("{} expired on {}", f.id, f.waiver_expired.as_ref()?)))
+        .filter_map(|f| {
+            Some(format!(
+                "{} expired on {}",
+                f.id,
+                f.waiver_expired.as_ref()?
+            ))
+        })
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();

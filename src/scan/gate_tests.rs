@@ -93,7 +93,10 @@ fn every_status_without_data_is_refused_scan_unavailable() {
     ] {
         let refusal = check(&single(status.clone()), &Policy::default()).unwrap_err();
         assert_eq!(refusal.code, RefusalCode::ScanUnavailable, "{status:?}");
-        assert!(refusal.message.contains("single-platform image"), "{refusal:?}");
+        assert!(
+            refusal.message.contains("single-platform image"),
+            "{refusal:?}"
+        );
     }
     let unreadable = ImageScan::Unavailable {
         reason: "the source oci:x is an OCI layout".into(),
@@ -139,7 +142,10 @@ fn only_blocked_severities_refuse() {
     let medium = single(ScanStatus::Scanned(vec![vuln("CVE-1", Severity::Medium)]));
     assert!(check(&medium, &policy).is_err());
     let critical = single(ScanStatus::Scanned(vec![vuln("CVE-2", Severity::Critical)]));
-    assert!(check(&critical, &policy).is_ok(), "the list is exact, not a floor");
+    assert!(
+        check(&critical, &policy).is_ok(),
+        "the list is exact, not a floor"
+    );
 }
 
 #[test]
@@ -219,7 +225,11 @@ fn active_waivers_waive_and_expired_ones_say_so() {
         refusal.details[0].waiver_expired.as_deref(),
         Some("2026-06-14")
     );
-    assert!(refusal.message.contains("CVE-2026-0002 expired on 2026-06-14"));
+    assert!(
+        refusal
+            .message
+            .contains("CVE-2026-0002 expired on 2026-06-14")
+    );
     assert!(
         crate::scan::gate::unused_waivers(&policy, &used, TODAY).is_empty(),
         "an expired waiver that matched is reported in the refusal, not as unused"
@@ -340,7 +350,10 @@ fn live(service: LiveService, today: &str) -> LiveState {
 #[test]
 fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     let d = desired(
-        vec![release("v1.0.0", digest(1), 10), release("v1.1.0", digest(2), 11)],
+        vec![
+            release("v1.0.0", digest(1), 10),
+            release("v1.1.0", digest(2), 11),
+        ],
         Policy {
             waivers: vec![waiver("CVE-7", None, None, 30)],
             ..Policy::default()
@@ -385,7 +398,8 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     );
     let markdown = crate::plan::render::markdown::render(&plan);
     assert!(
-        markdown.contains("  - CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
+        markdown
+            .contains("  - CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
         "{markdown}"
     );
     let json: serde_json::Value =

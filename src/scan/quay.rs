@@ -96,10 +96,12 @@ impl QuayApi<'_> {
                 reason: format!("{} no longer has {digest}", source.location().reference()),
             });
         };
-        let children = manifest.children().map_err(|error| RegistryError::Invalid {
-            repository: source.location().reference(),
-            message: error.to_string(),
-        })?;
+        let children = manifest
+            .children()
+            .map_err(|error| RegistryError::Invalid {
+                repository: source.location().reference(),
+                message: error.to_string(),
+            })?;
         let wanted: Vec<(Option<String>, Digest)> = if children.is_empty() {
             vec![(None, digest.clone())]
         } else {

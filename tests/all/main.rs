@@ -6,6 +6,7 @@ mod layout;
 mod plan_cli;
 mod quayside;
 mod quickstart;
+mod scan;
 mod signing;
 mod support;
 mod validate;

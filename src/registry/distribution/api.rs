@@ -55,16 +55,14 @@ impl DistributionClient {
         };
         let header = match bearer {
             Some(token) => {
-                let mut value =
-                    HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(
-                        |_| {
-                            errors::transport(
-                                &context,
-                                "the API token contains characters a header cannot carry".into(),
-                                "Check the value of QUAY_API_TOKEN",
-                            )
-                        },
-                    )?;
+                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| {
+                        errors::transport(
+                            &context,
+                            "the API token contains characters a header cannot carry".into(),
+                            "Check the value of QUAY_API_TOKEN",
+                        )
+                    })?;
                 value.set_sensitive(true);
                 Some(value)
             }

@@ -6,4 +6,5 @@
 
 pub mod fake;
 pub mod images;
+pub mod quay;
 pub mod registry;
