@@ -13,6 +13,7 @@ pub mod fsutil;
 pub mod live;
 pub mod logging;
 pub mod plan;
+pub mod progress;
 pub mod registry;
 pub mod scan;
 pub mod signing;

@@ -1,6 +1,7 @@
 //! The one integration-test binary: a module per part of quayside, and the
 //! shared harness (real registry processes, fake registries, test images).
 
+mod apply_layout;
 mod distribution;
 mod layout;
 mod plan_cli;
