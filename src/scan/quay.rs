@@ -230,3 +230,25 @@ pub async fn read_into(
     live.today = Some(crate::scan::today_utc(std::time::SystemTime::now()));
     crate::live::scans::read_scans(desired, connector, token.as_ref(), live).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(annotations: &str) -> Descriptor {
+        serde_json::from_str(&format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1,"platform":{{"os":"unknown","architecture":"unknown"}}{annotations}}}"#,
+            Digest::of_bytes(b"x")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn buildkit_attestations_are_not_platforms_to_scan() {
+        let attestation = descriptor(
+            r#","annotations":{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"sha256:00"}"#,
+        );
+        assert!(is_attestation(&attestation));
+        assert!(!is_attestation(&descriptor("")));
+    }
+}
