@@ -39,8 +39,8 @@ pub fn compare(base: Option<&Desired>, new: &Desired, base_label: &str) -> Compa
                 service: key.0.clone(),
                 tag: key.1.clone(),
                 message: format!(
-                    "{} {} was {} at {base_label} and now declares {}: a released tag never moves. Restore {} and declare a new version for {}",
-                    key.0, key.1, old.digest, release.digest, old.digest, release.digest
+                    "was {} at {base_label}, now {}: a released tag never moves. Restore {} and declare a new version for {}",
+                    old.digest, release.digest, old.digest, release.digest
                 ),
                 location: release.location.clone(),
             });
@@ -60,8 +60,8 @@ pub fn compare(base: Option<&Desired>, new: &Desired, base_label: &str) -> Compa
             service: key.0.clone(),
             tag: key.1.clone(),
             message: format!(
-                "{} {} (= {}) was declared at {base_label} and is gone: releases are permanent. Put the line `\"{}\" = \"{}\"` back in [services.{}.releases]",
-                key.0, key.1, old.digest, key.1, old.digest, key.0
+                "declared at {base_label} (= {}) and now gone: releases are permanent. Put the line `\"{}\" = \"{}\"` back in [services.{}.releases]",
+                old.digest, key.1, old.digest, key.0
             ),
             location: old.location.clone(),
         });

@@ -1,7 +1,9 @@
 //! The one integration-test binary: a module per part of quayside, and the
 //! shared harness (real registry processes, fake registries, test images).
 
+mod ci_recipes;
 mod distribution;
+mod history;
 mod layout;
 mod plan_cli;
 mod quayside;
