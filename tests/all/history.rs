@@ -343,3 +343,71 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     );
     assert!(full >= 200, "full plan made only {full} requests");
 }
+
+/// A huge PR (a long diff, many refusals, thousands of releases) still makes a
+/// comment GitHub accepts: verdict first, every `<details>` closed, and a note
+/// wherever something was left out.
+#[test]
+fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
+    use quayside::config::model::SourceLocation;
+    use quayside::plan::render::markdown::{MARKER, MAX_CHARS, render_with_diff};
+    use quayside::plan::{Action, ActionKind, Plan, Refusal, RefusalCode, Summary};
+
+    let digest = quayside::digest::Digest::parse(NEW_DIGEST).unwrap();
+    let actions: Vec<Action> = (0..3000)
+        .map(|i| Action {
+            service: format!("svc{}", i % 40),
+            tag: format!("v1.{i}.0"),
+            kind: ActionKind::Create,
+            digest: digest.clone(),
+            source: "quay.io/dev/svc".into(),
+            target: "quay.io/prod/svc".into(),
+        })
+        .collect();
+    let refusals: Vec<Refusal> = (0..400)
+        .map(|i| Refusal {
+            code: RefusalCode::Changed,
+            service: "gateway".into(),
+            tag: format!("v0.{i}.0"),
+            message: "was sha256:… at abc1234, now sha256:…: a released tag never moves".into(),
+            location: SourceLocation {
+                file: "releases.toml".into(),
+                line: i + 10,
+                column: 1,
+            },
+        })
+        .collect();
+    let plan = Plan {
+        schema: 1,
+        summary: Summary {
+            create: actions.len(),
+            refused: refusals.len(),
+            not_checked: 7,
+            ..Summary::default()
+        },
+        actions,
+        refusals,
+        warnings: Vec::new(),
+        file: "releases.toml".into(),
+        base: Some("abc1234def".repeat(4)),
+        revision: None,
+    };
+    let diff: String = (0..20_000)
+        .map(|i| format!("+\"v1.{i}.0\" = \"{NEW_DIGEST}\"\n"))
+        .collect();
+    let comment = render_with_diff(&plan, Some(&diff));
+    assert!(comment.len() < MAX_CHARS, "{} characters", comment.len());
+    let mut lines = comment.lines();
+    assert_eq!(lines.next(), Some(MARKER));
+    assert_eq!(
+        lines.next(),
+        Some("### :no_entry: quayside plan: refused: 400 problems")
+    );
+    assert!(comment.contains("more diff lines not shown"));
+    assert!(comment.contains("7 releases unchanged since abc1234, not checked"));
+    assert_eq!(
+        comment.matches("<details>").count(),
+        comment.matches("</details>").count(),
+        "every <details> is closed"
+    );
+}
