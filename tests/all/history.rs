@@ -247,8 +247,8 @@ fn detached_head_and_a_renamed_file_work() {
     assert_eq!(value["actions"][0]["tag"], "v1.1.0-rc1");
 }
 
-#[test]
-fn apply_refuses_uncommitted_changes_unless_allowed_and_records_the_commit() {
+#[tokio::test]
+async fn apply_refuses_uncommitted_changes_unless_allowed_and_records_the_commit() {
     let (dir, _) = repo_with_base(|text| text.to_string());
     let file = dir.path().join("releases.toml");
     let text = std::fs::read_to_string(&file).unwrap();
@@ -268,6 +268,24 @@ fn apply_refuses_uncommitted_changes_unless_allowed_and_records_the_commit() {
         out.stdout
             .contains(&format!("Provenance: signatures record git commit {head}")),
         "{out:?}"
+    );
+    // The commit is in the signed payload's `optional` annotations.
+    let location =
+        quayside::config::location::RepositoryLocation::parse("oci:prod/gateway", dir.path())
+            .unwrap();
+    let target = Connector::new(ClientOptions::default()).open(&location);
+    let created = quayside::digest::Digest::parse(
+        "sha256:cb9d83dd5282d141a63b3d24bbb2cedad57419fee013764e9a6906086bb06ec3",
+    )
+    .unwrap();
+    let entries = quayside::signing::store::read_signatures(target.as_ref(), &created)
+        .await
+        .expect("signatures readable");
+    let payload: serde_json::Value = serde_json::from_slice(&entries[0].payload).unwrap();
+    assert_eq!(
+        payload["optional"]["dev.quayside/git-commit"],
+        head.as_str(),
+        "{payload}"
     );
 }
 
