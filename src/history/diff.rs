@@ -6,7 +6,7 @@ use similar::TextDiff;
 /// A unified diff with three lines of context; empty when nothing changed.
 pub fn unified(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     let diff = TextDiff::from_lines(old, new);
-    if diff.ratio() == 1.0 && old == new {
+    if old == new {
         return String::new();
     }
     let mut text = diff

@@ -198,3 +198,83 @@ pub fn provenance_commit(file: &Path, allow_dirty: bool) -> Result<Option<String
     }
     Ok(head.map(|oid| oid.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn desired(file: &str, policy: &str, releases: &str) -> Desired {
+        let text = format!(
+            "version = 1\n[registries]\nsource = \"oci:src\"\ntarget = \"oci:dst\"\n{policy}[services.gateway.releases]\n{releases}[services.other.releases]\n\"v3.0.0\" = \"{B}\"\n"
+        );
+        crate::config::parse_str(&text, file, Path::new(".")).expect("valid test file")
+    }
+
+    fn baseline(base: &Desired, new: &Desired) -> Baseline {
+        Baseline {
+            base: Oid::zero(),
+            head: None,
+            label: "r@0000000".into(),
+            diff: String::new(),
+            comparison: rules::compare(Some(base), new, "0000000"),
+            renamed_from: None,
+        }
+    }
+
+    fn tags(scoped: &Scoped) -> Vec<String> {
+        scoped
+            .desired
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.releases
+                    .iter()
+                    .map(move |r| format!("{} {}", s.name, r.tag))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scope_holds_only_added_releases_and_drops_untouched_services() {
+        let base = desired("r@b", "", &format!("\"v1.0.0\" = \"{A}\"\n"));
+        let new = desired(
+            "r",
+            "",
+            &format!("\"v1.0.0\" = \"{A}\"\n\"v1.1.0\" = \"{B}\"\n"),
+        );
+        let scoped = baseline(&base, &new).scope(&new, false);
+        assert_eq!(tags(&scoped), ["gateway v1.1.0"]);
+        assert_eq!(scoped.not_checked, 2);
+        let full = baseline(&base, &new).scope(&new, true);
+        assert_eq!(full.not_checked, 0);
+        assert_eq!(tags(&full).len(), 3);
+    }
+
+    #[test]
+    fn a_changed_release_is_neither_planned_nor_counted_as_not_checked() {
+        let base = desired("r@b", "", &format!("\"v1.0.0\" = \"{A}\"\n"));
+        let new = desired("r", "", &format!("\"v1.0.0\" = \"{B}\"\n"));
+        for full in [false, true] {
+            let scoped = baseline(&base, &new).scope(&new, full);
+            assert!(!tags(&scoped).contains(&"gateway v1.0.0".to_string()));
+            assert_eq!(scoped.not_checked, if full { 0 } else { 1 });
+        }
+    }
+
+    #[test]
+    fn with_require_rc_the_validating_rc_comes_along() {
+        let policy = "[policy]\nrequire_rc = true\n";
+        let base = desired("r@b", policy, &format!("\"v1.0.0-rc1\" = \"{A}\"\n"));
+        let new = desired(
+            "r",
+            policy,
+            &format!("\"v1.0.0-rc1\" = \"{A}\"\n\"v1.0.0\" = \"{A}\"\n"),
+        );
+        let scoped = baseline(&base, &new).scope(&new, false);
+        assert_eq!(tags(&scoped), ["gateway v1.0.0-rc1", "gateway v1.0.0"]);
+        assert_eq!(scoped.not_checked, 1);
+    }
+}
