@@ -10,6 +10,7 @@ pub mod config;
 pub mod digest;
 pub mod exit;
 pub mod fsutil;
+pub mod history;
 pub mod live;
 pub mod logging;
 pub mod plan;

@@ -39,6 +39,14 @@ pub struct Summary {
     pub unchanged: usize,
     pub refused: usize,
     pub warnings: usize,
+    /// With `--base` (not `--full`): releases unchanged since the base,
+    /// left out of this plan's registry reads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_checked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -103,6 +103,7 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
         unchanged: count(ActionKind::Unchanged),
         refused: refusals.len(),
         warnings: warnings.len(),
+        ..Summary::default()
     };
     Plan {
         schema: SCHEMA_VERSION,

@@ -2,7 +2,9 @@
 //! shared harness (real registry processes, fake registries, test images).
 
 mod apply_layout;
+mod ci_recipes;
 mod distribution;
+mod history;
 mod layout;
 mod plan_cli;
 mod quayside;
