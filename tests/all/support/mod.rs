@@ -6,4 +6,7 @@
 
 pub mod fake;
 pub mod images;
+pub mod promotion;
+pub mod proxy;
 pub mod registry;
+pub mod watcher;
