@@ -222,3 +222,28 @@ async fn a_refused_plan_leaves_the_registry_byte_for_byte_untouched() {
         "not even the other releases were written"
     );
 }
+
+/// Caught by the crash test: an rc and its final on one digest were applied
+/// concurrently, both uploaded the same signature blobs into one repository,
+/// and distribution 2.8 answered one `.sig` manifest put `DIGEST_INVALID` /
+/// `MANIFEST_BLOB_UNKNOWN` while the other upload re-linked the blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_releases_sharing_a_digest_apply_in_one_run() {
+    let promotion = Promotion::start().await;
+    let gateway = promotion.push_two_platform("gateway", "gateway 1").await;
+    let digest = gateway.digest();
+    let releases = [
+        ("v1.0.0-rc1", digest),
+        ("v1.0.0-rc2", digest),
+        ("v1.0.0-beta1", digest),
+        ("v1.0.0", digest),
+    ];
+    for round in 0..3 {
+        let target = format!("prod{round}");
+        promotion.write_releases(&target, &[ServiceReleases::new("gateway", &releases)]);
+        let apply = promotion.run(["apply"]).await;
+        assert_eq!(apply.code, 0, "round {round}: {apply:?}");
+        let verify = promotion.run(["verify"]).await;
+        assert_eq!(verify.code, 0, "round {round}: {verify:?}");
+    }
+}
