@@ -65,7 +65,7 @@ impl Bench {
             )
             .env(
                 "REGISTRY_AUTH_FILE",
-                &self.dir.path().join("no-auth.json").display().to_string(),
+                self.dir.path().join("no-auth.json").display().to_string(),
             )
             .args(["plan"])
             .args(args);
