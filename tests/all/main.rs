@@ -4,6 +4,7 @@
 mod distribution;
 mod layout;
 mod plan_cli;
+mod plan_registry;
 mod quayside;
 mod quickstart;
 mod signing;

@@ -1,9 +1,12 @@
 //! Test harness shared by the integration tests: a real `docker-registry`
 //! process per test, an in-process fake registry for misbehaviour the real one
-//! cannot show, and deterministic test images.
+//! cannot show, a fault-injecting proxy, deterministic test images, and
+//! scratch `releases.toml` directories.
 
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 pub mod fake;
 pub mod images;
+pub mod proxy;
 pub mod registry;
+pub mod releases;
