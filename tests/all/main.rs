@@ -3,8 +3,11 @@
 
 mod distribution;
 mod layout;
+mod plan_bench;
 mod plan_cli;
+mod plan_faults;
 mod plan_registry;
+mod plan_requests;
 mod quayside;
 mod quickstart;
 mod signing;

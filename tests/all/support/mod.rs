@@ -10,3 +10,4 @@ pub mod images;
 pub mod proxy;
 pub mod registry;
 pub mod releases;
+pub mod seeded;

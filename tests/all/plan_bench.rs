@@ -1,0 +1,99 @@
+//! The 50 x 4 measurement (issue 3): 50 services with 4 two-platform releases
+//! each, all promoted and signed in a real registry, then timed `quayside plan`
+//! runs (nothing to do) and the exact request count. Not a CI test: it takes
+//! minutes, so it is ignored and run by hand:
+//!
+//! ```text
+//! cargo test --test all plan_bench -- --ignored --nocapture
+//! ```
+
+use crate::plan_requests::expected_unchanged_plan_requests;
+use crate::quayside::Quayside;
+use crate::support::registry::TestRegistry;
+use crate::support::releases::scratch_dir;
+use crate::support::seeded::{push_images, write_file};
+use quayside::live::{Scope, read_live_state};
+use quayside::registry::Connector;
+use quayside::registry::distribution::{ClientOptions, CredentialEnv};
+use std::time::{Duration, Instant};
+
+const SERVICES: usize = 50;
+const RELEASES: usize = 4;
+const PLAN_RUNS: usize = 5;
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        credentials: CredentialEnv::anonymous(),
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test]
+#[ignore = "a measurement of minutes, run by hand (see the module comment)"]
+async fn bench_plan_50_services_x_4_releases() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let started = Instant::now();
+    let releases = push_images(&Connector::new(options()), &host, SERVICES, RELEASES).await;
+    eprintln!(
+        "pushed {} two-platform images in {:.1} s",
+        releases.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let dir = scratch_dir();
+    let text = write_file(dir.path(), &host, &host, &releases);
+    let started = Instant::now();
+    let out = Quayside::new(dir.path()).args(["apply"]).run();
+    assert_eq!(out.code, 0, "quayside apply: {out:?}");
+    eprintln!(
+        "quayside apply (copy, sign, tag {} releases) in {:.1} s: {}",
+        releases.len(),
+        started.elapsed().as_secs_f64(),
+        out.stdout
+            .lines()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+
+    let mut walls: Vec<Duration> = Vec::new();
+    for _ in 0..PLAN_RUNS {
+        let started = Instant::now();
+        let out = Quayside::new(dir.path())
+            .args(["plan", "--detailed-exitcode"])
+            .run();
+        walls.push(started.elapsed());
+        assert_eq!(out.code, 0, "everything unchanged: {out:?}");
+    }
+    walls.sort();
+    eprintln!(
+        "quayside plan (binary, {} unchanged releases), {PLAN_RUNS} runs: min {:.2} s, median {:.2} s, max {:.2} s",
+        releases.len(),
+        walls[0].as_secs_f64(),
+        walls[PLAN_RUNS / 2].as_secs_f64(),
+        walls[PLAN_RUNS - 1].as_secs_f64()
+    );
+
+    let desired = quayside::config::parse_str(&text, "releases.toml", dir.path())
+        .expect("the generated releases.toml is valid");
+    let connector = Connector::new(options());
+    let started = Instant::now();
+    read_live_state(&desired, &connector, Scope::Plan)
+        .await
+        .expect("live state");
+    let elapsed = started.elapsed();
+    let counts = connector.request_counts();
+    eprintln!(
+        "read_live_state in-process: {:.2} s, {} requests ({} GET, {} HEAD)",
+        elapsed.as_secs_f64(),
+        counts.total,
+        counts.get,
+        counts.head
+    );
+    assert_eq!(
+        counts,
+        expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64)
+    );
+}
