@@ -6,6 +6,10 @@
 //! ```text
 //! cargo test --test all plan_bench -- --ignored --nocapture
 //! ```
+//!
+//! The timed `plan` runs use the test build's (unoptimised) binary; set
+//! `QUAYSIDE_BENCH_BIN` to time another one, e.g. after
+//! `cargo build --release`: `QUAYSIDE_BENCH_BIN=$CARGO_TARGET_DIR/release/quayside`.
 
 use crate::plan_requests::expected_unchanged_plan_requests;
 use crate::quayside::Quayside;
@@ -15,6 +19,7 @@ use crate::support::seeded::{push_images, write_file};
 use quayside::live::{Scope, read_live_state};
 use quayside::registry::Connector;
 use quayside::registry::distribution::{ClientOptions, CredentialEnv};
+use quayside::signing::PublicKey;
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 50;
@@ -58,6 +63,9 @@ async fn bench_plan_50_services_x_4_releases() {
             .join(" | ")
     );
 
+    let binary = std::env::var_os("QUAYSIDE_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_quayside").into());
+    eprintln!("timing {}", std::path::Path::new(&binary).display());
     // The default per-host concurrency (8), and more, to see whether the
     // plan is bound by round trips.
     for concurrency in ["8", "32"] {
@@ -68,7 +76,7 @@ async fn bench_plan_50_services_x_4_releases() {
             // GNU time reports the binary's own CPU time on stderr's last line.
             let output = std::process::Command::new("/usr/bin/time")
                 .args(["-f", "%U s user, %S s sys"])
-                .arg(env!("CARGO_BIN_EXE_quayside"))
+                .arg(&binary)
                 .args(["plan", "--detailed-exitcode", "--concurrency", concurrency])
                 .current_dir(dir.path())
                 .env_remove("QUAYSIDE_LOG")
@@ -100,7 +108,7 @@ async fn bench_plan_50_services_x_4_releases() {
         .expect("the generated releases.toml is valid");
     let connector = Connector::new(options());
     let started = Instant::now();
-    read_live_state(&desired, &connector, Scope::Plan)
+    let live = read_live_state(&desired, &connector, Scope::Plan)
         .await
         .expect("live state");
     let elapsed = started.elapsed();
@@ -116,4 +124,15 @@ async fn bench_plan_50_services_x_4_releases() {
         counts,
         expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64)
     );
+
+    // The pure planner: mostly checking one signature per manifest.
+    let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo public key");
+    let started = Instant::now();
+    let plan = quayside::plan::plan(&desired, &live, Some(&key));
+    eprintln!(
+        "plan() in-process (verifies {} signatures): {:.2} s",
+        releases.len() * 3,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(!plan.has_changes() && !plan.is_refused());
 }
