@@ -58,6 +58,16 @@ pub struct ApplyArgs {
     /// registries have changed since it was made.
     #[arg(value_name = "PLAN.json")]
     pub plan: Option<PathBuf>,
+
+    /// Refuse releases changed or removed since this git revision (every
+    /// release is still checked: apply makes the registries match the file).
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// Apply a releases.toml with uncommitted changes (the signatures then
+    /// record a commit that does not hold them).
+    #[arg(long)]
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,4 +87,19 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 only when there is nothing to do).
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Refuse on any warning (unmanaged target tags, scanning disabled,
+    /// unused waivers), under the warning's own code.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Compare with releases.toml at this git revision (`origin/main`):
+    /// refuse changed or removed releases, show the diff, and read the
+    /// registries only for the releases the change adds.
+    #[arg(long, value_name = "REV")]
+    pub base: Option<String>,
+
+    /// With --base: check every release, not only those the change adds.
+    #[arg(long, requires = "base")]
+    pub full: bool,
 }

@@ -9,6 +9,7 @@ pub mod sign;
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
 use crate::plan::{Action, ActionKind, Plan, SignatureCheck};
+use crate::progress::Progress;
 use crate::registry::{Connector, RegistryError};
 use crate::signing::Signer;
 use copy::Copier;
@@ -47,6 +48,18 @@ pub enum Outcome {
     Failed(RegistryError),
 }
 
+impl Outcome {
+    /// A few words for progress lines.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Created { signatures } => format!("created ({signatures} signatures)"),
+            Outcome::Signed { signatures } => format!("signed ({signatures} signatures)"),
+            Outcome::Retag { .. } => "refused: the tag exists at another digest".to_string(),
+            Outcome::Failed(_) => "failed (see the summary)".to_string(),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct ReleaseOutcome {
     pub service: String,
@@ -64,18 +77,16 @@ impl Apply<'_> {
             .iter()
             .filter(|action| action.kind != ActionKind::Unchanged)
             .collect();
+        let progress = &Progress::new(work.len());
         stream::iter(work)
             .map(|action| async move {
                 let outcome = self.run_action(action).await;
-                match &outcome {
-                    Outcome::Created { .. } => {
-                        tracing::warn!(target: "quayside", "created {} {} ({})", action.service, action.tag, action.digest)
-                    }
-                    Outcome::Signed { .. } => {
-                        tracing::warn!(target: "quayside", "signed {} {} ({})", action.service, action.tag, action.digest)
-                    }
-                    _ => {}
-                }
+                progress.finished(&format!(
+                    "{} {} {}",
+                    action.service,
+                    action.tag,
+                    outcome.describe()
+                ));
                 ReleaseOutcome {
                     service: action.service.clone(),
                     tag: action.tag.clone(),

@@ -5,9 +5,10 @@
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier};
 use crate::cli::ApplyArgs;
 use crate::commands::load_desired;
-use crate::commands::plan::{load_public_key, make_plan};
+use crate::commands::plan::{load_public_key, make_plan, make_plan_since};
 use crate::config::model::Desired;
 use crate::exit::ExitStatus;
+use crate::history::provenance_commit;
 use crate::plan::{ActionKind, Plan, SignatureCheck, render};
 use crate::registry::Connector;
 use crate::signing::{PublicKey, SigningKey};
@@ -31,6 +32,13 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
         Ok(desired) => desired,
         Err(status) => return status,
     };
+    let commit = match provenance_commit(&file, args.allow_dirty) {
+        Ok(commit) => commit,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::Error;
+        }
+    };
     let keys = match load_keys(&desired) {
         Ok(keys) => keys,
         Err(message) => {
@@ -40,8 +48,11 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
     };
     let verifier: Option<&dyn SignatureCheck> = keys.verifier.as_ref().map(|k| k as _);
     let connector = super::connector(concurrency);
-    let plan = match make_plan(&desired, &connector, verifier).await {
-        Ok(plan) => plan,
+    // With --base every release is still checked (full): apply must make the
+    // registries match the whole file, and the history rules still refuse.
+    let base = args.base.as_deref().map(|rev| (rev, true));
+    let plan = match make_plan_since(&desired, &file, base, &connector, verifier).await {
+        Ok((plan, _)) => plan,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitStatus::Error;
@@ -75,7 +86,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
         connector: &connector,
         signer,
         verifier,
-        commit: git_commit(&desired.base_dir),
+        commit,
         copier: Copier::default(),
     };
     let outcomes = apply.run(&plan).await;
@@ -253,6 +264,17 @@ fn summary(
         connector.request_counts().total,
         started.elapsed().as_secs_f64()
     );
+    match &apply.commit {
+        Some(commit) => {
+            let _ = writeln!(out, "Provenance: signatures record git commit {commit}.");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Provenance: the file is not in a git repository; signatures record no commit."
+            );
+        }
+    }
     out
 }
 
@@ -277,22 +299,6 @@ fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> Exit
         return ExitStatus::Error;
     }
     ExitStatus::Success
-}
-
-/// The commit of the work tree holding the file, recorded as provenance.
-fn git_commit(dir: &Path) -> Option<String> {
-    let output = std::process::Command::new("git")
-        .arg("-C")
-        .arg(if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        })
-        .args(["rev-parse", "--verify", "-q", "HEAD"])
-        .output()
-        .ok()?;
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    (output.status.success() && commit.len() == 40).then_some(commit)
 }
 
 fn human_bytes(bytes: u64) -> String {

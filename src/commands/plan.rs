@@ -4,10 +4,12 @@ use crate::cli::PlanArgs;
 use crate::commands::load_desired;
 use crate::config::model::Desired;
 use crate::exit::ExitStatus;
+use crate::history::Baseline;
 use crate::live::{Scope, read_live_state};
 use crate::plan::{self, Plan, SignatureCheck, render};
 use crate::registry::Connector;
 use crate::signing::PublicKey;
+use std::path::Path;
 
 pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
     let desired = match load_desired(&args.file) {
@@ -22,14 +24,23 @@ pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
         }
     };
     let connector = super::connector(concurrency);
-    let plan = match make_plan(&desired, &connector, verifier.as_ref().map(|k| k as _)).await {
-        Ok(plan) => plan,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitStatus::Error;
-        }
+    let verifier = verifier.as_ref().map(|k| k as _);
+    let base = args.base.as_deref().map(|rev| (rev, args.full));
+    let (plan, baseline) =
+        match make_plan_since(&desired, &args.file, base, &connector, verifier).await {
+            Ok(planned) => planned,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitStatus::Error;
+            }
+        };
+    let plan = if args.strict {
+        plan::strict::escalate(plan)
+    } else {
+        plan
     };
-    print!("{}", render::render(&plan, args.format));
+    let diff = baseline.as_ref().map(|b| b.diff.as_str());
+    print!("{}", render::render_with_diff(&plan, args.format, diff));
     if let Some(out) = &args.out {
         let json = render::json::render(&plan);
         if let Err(error) = crate::fsutil::write_atomically(out, json.as_bytes()) {
@@ -46,10 +57,40 @@ pub async fn make_plan(
     connector: &Connector,
     verifier: Option<&dyn SignatureCheck>,
 ) -> Result<Plan, String> {
-    let live = read_live_state(desired, connector, Scope::Plan)
+    let mut live = read_live_state(desired, connector, Scope::Plan)
+        .await
+        .map_err(|error| error.to_string())?;
+    crate::scan::quay::read_into(desired, connector, &mut live)
         .await
         .map_err(|error| error.to_string())?;
     Ok(plan::plan(desired, &live, verifier))
+}
+
+/// Like [`make_plan`]; with `base = Some((rev, full))` the plan is made
+/// against the file at git revision `rev` (see `history`): refusals for
+/// changed and removed releases, and unless `full` only the added releases
+/// are read and planned.
+pub async fn make_plan_since(
+    desired: &Desired,
+    file: &Path,
+    base: Option<(&str, bool)>,
+    connector: &Connector,
+    verifier: Option<&dyn SignatureCheck>,
+) -> Result<(Plan, Option<Baseline>), String> {
+    let Some((rev, full)) = base else {
+        return Ok((make_plan(desired, connector, verifier).await?, None));
+    };
+    let baseline = Baseline::load(file, rev, desired).map_err(|error| error.to_string())?;
+    if let Some(old) = &baseline.renamed_from {
+        eprintln!(
+            "note: {} was renamed from {old} since {rev}; comparing with {}",
+            desired.file, baseline.label
+        );
+    }
+    let scoped = baseline.scope(desired, full);
+    let mut plan = make_plan(&scoped.desired, connector, verifier).await?;
+    baseline.finish(&mut plan, desired, scoped.not_checked);
+    Ok((plan, Some(baseline)))
 }
 
 /// The configured `[signing] public_key`, if any.

@@ -2,8 +2,10 @@
 //! `read` gathers it (IO, concurrent); the planner consumes it (pure).
 
 pub mod read;
+pub mod scans;
 
 use crate::digest::Digest;
+use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +15,9 @@ pub use read::{Scope, read_live_state};
 pub struct LiveState {
     /// Keyed by service name.
     pub services: BTreeMap<String, LiveService>,
+    /// The UTC day (`YYYY-MM-DD`) the state was read, against which waiver
+    /// expiry is judged; `None` treats every dated waiver as expired.
+    pub today: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -26,6 +31,9 @@ pub struct LiveService {
     pub signatures: BTreeMap<Digest, ImageSignatures>,
     /// For digests that would be created: whether the source has them.
     pub source_has: BTreeMap<Digest, bool>,
+    /// For digests that would be created, with `vulnerability_source =
+    /// "quay"`: their vulnerability scans (see `scans`).
+    pub scans: BTreeMap<Digest, ImageScan>,
 }
 
 /// The signatures stored for one image: its root manifest first, then every

@@ -4,8 +4,9 @@
 
 pub mod planner;
 pub mod render;
+pub mod strict;
 
-use crate::config::model::SourceLocation;
+use crate::config::model::{Severity, SourceLocation};
 use crate::digest::Digest;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +39,14 @@ pub struct Summary {
     pub unchanged: usize,
     pub refused: usize,
     pub warnings: usize,
+    /// With `--base` (not `--full`): releases unchanged since the base,
+    /// left out of this plan's registry reads.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_checked: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,6 +94,10 @@ pub enum RefusalCode {
     Changed,
     Removed,
     RcRequired,
+    /// With `plan --strict`: a warning of the same code, escalated.
+    UnmanagedTag,
+    ScanDisabled,
+    UnusedWaiver,
 }
 
 impl RefusalCode {
@@ -99,6 +112,9 @@ impl RefusalCode {
             RefusalCode::Changed => "changed",
             RefusalCode::Removed => "removed",
             RefusalCode::RcRequired => "rc-required",
+            RefusalCode::UnmanagedTag => "unmanaged-tag",
+            RefusalCode::ScanDisabled => "scan-disabled",
+            RefusalCode::UnusedWaiver => "unused-waiver",
         }
     }
 }
@@ -111,6 +127,54 @@ pub struct Refusal {
     /// What is wrong and what to do about it.
     pub message: String,
     pub location: SourceLocation,
+    /// For `vulnerable`: every blocking vulnerability, per platform.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Finding>,
+}
+
+/// One vulnerability that blocks a release (`vulnerable` refusals).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The advisory, e.g. `CVE-2024-1234`.
+    pub id: String,
+    pub severity: Severity,
+    pub package: String,
+    pub installed: String,
+    /// The first fixed version; `None` when no fix exists yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    /// `os/arch[/variant]`, or a single-platform image's short digest.
+    pub platform: String,
+    /// The platform manifest that was scanned.
+    pub digest: Digest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// A waiver for this id exists but expired on this day (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver_expired: Option<String>,
+}
+
+impl Finding {
+    /// One line for people: `CVE-… (critical) openssl 3.0.2 -> 3.0.7 on linux/amd64`.
+    pub fn summary(&self) -> String {
+        let fixed = match &self.fixed {
+            Some(fixed) => format!("fixed in {fixed}"),
+            None => "no fix yet".to_string(),
+        };
+        let expired = self
+            .waiver_expired
+            .as_ref()
+            .map(|day| format!(" [waiver expired {day}]"))
+            .unwrap_or_default();
+        format!(
+            "{} ({}) {} {}, {fixed}, on {}{expired}",
+            self.id,
+            self.severity.name(),
+            self.package,
+            self.installed,
+            self.platform
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -118,6 +182,8 @@ pub struct Refusal {
 pub enum WarningCode {
     UnmanagedTag,
     ScanDisabled,
+    /// A `[[policy.waivers]]` entry that matched no blocked vulnerability.
+    UnusedWaiver,
 }
 
 impl WarningCode {
@@ -125,6 +191,7 @@ impl WarningCode {
         match self {
             WarningCode::UnmanagedTag => "unmanaged-tag",
             WarningCode::ScanDisabled => "scan-disabled",
+            WarningCode::UnusedWaiver => "unused-waiver",
         }
     }
 }
@@ -138,6 +205,9 @@ pub struct Warning {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
     pub message: String,
+    /// Where in the file the warning points, when one line is to blame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
 }
 
 impl Plan {

@@ -7,6 +7,7 @@ use crate::live::{ImageSignatures, LiveService, LiveState};
 use crate::plan::{
     Action, ActionKind, Plan, Refusal, RefusalCode, SCHEMA_VERSION, Summary, Warning, WarningCode,
 };
+use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use crate::signing::{PublicKey, SignatureEntry};
 
 /// Decides whether a stored signature is valid for a digest in a repository.
@@ -28,6 +29,10 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
     let mut actions = Vec::new();
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
+    let scanning = desired.policy.vulnerability_source == VulnerabilitySource::Quay;
+    // Without a known day every waiver with an expiry counts as expired.
+    let today = live.today.as_deref().unwrap_or("9999-12-31");
+    let mut waivers_used = WaiverUse::default();
 
     if desired.policy.vulnerability_source == VulnerabilitySource::None {
         warnings.push(Warning {
@@ -38,13 +43,31 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
                 "policy.vulnerability_source = \"none\" in {}: images are released without a vulnerability scan; DD-REGISTRY-001 requires zero critical and high CVEs in production",
                 desired.file
             ),
+            location: None,
         });
     }
 
     for service in &desired.services {
         let live_service = live.services.get(&service.name).unwrap_or(&empty);
         for release in &service.releases {
-            match decide(desired, service, release, live_service, verifier) {
+            let decision = match decide(desired, service, release, live_service, verifier) {
+                Ok(ActionKind::Create) if scanning => gate::check_image(
+                    &service.name,
+                    &release.digest,
+                    live_service.scans.get(&release.digest),
+                    &desired.policy,
+                    today,
+                    &mut waivers_used,
+                )
+                .map(|()| ActionKind::Create),
+                Ok(kind) => Ok(kind),
+                Err((code, message)) => Err(GateRefusal {
+                    code,
+                    message,
+                    details: Vec::new(),
+                }),
+            };
+            match decision {
                 Ok(kind) => actions.push(Action {
                     service: service.name.clone(),
                     tag: release.tag.clone(),
@@ -53,16 +76,24 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
                     source: service.source.reference(),
                     target: service.target.reference(),
                 }),
-                Err((code, message)) => refusals.push(Refusal {
+                Err(GateRefusal {
+                    code,
+                    message,
+                    details,
+                }) => refusals.push(Refusal {
                     code,
                     service: service.name.clone(),
                     tag: release.tag.clone(),
                     message,
                     location: release.location.clone(),
+                    details,
                 }),
             }
         }
         warnings.extend(unmanaged_tags(&desired.file, service, live_service));
+    }
+    if scanning {
+        warnings.extend(gate::unused_waivers(&desired.policy, &waivers_used, today));
     }
 
     let count = |kind| actions.iter().filter(|a: &&Action| a.kind == kind).count();
@@ -72,6 +103,7 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
         unchanged: count(ActionKind::Unchanged),
         refused: refusals.len(),
         warnings: warnings.len(),
+        ..Summary::default()
     };
     Plan {
         schema: SCHEMA_VERSION,
@@ -163,17 +195,7 @@ fn decide(
             ),
         ));
     }
-    if desired.policy.vulnerability_source == VulnerabilitySource::Quay {
-        // Scan results are not read yet: never treat "no data" as "clean".
-        return Err((
-            RefusalCode::ScanUnavailable,
-            format!(
-                "no vulnerability scan of {} could be read from {}: wait for the scan, or set policy.vulnerability_source = \"none\" to release without one (a loud warning)",
-                release.digest,
-                service.source.reference()
-            ),
-        ));
-    }
+    // The vulnerability gate runs on creates, in `plan`.
     Ok(ActionKind::Create)
 }
 
@@ -260,6 +282,7 @@ fn unmanaged_tags(file: &str, service: &Service, live: &LiveService) -> Vec<Warn
                 file,
                 service.name
             ),
+            location: Some(service.location.clone()),
         })
         .collect()
 }

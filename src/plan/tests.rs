@@ -84,6 +84,7 @@ fn desired(releases: Vec<Release>) -> Desired {
 fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
+        ..LiveState::default()
     }
 }
 

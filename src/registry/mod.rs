@@ -189,6 +189,20 @@ impl Connector {
         }
     }
 
+    /// A JSON API read (Quay's security API) under the same per-host
+    /// concurrency, retry and counting rules as registry requests.
+    pub async fn api_get(
+        &self,
+        url: &str,
+        bearer: Option<&secrecy::SecretString>,
+        repository: &str,
+        operation: &str,
+    ) -> Result<distribution::ApiAnswer, RegistryError> {
+        self.distribution
+            .api_get(url, bearer, repository, operation)
+            .await
+    }
+
     /// Requests sent so far, by HTTP method.
     pub fn request_counts(&self) -> distribution::RequestCounts {
         self.distribution.request_counts()

@@ -1,7 +1,10 @@
 //! The one integration-test binary: a module per part of quayside, and the
 //! shared harness (real registry processes, fake registries, test images).
 
+mod apply_layout;
+mod ci_recipes;
 mod distribution;
+mod history;
 mod layout;
 mod plan_bench;
 mod plan_cli;
@@ -10,6 +13,7 @@ mod plan_registry;
 mod plan_requests;
 mod quayside;
 mod quickstart;
+mod scan;
 mod signing;
 mod support;
 mod validate;

@@ -104,3 +104,44 @@ fn plan_on_a_missing_file_exits_1_and_says_which() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stderr.contains("releases.toml"), "{out:?}");
 }
+
+#[test]
+fn validate_reports_all_five_mistakes_and_exits_1() {
+    let out = Quayside::new(&repo_root())
+        .args(["validate", "-f", "tests/fixtures/config/five-mistakes.toml"])
+        .run();
+    assert_eq!(out.code, 1, "{out:?}");
+    let errors = out.stderr.matches("error[").count();
+    assert_eq!(errors, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("tests/fixtures/config/five-mistakes.toml:"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn plan_refuses_invalid_tags_that_validate_rejects() {
+    let dir = quickstart();
+    let file = dir.path().join("releases.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text.replacen("\"v1.1.0-rc1\" =", "\"latest\" =", 1);
+    std::fs::write(&file, text).unwrap();
+    let validate = Quayside::new(dir.path()).args(["validate"]).run();
+    assert_eq!(validate.code, 1, "{validate:?}");
+    let plan = Quayside::new(dir.path())
+        .args(["plan", "--format", "json"])
+        .run();
+    assert_eq!(plan.code, 3, "{plan:?}");
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["refusals"][0]["code"], "invalid-tag");
+    assert_eq!(json["refusals"][0]["tag"], "latest");
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = Quayside::new(&repo_root()).args(["--help"]).run();
+    assert_eq!(out.code, 0, "{out:?}");
+    insta::assert_snapshot!("help", out.stdout);
+}

@@ -41,6 +41,12 @@ impl Quayside {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.command.env(name, value);
+        self
+    }
+
     pub fn run(mut self) -> Outcome {
         let output = self.command.output().expect("the quayside binary runs");
         Outcome {

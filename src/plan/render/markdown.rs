@@ -1,7 +1,7 @@
 //! The Markdown form: a pull-request comment. The verdict first, details in
 //! `<details>`, always below GitHub's 65,536-character limit.
 
-use crate::plan::render::{action_note, verdict};
+use crate::plan::render::{action_note, not_checked_note, plural, short_base};
 use crate::plan::{ActionKind, Plan};
 use std::fmt::Write;
 
@@ -13,6 +13,85 @@ pub const MARKER: &str = "<!-- quayside-plan -->";
 pub const MAX_CHARS: usize = 65_000;
 
 pub fn render(plan: &Plan) -> String {
+    render_with_diff(plan, None)
+}
+
+/// The comment's first line, what a reviewer needs at a glance.
+pub fn headline(plan: &Plan) -> String {
+    let s = &plan.summary;
+    if plan.is_refused() {
+        format!("refused: {} problem{}", s.refused, plural(s.refused))
+    } else if !plan.has_changes() {
+        "nothing to do".to_string()
+    } else if s.sign == 0 {
+        format!("will create {} release{}", s.create, plural(s.create))
+    } else {
+        format!(
+            "will create {} release{} and sign {}",
+            s.create,
+            plural(s.create),
+            s.sign
+        )
+    }
+}
+
+/// The diff under review in its own `<details>`, capped at `limit` characters
+/// (cut at a line, saying how many lines were left out).
+fn diff_section(plan: &Plan, diff: &str, limit: usize) -> String {
+    let mut out = String::new();
+    if diff.is_empty() {
+        let _ = writeln!(
+            out,
+            "`{}` is unchanged since `{}`.\n",
+            plan.file,
+            short_base(plan)
+        );
+        return out;
+    }
+    let changed = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') && !l.starts_with("+++"))
+                || (l.starts_with('-') && !l.starts_with("---"))
+        })
+        .count();
+    // A fence longer than any run of backticks in the diff cannot be closed by it.
+    let longest = diff.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
+    let _ = writeln!(
+        out,
+        "<details><summary>Changes to <code>{}</code> since <code>{}</code> ({changed} line{})</summary>\n\n{fence}diff",
+        escape(&plan.file),
+        short_base(plan),
+        plural(changed)
+    );
+    let budget = limit.saturating_sub(out.len() + 200);
+    let lines: Vec<&str> = diff.lines().collect();
+    let mut shown = 0;
+    let mut body = String::new();
+    for line in &lines {
+        if body.len() + line.len() + 1 > budget {
+            break;
+        }
+        body.push_str(line);
+        body.push('\n');
+        shown += 1;
+    }
+    out.push_str(&body);
+    let _ = writeln!(out, "{fence}\n");
+    if shown < lines.len() {
+        let _ = writeln!(
+            out,
+            "_{} more diff lines not shown; see the pull request's files._\n",
+            lines.len() - shown
+        );
+    }
+    let _ = writeln!(out, "</details>\n");
+    out
+}
+
+/// The comment, with the diff of the file since the base when there is one.
+pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "{MARKER}");
     let icon = if plan.is_refused() {
@@ -22,13 +101,19 @@ pub fn render(plan: &Plan) -> String {
     } else {
         ":white_check_mark:"
     };
-    let _ = writeln!(head, "### {icon} quayside plan: {}\n", verdict(plan));
+    let _ = writeln!(head, "### {icon} quayside plan: {}\n", headline(plan));
     let s = &plan.summary;
     let _ = writeln!(
         head,
         "**{}** to create · **{}** to sign · **{}** unchanged · **{}** refused · **{}** warnings · `{}`\n",
         s.create, s.sign, s.unchanged, s.refused, s.warnings, plan.file
     );
+    if let Some(note) = not_checked_note(plan) {
+        let _ = writeln!(head, "_{note}_\n");
+    }
+    let changes = diff
+        .map(|diff| diff_section(plan, diff, MAX_CHARS / 4))
+        .unwrap_or_default();
 
     let mut refusals = String::new();
     if !plan.refusals.is_empty() {
@@ -43,6 +128,9 @@ pub fn render(plan: &Plan) -> String {
                 r.location,
                 escape(&r.message)
             );
+            for finding in &r.details {
+                let _ = writeln!(refusals, "  - {}", escape(&finding.summary()));
+            }
         }
         refusals.push('\n');
     }
@@ -88,7 +176,7 @@ pub fn render(plan: &Plan) -> String {
     // Fit the action table into what remains, dropping rows from the end and
     // saying how many were left out.
     let table_head = "| service | tag | action | digest | |\n|---|---|---|---|---|\n";
-    let fixed = head.len() + refusals.len() + warnings.len() + 200;
+    let fixed = head.len() + changes.len() + refusals.len() + warnings.len() + 200;
     let budget = MAX_CHARS.saturating_sub(fixed);
     let mut table = String::from(table_head);
     let mut shown = 0;
@@ -108,6 +196,7 @@ pub fn render(plan: &Plan) -> String {
     }
 
     let mut out = head;
+    out.push_str(&changes);
     out.push_str(&truncate(&refusals, MAX_CHARS / 2));
     if !rows.is_empty() {
         let _ = writeln!(

@@ -15,11 +15,38 @@ pub enum Format {
 }
 
 pub fn render(plan: &Plan, format: Format) -> String {
+    render_with_diff(plan, format, None)
+}
+
+/// With `--base`: the text and Markdown forms show the diff of the file
+/// since the base above the plan (JSON carries the `base` commit instead).
+pub fn render_with_diff(plan: &Plan, format: Format, diff: Option<&str>) -> String {
     match format {
-        Format::Text => text::render(plan),
+        Format::Text => text::render_with_diff(plan, diff),
         Format::Json => json::render(plan),
-        Format::Markdown => markdown::render(plan),
+        Format::Markdown => markdown::render_with_diff(plan, diff),
     }
+}
+
+/// The base commit as `git log --oneline` shows it.
+pub(crate) fn short_base(plan: &Plan) -> &str {
+    plan.base
+        .as_deref()
+        .map(|base| base.get(..7).unwrap_or(base))
+        .unwrap_or("the base")
+}
+
+/// Says that an incremental plan (`--base` without `--full`) left releases out.
+pub(crate) fn not_checked_note(plan: &Plan) -> Option<String> {
+    let n = plan.summary.not_checked;
+    (n > 0).then(|| {
+        format!(
+            "{n} release{} unchanged since {}, not checked; use --full to check {}.",
+            plural(n),
+            short_base(plan),
+            if n == 1 { "it" } else { "them" }
+        )
+    })
 }
 
 /// Services in the order the plan lists them, each with its actions.

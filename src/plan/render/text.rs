@@ -1,12 +1,40 @@
 //! The text form, read like `terraform plan`: one line per release grouped by
 //! service, a summary line, then every refusal with its location.
 
-use crate::plan::render::{action_note, actions_by_service, verdict};
+use crate::plan::render::{action_note, actions_by_service, not_checked_note, short_base, verdict};
 use crate::plan::{ActionKind, Plan};
 use std::fmt::Write;
 
 pub fn render(plan: &Plan) -> String {
+    render_with_diff(plan, None)
+}
+
+/// The plan, preceded by the diff of the file since the base (`--base`).
+pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     let mut out = String::new();
+    match diff {
+        Some("") => {
+            let _ = writeln!(
+                out,
+                "{} is unchanged since {}.
+",
+                plan.file,
+                short_base(plan)
+            );
+        }
+        Some(diff) => {
+            let _ = writeln!(
+                out,
+                "Changes to {} since {}:
+",
+                plan.file,
+                short_base(plan)
+            );
+            out.push_str(diff);
+            out.push('\n');
+        }
+        None => {}
+    }
     let _ = writeln!(out, "quayside plan for {}", plan.file);
     for (service, actions) in actions_by_service(plan) {
         let first = actions[0];
@@ -40,6 +68,9 @@ pub fn render(plan: &Plan) -> String {
         s.warnings,
         crate::plan::render::plural(s.warnings)
     );
+    if let Some(note) = not_checked_note(plan) {
+        let _ = writeln!(out, "{note}");
+    }
     for refusal in &plan.refusals {
         let _ = writeln!(
             out,
@@ -50,6 +81,9 @@ pub fn render(plan: &Plan) -> String {
             refusal.message,
             refusal.location
         );
+        for finding in &refusal.details {
+            let _ = writeln!(out, "  = {}", finding.summary());
+        }
     }
     for warning in &plan.warnings {
         let subject = match (&warning.service, &warning.tag) {

@@ -4,6 +4,7 @@
 //! that registries share their HTTP connections, credentials, bearer tokens,
 //! concurrency limits and request counters.
 
+mod api;
 mod auth;
 mod challenge;
 mod credentials;
@@ -12,6 +13,7 @@ mod repository;
 mod retry;
 mod transport;
 
+pub use api::ApiAnswer;
 pub use credentials::CredentialEnv;
 
 use crate::config::location::{RepositoryLocation, Scheme};

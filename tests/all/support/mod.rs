@@ -8,6 +8,7 @@
 pub mod fake;
 pub mod images;
 pub mod proxy;
+pub mod quay;
 pub mod registry;
 pub mod releases;
 pub mod seeded;

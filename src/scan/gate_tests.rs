@@ -1,0 +1,500 @@
+//! Tests of the vulnerability gate: each scan status and severity, waivers
+//! (active, expired, scoped, unused), multi-platform images; and, through the
+//! planner, how its refusals and warnings reach a plan (with `require_rc`
+//! edge cases alongside, since they share the create path).
+
+use crate::config::location::RepositoryLocation;
+use crate::config::model::{
+    Desired, KeySource, Policy, Release, Service, Severity, SigningConfig, SourceLocation, Waiver,
+};
+use crate::digest::Digest;
+use crate::live::{LiveService, LiveState};
+use crate::plan::{ActionKind, RefusalCode, WarningCode, plan};
+use crate::scan::gate::{WaiverUse, check_image};
+use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
+use std::path::{Path, PathBuf};
+
+const TODAY: &str = "2026-06-15";
+
+fn digest(n: u8) -> Digest {
+    Digest::of_bytes(&[n])
+}
+
+fn vuln(id: &str, severity: Severity) -> Vulnerability {
+    Vulnerability {
+        id: id.into(),
+        severity,
+        package: "openssl".into(),
+        installed: "3.0.2".into(),
+        fixed: Some("3.0.7".into()),
+        link: None,
+    }
+}
+
+fn platform(name: &str, n: u8, status: ScanStatus) -> PlatformScan {
+    PlatformScan {
+        platform: Some(name.into()),
+        digest: digest(n),
+        status,
+    }
+}
+
+fn single(status: ScanStatus) -> ImageScan {
+    ImageScan::Platforms(vec![PlatformScan {
+        platform: None,
+        digest: digest(1),
+        status,
+    }])
+}
+
+fn location(line: u32) -> SourceLocation {
+    SourceLocation {
+        file: "releases.toml".into(),
+        line,
+        column: 1,
+    }
+}
+
+fn waiver(id: &str, service: Option<&str>, expires: Option<&str>, line: u32) -> Waiver {
+    Waiver {
+        id: id.into(),
+        service: service.map(str::to_string),
+        reason: "not reachable".into(),
+        expires: expires.map(str::to_string),
+        location: location(line),
+    }
+}
+
+fn check(scan: &ImageScan, policy: &Policy) -> Result<(), crate::scan::gate::GateRefusal> {
+    check_image(
+        "gateway",
+        &digest(1),
+        Some(scan),
+        policy,
+        TODAY,
+        &mut WaiverUse::default(),
+    )
+}
+
+#[test]
+fn a_clean_scan_passes() {
+    let scan = single(ScanStatus::Scanned(vec![]));
+    assert_eq!(check(&scan, &Policy::default()), Ok(()));
+}
+
+#[test]
+fn every_status_without_data_is_refused_scan_unavailable() {
+    for status in [
+        ScanStatus::Queued,
+        ScanStatus::Failed,
+        ScanStatus::Unsupported,
+        ScanStatus::Other("manifest_layer_too_large".into()),
+        ScanStatus::Absent("HTTP 404".into()),
+    ] {
+        let refusal = check(&single(status.clone()), &Policy::default()).unwrap_err();
+        assert_eq!(refusal.code, RefusalCode::ScanUnavailable, "{status:?}");
+        assert!(
+            refusal.message.contains("single-platform image"),
+            "{refusal:?}"
+        );
+    }
+    let unreadable = ImageScan::Unavailable {
+        reason: "the source oci:x is an OCI layout".into(),
+    };
+    let refusal = check(&unreadable, &Policy::default()).unwrap_err();
+    assert_eq!(refusal.code, RefusalCode::ScanUnavailable);
+    assert!(refusal.message.contains("OCI layout"));
+    let nothing = check_image(
+        "gateway",
+        &digest(1),
+        None,
+        &Policy::default(),
+        TODAY,
+        &mut WaiverUse::default(),
+    );
+    assert_eq!(nothing.unwrap_err().code, RefusalCode::ScanUnavailable);
+    let empty = check(&ImageScan::Platforms(vec![]), &Policy::default());
+    assert_eq!(empty.unwrap_err().code, RefusalCode::ScanUnavailable);
+}
+
+#[test]
+fn only_blocked_severities_refuse() {
+    for severity in Severity::ALL {
+        let scan = single(ScanStatus::Scanned(vec![vuln("CVE-2026-0001", severity)]));
+        let result = check(&scan, &Policy::default());
+        let blocked = matches!(severity, Severity::Critical | Severity::High);
+        assert_eq!(result.is_err(), blocked, "{severity:?}");
+        if let Err(refusal) = result {
+            assert_eq!(refusal.code, RefusalCode::Vulnerable);
+            assert_eq!(refusal.details.len(), 1);
+            let finding = &refusal.details[0];
+            assert_eq!(finding.id, "CVE-2026-0001");
+            assert_eq!(finding.package, "openssl");
+            assert_eq!(finding.installed, "3.0.2");
+            assert_eq!(finding.fixed.as_deref(), Some("3.0.7"));
+            assert!(refusal.message.contains(severity.name()));
+        }
+    }
+    let policy = Policy {
+        block_severities: vec![Severity::Medium],
+        ..Policy::default()
+    };
+    let medium = single(ScanStatus::Scanned(vec![vuln("CVE-1", Severity::Medium)]));
+    assert!(check(&medium, &policy).is_err());
+    let critical = single(ScanStatus::Scanned(vec![vuln("CVE-2", Severity::Critical)]));
+    assert!(
+        check(&critical, &policy).is_ok(),
+        "the list is exact, not a floor"
+    );
+}
+
+#[test]
+fn one_vulnerable_platform_refuses_the_index_and_is_named() {
+    let scan = ImageScan::Platforms(vec![
+        platform("linux/amd64", 2, ScanStatus::Scanned(vec![])),
+        platform(
+            "linux/arm64",
+            3,
+            ScanStatus::Scanned(vec![vuln("CVE-2026-0002", Severity::Critical)]),
+        ),
+    ]);
+    let refusal = check(&scan, &Policy::default()).unwrap_err();
+    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert!(refusal.message.contains("linux/arm64"));
+    assert!(!refusal.message.contains("linux/amd64"));
+    assert_eq!(refusal.details[0].platform, "linux/arm64");
+    assert_eq!(refusal.details[0].digest, digest(3));
+}
+
+#[test]
+fn one_unscanned_platform_makes_the_whole_image_unavailable() {
+    let scan = ImageScan::Platforms(vec![
+        platform("linux/amd64", 2, ScanStatus::Scanned(vec![])),
+        platform("linux/arm64", 3, ScanStatus::Queued),
+    ]);
+    let refusal = check(&scan, &Policy::default()).unwrap_err();
+    assert_eq!(refusal.code, RefusalCode::ScanUnavailable);
+    assert!(refusal.message.contains("linux/arm64"));
+    assert!(refusal.message.contains("queued"));
+}
+
+#[test]
+fn vulnerable_wins_over_unavailable_and_mentions_both() {
+    let scan = ImageScan::Platforms(vec![
+        platform("linux/amd64", 2, ScanStatus::Failed),
+        platform(
+            "linux/arm64",
+            3,
+            ScanStatus::Scanned(vec![vuln("CVE-3", Severity::High)]),
+        ),
+    ]);
+    let refusal = check(&scan, &Policy::default()).unwrap_err();
+    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert!(refusal.message.contains("unscanned"));
+    assert!(refusal.message.contains("linux/amd64"));
+}
+
+#[test]
+fn active_waivers_waive_and_expired_ones_say_so() {
+    let scan = single(ScanStatus::Scanned(vec![
+        vuln("CVE-2026-0001", Severity::Critical),
+        vuln("CVE-2026-0002", Severity::High),
+    ]));
+    let policy = Policy {
+        waivers: vec![
+            // Lower case, and valid through its expiry day.
+            waiver("cve-2026-0001", None, Some(TODAY), 20),
+            waiver("CVE-2026-0002", None, Some("2026-06-14"), 25),
+        ],
+        ..Policy::default()
+    };
+    let mut used = WaiverUse::default();
+    let refusal = check_image(
+        "gateway",
+        &digest(1),
+        Some(&scan),
+        &policy,
+        TODAY,
+        &mut used,
+    )
+    .unwrap_err();
+    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.details.len(), 1);
+    assert_eq!(refusal.details[0].id, "CVE-2026-0002");
+    assert_eq!(
+        refusal.details[0].waiver_expired.as_deref(),
+        Some("2026-06-14")
+    );
+    assert!(
+        refusal
+            .message
+            .contains("CVE-2026-0002 expired on 2026-06-14")
+    );
+    assert!(
+        crate::scan::gate::unused_waivers(&policy, &used, TODAY).is_empty(),
+        "an expired waiver that matched is reported in the refusal, not as unused"
+    );
+
+    let all_active = Policy {
+        waivers: vec![
+            waiver("CVE-2026-0001", None, None, 20),
+            waiver("CVE-2026-0002", Some("gateway"), Some("2027-01-31"), 25),
+        ],
+        ..Policy::default()
+    };
+    assert_eq!(check(&scan, &all_active), Ok(()));
+}
+
+#[test]
+fn a_waiver_for_another_service_does_not_apply() {
+    let scan = single(ScanStatus::Scanned(vec![vuln("CVE-9", Severity::High)]));
+    let policy = Policy {
+        waivers: vec![waiver("CVE-9", Some("auth"), None, 20)],
+        ..Policy::default()
+    };
+    let mut used = WaiverUse::default();
+    let refusal = check_image(
+        "gateway",
+        &digest(1),
+        Some(&scan),
+        &policy,
+        TODAY,
+        &mut used,
+    );
+    assert_eq!(refusal.unwrap_err().code, RefusalCode::Vulnerable);
+    let unused = crate::scan::gate::unused_waivers(&policy, &used, TODAY);
+    assert_eq!(unused.len(), 1);
+    assert_eq!(unused[0].service, "auth");
+    assert_eq!(unused[0].location.as_ref().unwrap().line, 20);
+}
+
+#[test]
+fn unused_waivers_warn_and_say_when_they_expired() {
+    let policy = Policy {
+        waivers: vec![
+            waiver("CVE-1", None, None, 20),
+            waiver("CVE-2", None, Some("2020-01-01"), 25),
+        ],
+        ..Policy::default()
+    };
+    let warnings = crate::scan::gate::unused_waivers(&policy, &WaiverUse::default(), TODAY);
+    assert_eq!(warnings.len(), 2);
+    assert!(warnings.iter().all(|w| w.code == WarningCode::UnusedWaiver));
+    assert!(!warnings[0].message.contains("expired"));
+    assert!(warnings[1].message.contains("expired on 2020-01-01"));
+}
+
+#[test]
+fn a_waived_low_severity_id_is_unused() {
+    let scan = single(ScanStatus::Scanned(vec![vuln("CVE-5", Severity::Low)]));
+    let policy = Policy {
+        waivers: vec![waiver("CVE-5", None, None, 20)],
+        ..Policy::default()
+    };
+    let mut used = WaiverUse::default();
+    check_image(
+        "gateway",
+        &digest(1),
+        Some(&scan),
+        &policy,
+        TODAY,
+        &mut used,
+    )
+    .unwrap();
+    assert_eq!(
+        crate::scan::gate::unused_waivers(&policy, &used, TODAY).len(),
+        1
+    );
+}
+
+// ---- through the planner ----
+
+fn release(tag: &str, digest: Digest, line: u32) -> Release {
+    Release {
+        tag: tag.into(),
+        tag_check: crate::config::tag::check_release_tag(tag, &["rc".into(), "beta".into()]),
+        digest,
+        location: location(line),
+    }
+}
+
+fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
+    let source = RepositoryLocation::parse("quay.io/jordigilh", Path::new(".")).unwrap();
+    let target = RepositoryLocation::parse("quay.io/kubernaut", Path::new(".")).unwrap();
+    Desired {
+        file: "releases.toml".into(),
+        base_dir: PathBuf::from("."),
+        policy,
+        signing: Some(SigningConfig {
+            key: Some(KeySource::Env("KEY".into())),
+            public_key: None,
+            location: location(5),
+        }),
+        services: vec![Service {
+            name: "gateway".into(),
+            source: source.child("gateway"),
+            target: target.child("gateway"),
+            releases,
+            location: location(8),
+        }],
+    }
+}
+
+fn live(service: LiveService, today: &str) -> LiveState {
+    LiveState {
+        services: [("gateway".to_string(), service)].into_iter().collect(),
+        today: Some(today.into()),
+    }
+}
+
+#[test]
+fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
+    let d = desired(
+        vec![
+            release("v1.0.0", digest(1), 10),
+            release("v1.1.0", digest(2), 11),
+        ],
+        Policy {
+            waivers: vec![waiver("CVE-7", None, None, 30)],
+            ..Policy::default()
+        },
+    );
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    service.source_has.insert(digest(2), true);
+    service.scans.insert(
+        digest(1),
+        ImageScan::Platforms(vec![platform(
+            "linux/amd64",
+            3,
+            ScanStatus::Scanned(vec![vuln("CVE-2026-1111", Severity::Critical)]),
+        )]),
+    );
+    service
+        .scans
+        .insert(digest(2), single(ScanStatus::Scanned(vec![])));
+    let plan = plan(&d, &live(service, TODAY), None);
+    assert_eq!(plan.refusals.len(), 1);
+    let refusal = &plan.refusals[0];
+    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.tag, "v1.0.0");
+    assert_eq!(refusal.location.line, 10);
+    assert_eq!(refusal.details[0].id, "CVE-2026-1111");
+    assert_eq!(plan.actions.len(), 1);
+    assert_eq!(plan.actions[0].kind, ActionKind::Create);
+    assert_eq!(plan.actions[0].tag, "v1.1.0");
+    let unused: Vec<_> = plan
+        .warnings
+        .iter()
+        .filter(|w| w.code == WarningCode::UnusedWaiver)
+        .collect();
+    assert_eq!(unused.len(), 1);
+    assert_eq!(plan.summary.warnings, plan.warnings.len());
+
+    let text = crate::plan::render::text::render(&plan);
+    assert!(
+        text.contains("= CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
+        "{text}"
+    );
+    let markdown = crate::plan::render::markdown::render(&plan);
+    assert!(
+        markdown
+            .contains("  - CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
+        "{markdown}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&crate::plan::render::json::render(&plan)).unwrap();
+    let detail = &json["refusals"][0]["details"][0];
+    assert_eq!(detail["severity"], "critical");
+    assert_eq!(detail["fixed"], "3.0.7");
+    assert_eq!(detail["platform"], "linux/amd64");
+}
+
+#[test]
+fn with_scanning_off_no_gate_runs_and_waivers_are_not_reported() {
+    let d = desired(
+        vec![release("v1.0.0", digest(1), 10)],
+        Policy {
+            vulnerability_source: crate::config::model::VulnerabilitySource::None,
+            waivers: vec![waiver("CVE-7", None, None, 30)],
+            ..Policy::default()
+        },
+    );
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    let plan = plan(&d, &live(service, TODAY), None);
+    assert_eq!(plan.actions[0].kind, ActionKind::Create);
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(codes, [WarningCode::ScanDisabled]);
+}
+
+#[test]
+fn an_unknown_day_treats_dated_waivers_as_expired() {
+    let d = desired(
+        vec![release("v1.0.0", digest(1), 10)],
+        Policy {
+            waivers: vec![waiver("CVE-8", None, Some("2999-12-31"), 30)],
+            ..Policy::default()
+        },
+    );
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    service.scans.insert(
+        digest(1),
+        single(ScanStatus::Scanned(vec![vuln("CVE-8", Severity::High)])),
+    );
+    let mut state = live(service, TODAY);
+    assert!(plan(&d, &state, None).refusals.is_empty());
+    state.today = None;
+    assert_eq!(
+        plan(&d, &state, None).refusals[0].code,
+        RefusalCode::Vulnerable
+    );
+}
+
+#[test]
+fn require_rc_counts_only_an_rc_of_the_same_version() {
+    let policy = Policy {
+        require_rc: true,
+        vulnerability_source: crate::config::model::VulnerabilitySource::None,
+        ..Policy::default()
+    };
+    let d = desired(
+        vec![
+            // A beta of the same version does not count.
+            release("v1.0.0-beta1", digest(1), 10),
+            release("v1.0.0", digest(1), 11),
+            // Another version's rc does not count.
+            release("v1.1.0-rc1", digest(2), 12),
+            release("v1.2.0", digest(2), 13),
+            // The rc of the same version does; a later rc number too.
+            release("v2.0.0-rc1", digest(3), 14),
+            release("v2.0.0-rc2", digest(4), 15),
+            release("v2.0.0", digest(4), 16),
+            // The same version's rc on another digest does not count.
+            release("v3.0.0-rc1", digest(5), 17),
+            release("v3.0.0", digest(6), 18),
+        ],
+        policy,
+    );
+    let mut service = LiveService::default();
+    for n in 1..=6 {
+        service.source_has.insert(digest(n), true);
+    }
+    let plan = plan(&d, &live(service, TODAY), None);
+    let refused: Vec<(&str, RefusalCode)> = plan
+        .refusals
+        .iter()
+        .map(|r| (r.tag.as_str(), r.code))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("v1.0.0", RefusalCode::RcRequired),
+            ("v1.2.0", RefusalCode::RcRequired),
+            ("v3.0.0", RefusalCode::RcRequired),
+        ]
+    );
+    assert!(plan.refusals[0].message.contains("v1.0.0-rcN"));
+    assert_eq!(plan.summary.create, 6);
+}

@@ -1,0 +1,254 @@
+//! Quay's security API client (IO): reads the scan of an image from
+//! `GET {api}/api/v1/repository/{namespace}/{repo}/manifest/{digest}/security`,
+//! one request per platform manifest (Quay reports indexes `unsupported`).
+
+use crate::config::location::{RepositoryLocation, Scheme};
+use crate::digest::Digest;
+use crate::registry::manifest::Descriptor;
+use crate::registry::{Connector, ManifestRef, RegistryError, Repository};
+use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, parse_security};
+use futures::{StreamExt, TryStreamExt, stream};
+use secrecy::SecretString;
+
+/// Platform manifests read at once per image; the registry host's own limit
+/// still bounds requests in flight.
+const PLATFORMS_IN_FLIGHT: usize = 8;
+
+/// Reading a scan failed in a way that is not "no data" (which the gate
+/// refuses as `scan-unavailable`): the plan cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(
+        "{api}: reading the vulnerability scan of {digest} in {repository} failed: HTTP {status}. {hint}"
+    )]
+    Http {
+        api: String,
+        repository: String,
+        digest: Digest,
+        status: u16,
+        hint: String,
+    },
+    #[error(
+        "{api}: the vulnerability scan of {digest} in {repository} cannot be read: {message}. Check that policy.quay_api (or the source registry) is a Quay instance, or set policy.vulnerability_source = \"none\""
+    )]
+    Invalid {
+        api: String,
+        repository: String,
+        digest: Digest,
+        message: String,
+    },
+}
+
+/// Where and how to ask Quay.
+pub struct QuayApi<'a> {
+    pub connector: &'a Connector,
+    /// `policy.quay_api`; `None` means the source registry's own host.
+    pub base: Option<&'a str>,
+    /// From `QUAY_API_TOKEN`; sent as `Authorization: Bearer`.
+    pub token: Option<&'a SecretString>,
+}
+
+impl QuayApi<'_> {
+    /// The scan of `digest` in `source`: per platform for an index.
+    pub async fn scan_image(
+        &self,
+        source: &dyn Repository,
+        digest: &Digest,
+    ) -> Result<ImageScan, ScanError> {
+        let (scheme, host, path) = match source.location() {
+            RepositoryLocation::Layout { written, .. } => {
+                return Ok(ImageScan::Unavailable {
+                    reason: format!(
+                        "the source {written} is an OCI layout, which has no scan API; set policy.vulnerability_source = \"none\" to release from it (a loud warning)"
+                    ),
+                });
+            }
+            RepositoryLocation::Remote { scheme, host, path } => (*scheme, host, path),
+        };
+        let Some((namespace, repo)) = path.split_once('/') else {
+            return Ok(ImageScan::Unavailable {
+                reason: format!(
+                    "{host}/{path} is not a Quay `namespace/repository` path; set policy.vulnerability_source = \"none\" if {host} is not Quay"
+                ),
+            });
+        };
+        let base = match self.base {
+            Some(base) => base.to_string(),
+            None => format!(
+                "{}://{host}",
+                if scheme == Scheme::Http {
+                    "http"
+                } else {
+                    "https"
+                }
+            ),
+        };
+        let target = ScanTarget {
+            base: &base,
+            registry: host,
+            repository: format!("{namespace}/{repo}"),
+        };
+
+        let Some(manifest) = source.get_manifest(ManifestRef::Digest(digest)).await? else {
+            return Ok(ImageScan::Unavailable {
+                reason: format!("{} no longer has {digest}", source.location().reference()),
+            });
+        };
+        let children = manifest
+            .children()
+            .map_err(|error| RegistryError::Invalid {
+                repository: source.location().reference(),
+                message: error.to_string(),
+            })?;
+        let wanted: Vec<(Option<String>, Digest)> = if children.is_empty() {
+            vec![(None, digest.clone())]
+        } else {
+            children
+                .into_iter()
+                .filter(|child| !is_attestation(child))
+                .map(|child| {
+                    let label = child
+                        .platform
+                        .as_ref()
+                        .map(|platform| platform.to_string())
+                        .unwrap_or_else(|| format!("unknown platform {}", child.digest.short()));
+                    (Some(label), child.digest)
+                })
+                .collect()
+        };
+        let platforms = stream::iter(wanted)
+            .map(|(platform, digest)| {
+                let target = &target;
+                async move {
+                    let status = self.scan_manifest(target, &digest).await?;
+                    Ok::<_, ScanError>(PlatformScan {
+                        platform,
+                        digest,
+                        status,
+                    })
+                }
+            })
+            .buffered(PLATFORMS_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(ImageScan::Platforms(platforms))
+    }
+
+    async fn scan_manifest(
+        &self,
+        target: &ScanTarget<'_>,
+        digest: &Digest,
+    ) -> Result<ScanStatus, ScanError> {
+        let url = format!(
+            "{}/api/v1/repository/{}/manifest/{digest}/security?vulnerabilities=true",
+            target.base, target.repository
+        );
+        let answer = self
+            .connector
+            .api_get(
+                &url,
+                self.token,
+                &target.repository,
+                "read vulnerability scan",
+            )
+            .await?;
+        match answer.status {
+            200 => parse_security(&answer.body).map_err(|message| ScanError::Invalid {
+                api: target.base.to_string(),
+                repository: target.repository.clone(),
+                digest: digest.clone(),
+                message,
+            }),
+            404 => Ok(ScanStatus::Absent(format!(
+                "{} knows no scan of this manifest in {} (HTTP 404); if {} is not a Quay registry, set policy.quay_api to the Quay instance that scans it, or policy.vulnerability_source = \"none\"",
+                target.base, target.repository, target.registry
+            ))),
+            status => Err(ScanError::Http {
+                api: target.base.to_string(),
+                repository: target.repository.clone(),
+                digest: digest.clone(),
+                status,
+                hint: self.hint(status, answer.retries, target),
+            }),
+        }
+    }
+
+    fn hint(&self, status: u16, retries: u32, target: &ScanTarget<'_>) -> String {
+        let credential = if self.token.is_some() {
+            "the token in QUAY_API_TOKEN"
+        } else {
+            "an anonymous request (QUAY_API_TOKEN is not set)"
+        };
+        match status {
+            401 | 403 => format!(
+                "Quay refused {credential}: set QUAY_API_TOKEN to an OAuth or robot token that may read {}; if {} is not a Quay registry, set policy.vulnerability_source = \"none\"",
+                target.repository, target.registry
+            ),
+            429 => format!(
+                "Quay is rate limiting us (retried {retries} times): wait and run again, or lower --concurrency"
+            ),
+            500..=599 => format!("Quay error, retried {retries} times: try again later"),
+            _ => "Unexpected answer: check that policy.quay_api is the base URL of a Quay instance"
+                .to_string(),
+        }
+    }
+}
+
+struct ScanTarget<'a> {
+    base: &'a str,
+    /// The source registry host, to name it in advice.
+    registry: &'a str,
+    /// `namespace/repo`.
+    repository: String,
+}
+
+/// BuildKit stores provenance and SBOM attestations as extra index entries
+/// (platform `unknown/unknown`); they are not runnable images and Quay does
+/// not scan them.
+fn is_attestation(child: &Descriptor) -> bool {
+    child
+        .annotations
+        .as_ref()
+        .and_then(|annotations| annotations.get("vnd.docker.reference.type"))
+        .is_some_and(|kind| kind == "attestation-manifest")
+}
+
+/// The scan reads for a plan: `QUAY_API_TOKEN` from the environment (an empty
+/// value counts as unset), today's UTC date, and the scans of every image
+/// the plan would create.
+pub async fn read_into(
+    desired: &crate::config::model::Desired,
+    connector: &Connector,
+    live: &mut crate::live::LiveState,
+) -> Result<(), ScanError> {
+    let token = std::env::var("QUAY_API_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+        .map(SecretString::from);
+    live.today = Some(crate::scan::today_utc(std::time::SystemTime::now()));
+    crate::live::scans::read_scans(desired, connector, token.as_ref(), live).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(annotations: &str) -> Descriptor {
+        serde_json::from_str(&format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1,"platform":{{"os":"unknown","architecture":"unknown"}}{annotations}}}"#,
+            Digest::of_bytes(b"x")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn buildkit_attestations_are_not_platforms_to_scan() {
+        let attestation = descriptor(
+            r#","annotations":{"vnd.docker.reference.type":"attestation-manifest","vnd.docker.reference.digest":"sha256:00"}"#,
+        );
+        assert!(is_attestation(&attestation));
+        assert!(!is_attestation(&descriptor("")));
+    }
+}
