@@ -1,13 +1,17 @@
 //! Test harness shared by the integration tests: a real `docker-registry`
 //! process per test, an in-process fake registry for misbehaviour the real one
-//! cannot show, and deterministic test images.
+//! cannot show, a fault-injecting proxy, deterministic test images, and
+//! scratch `releases.toml` directories.
 
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 pub mod fake;
+pub mod fault_proxy;
 pub mod images;
 pub mod promotion;
 pub mod proxy;
 pub mod quay;
 pub mod registry;
+pub mod releases;
+pub mod seeded;
 pub mod watcher;

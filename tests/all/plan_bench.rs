@@ -1,0 +1,138 @@
+//! The 50 x 4 measurement (issue 3): 50 services with 4 two-platform releases
+//! each, all promoted and signed in a real registry, then timed `quayside plan`
+//! runs (nothing to do) and the exact request count. Not a CI test: it takes
+//! minutes, so it is ignored and run by hand:
+//!
+//! ```text
+//! cargo test --test all plan_bench -- --ignored --nocapture
+//! ```
+//!
+//! The timed `plan` runs use the test build's (unoptimised) binary; set
+//! `QUAYSIDE_BENCH_BIN` to time another one, e.g. after
+//! `cargo build --release`: `QUAYSIDE_BENCH_BIN=$CARGO_TARGET_DIR/release/quayside`.
+
+use crate::plan_requests::expected_unchanged_plan_requests;
+use crate::quayside::Quayside;
+use crate::support::registry::TestRegistry;
+use crate::support::releases::scratch_dir;
+use crate::support::seeded::{push_images, write_file};
+use quayside::live::{Scope, read_live_state};
+use quayside::registry::Connector;
+use quayside::registry::distribution::{ClientOptions, CredentialEnv};
+use quayside::signing::PublicKey;
+use std::time::{Duration, Instant};
+
+const SERVICES: usize = 50;
+const RELEASES: usize = 4;
+const PLAN_RUNS: usize = 3;
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        credentials: CredentialEnv::anonymous(),
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test]
+#[ignore = "a measurement of minutes, run by hand (see the module comment)"]
+async fn bench_plan_50_services_x_4_releases() {
+    let registry = TestRegistry::start();
+    let host = registry.host();
+    let started = Instant::now();
+    let releases = push_images(&Connector::new(options()), &host, SERVICES, RELEASES).await;
+    eprintln!(
+        "pushed {} two-platform images in {:.1} s",
+        releases.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let dir = scratch_dir();
+    let text = write_file(dir.path(), &host, &host, &releases);
+    let started = Instant::now();
+    let out = Quayside::new(dir.path()).args(["apply"]).run();
+    assert_eq!(out.code, 0, "quayside apply: {out:?}");
+    eprintln!(
+        "quayside apply (copy, sign, tag {} releases) in {:.1} s: {}",
+        releases.len(),
+        started.elapsed().as_secs_f64(),
+        out.stdout
+            .lines()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+
+    let binary = std::env::var_os("QUAYSIDE_BENCH_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_quayside").into());
+    eprintln!("timing {}", std::path::Path::new(&binary).display());
+    // The default per-host concurrency (8), and more, to see whether the
+    // plan is bound by round trips.
+    for concurrency in ["8", "32"] {
+        let mut walls: Vec<Duration> = Vec::new();
+        let mut cpu = String::new();
+        for _ in 0..PLAN_RUNS {
+            let started = Instant::now();
+            // GNU time reports the binary's own CPU time on stderr's last line.
+            let output = std::process::Command::new("/usr/bin/time")
+                .args(["-f", "%U s user, %S s sys"])
+                .arg(&binary)
+                .args(["plan", "--detailed-exitcode", "--concurrency", concurrency])
+                .current_dir(dir.path())
+                .env_remove("QUAYSIDE_LOG")
+                .output()
+                .expect("/usr/bin/time runs quayside");
+            walls.push(started.elapsed());
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "everything unchanged: {output:?}"
+            );
+            cpu = String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
+        }
+        walls.sort();
+        eprintln!(
+            "quayside plan --concurrency {concurrency} (binary, {} unchanged releases), {PLAN_RUNS} runs: wall min {:.2} s, median {:.2} s, max {:.2} s; last run CPU {cpu}",
+            releases.len(),
+            walls[0].as_secs_f64(),
+            walls[PLAN_RUNS / 2].as_secs_f64(),
+            walls[PLAN_RUNS - 1].as_secs_f64()
+        );
+    }
+
+    let desired = quayside::config::parse_str(&text, "releases.toml", dir.path())
+        .expect("the generated releases.toml is valid");
+    let connector = Connector::new(options());
+    let started = Instant::now();
+    let live = read_live_state(&desired, &connector, Scope::Plan)
+        .await
+        .expect("live state");
+    let elapsed = started.elapsed();
+    let counts = connector.request_counts();
+    eprintln!(
+        "read_live_state in-process: {:.2} s, {} requests ({} GET, {} HEAD)",
+        elapsed.as_secs_f64(),
+        counts.total,
+        counts.get,
+        counts.head
+    );
+    assert_eq!(
+        counts,
+        expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64)
+    );
+
+    // The pure planner: mostly checking one signature per manifest.
+    let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo public key");
+    let started = Instant::now();
+    let plan = quayside::plan::plan(&desired, &live, Some(&key));
+    eprintln!(
+        "plan() in-process (verifies {} signatures): {:.2} s",
+        releases.len() * 3,
+        started.elapsed().as_secs_f64()
+    );
+    assert!(!plan.has_changes() && !plan.is_refused());
+}

@@ -1,0 +1,80 @@
+//! `quayside plan` through a proxy that answers about 30 % of requests with
+//! 429 (`Retry-After: 0`) or 503: the retries hide the faults, and the plan is
+//! byte for byte the plan made without them.
+
+use crate::quayside::{Outcome, Quayside};
+use crate::support::fault_proxy::FaultProxy;
+use crate::support::images::{push, two_platform_image};
+use crate::support::registry::TestRegistry;
+use crate::support::releases::scratch_dir;
+use crate::support::seeded::{Release, push_images, write_file};
+use quayside::registry::Connector;
+use quayside::registry::distribution::{ClientOptions, CredentialEnv};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+/// Runs the binary off the async runtime, which keeps serving the proxy.
+async fn quayside(dir: &Path, args: &'static [&'static str]) -> Outcome {
+    let dir: PathBuf = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || Quayside::new(&dir).args(args).run())
+        .await
+        .expect("the quayside run finishes")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
+    let registry = TestRegistry::start();
+    // Everything goes through the proxy, so that every reference (and every
+    // signature's docker-reference) names the same host; faults start later.
+    let proxy = FaultProxy::start(registry.port, 0, 0x5eed).await;
+    let host = proxy.host();
+    let connector = Connector::new(ClientOptions {
+        credentials: CredentialEnv::anonymous(),
+        ..ClientOptions::default()
+    });
+    let mut releases = push_images(&connector, &host, 3, 2).await;
+    let dir = scratch_dir();
+    write_file(dir.path(), &host, &host, &releases);
+    let out = quayside(dir.path(), &["apply"]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+
+    // One more release to create, so the plan also reads the source.
+    let image = two_platform_image("late build");
+    let source = connector.open(&quayside::config::location::RepositoryLocation::Remote {
+        scheme: quayside::config::location::Scheme::Http,
+        host: host.clone(),
+        path: "dev/svc-00".into(),
+    });
+    push(source.as_ref(), &image, Some("late")).await;
+    releases.push(Release {
+        service: "svc-00".into(),
+        tag: "v2.0.0".into(),
+        digest: image.digest().to_string(),
+    });
+    write_file(dir.path(), &host, &host, &releases);
+
+    let clean = quayside(dir.path(), &["plan", "--format", "json"]).await;
+    assert_eq!(clean.code, 0, "{clean:?}");
+    let plan: serde_json::Value = serde_json::from_str(&clean.stdout).expect("JSON plan");
+    assert_eq!(plan["summary"]["unchanged"], 6, "{clean:?}");
+    assert_eq!(plan["summary"]["create"], 1, "{clean:?}");
+
+    proxy.set_fault_percent(30);
+    let (requests, faults) = (
+        proxy.requests.load(Ordering::Relaxed),
+        proxy.faults.load(Ordering::Relaxed),
+    );
+    let faulty = quayside(dir.path(), &["plan", "--format", "json"]).await;
+    let requests = proxy.requests.load(Ordering::Relaxed) - requests;
+    let faults = proxy.faults.load(Ordering::Relaxed) - faults;
+    eprintln!("{faults} injected faults in {requests} requests");
+    assert_eq!(faulty.code, 0, "{faulty:?}");
+    assert_eq!(faulty.stdout, clean.stdout, "the faults changed the plan");
+    // 52 reads (see plan_requests) plus a retry per fault; about 30 % fail.
+    assert!(
+        faults * 100 >= requests * 15 && faults * 100 <= requests * 45,
+        "{faults} faults in {requests} requests"
+    );
+    drop(proxy);
+    drop(registry);
+}
