@@ -78,3 +78,33 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
     drop(proxy);
     drop(registry);
 }
+
+/// Regression: a 503 on the PUT of a small blob (a signature payload or a
+/// config) failed the release, because a streamed body cannot be replayed.
+/// Small blobs are now buffered, so apply rides out the same 30 % of faults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_apply_under_injected_429_and_503_completes_in_one_run() {
+    let registry = TestRegistry::start();
+    let proxy = FaultProxy::start(registry.port, 0, 0xfa17).await;
+    let host = proxy.host();
+    let connector = Connector::new(ClientOptions {
+        credentials: CredentialEnv::anonymous(),
+        ..ClientOptions::default()
+    });
+    let releases = push_images(&connector, &host, 3, 2).await;
+    let dir = scratch_dir();
+    write_file(dir.path(), &host, &host, &releases);
+
+    proxy.set_fault_percent(30);
+    let before = proxy.faults.load(Ordering::Relaxed);
+    let out = quayside(dir.path(), &["apply"]).await;
+    let faults = proxy.faults.load(Ordering::Relaxed) - before;
+    assert_eq!(out.code, 0, "{faults} faults injected\n{out:?}");
+    assert!(faults > 10, "only {faults} faults were injected");
+
+    proxy.set_fault_percent(0);
+    let verify = quayside(dir.path(), &["verify"]).await;
+    assert_eq!(verify.code, 0, "{verify:?}");
+    drop(proxy);
+    drop(registry);
+}

@@ -39,6 +39,11 @@ struct TagList {
     tags: Option<Vec<String>>,
 }
 
+/// Blobs up to this size (signature payloads, configs, small layers) are
+/// buffered before upload so that a 429 or 5xx on the PUT can be retried;
+/// larger ones stream and are never held in memory.
+const REPLAYABLE_BLOB_BYTES: u64 = 1024 * 1024;
+
 impl DistributionRepository {
     pub fn new(location: RepositoryLocation, registry: Option<Arc<Registry>>) -> Self {
         let path = match &location {
@@ -156,6 +161,53 @@ impl DistributionRepository {
             return Err(registry.failure(context, answer).await);
         }
         location(&url, &answer, context)
+    }
+
+    /// A blob small enough to hold in memory: read it whole, then upload it in
+    /// one PUT whose body can be sent again if the registry asks to retry.
+    async fn put_small_blob(
+        &self,
+        registry: &Registry,
+        context: &Context<'_>,
+        digest: &Digest,
+        size: u64,
+        mut blob: BlobReader,
+    ) -> Result<(), RegistryError> {
+        let mut buffer = Vec::with_capacity(size as usize);
+        while let Some(chunk) = blob.stream.next().await {
+            buffer.extend_from_slice(&chunk?);
+            if buffer.len() as u64 > size {
+                break;
+            }
+        }
+        if buffer.len() as u64 != size {
+            return Err(RegistryError::Invalid {
+                repository: self.reference.clone(),
+                message: format!(
+                    "blob {digest} was announced as {size} bytes but {} arrived; nothing was uploaded",
+                    buffer.len()
+                ),
+            });
+        }
+        let upload = self.start_upload(registry, context).await?;
+        registry.counters.uploaded(size);
+        let mut call = self.call(
+            Method::PUT,
+            with_digest(upload, digest),
+            self.push(),
+            context.clone(),
+        );
+        call.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        call.headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
+        call.body = RequestBody::Bytes(Bytes::from(buffer));
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            201 => Ok(()),
+            _ => Err(registry.failure(context, answer).await),
+        }
     }
 }
 
@@ -444,6 +496,11 @@ impl Repository for DistributionRepository {
     async fn put_blob(&self, digest: &Digest, blob: BlobReader) -> Result<(), RegistryError> {
         let registry = self.registry()?;
         let context = self.context(registry, "put blob");
+        if let Some(size) = blob.size.filter(|size| *size <= REPLAYABLE_BLOB_BYTES) {
+            return self
+                .put_small_blob(registry, &context, digest, size, blob)
+                .await;
+        }
         let upload = self.start_upload(registry, &context).await?;
         let counters = registry.counters.clone();
         let counted = blob.stream.map(move |chunk| {
