@@ -105,8 +105,14 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     let s = &plan.summary;
     let _ = writeln!(
         head,
-        "**{}** to create · **{}** to sign · **{}** unchanged · **{}** refused · **{}** warnings · `{}`\n",
-        s.create, s.sign, s.unchanged, s.refused, s.warnings, plan.file
+        "**{}** to create · **{}** to sign · **{}** unchanged · **{}** refused · **{}** warning{} · `{}`\n",
+        s.create,
+        s.sign,
+        s.unchanged,
+        s.refused,
+        s.warnings,
+        crate::plan::render::plural(s.warnings),
+        plan.file
     );
     if let Some(note) = not_checked_note(plan) {
         let _ = writeln!(head, "_{note}_\n");

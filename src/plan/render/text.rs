@@ -56,10 +56,8 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n{}", verdict(plan));
     let s = &plan.summary;
-    let _ = writeln!(
-        out,
+    let counts = format!(
         "{} to create, {} to sign, {} unchanged, {} refused, {} warning{}.",
         s.create,
         s.sign,
@@ -68,6 +66,11 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         s.warnings,
         crate::plan::render::plural(s.warnings)
     );
+    if plan.is_refused() {
+        let _ = writeln!(out, "\n{}\n{counts}", verdict(plan));
+    } else {
+        let _ = writeln!(out, "\nPlan: {counts}");
+    }
     if let Some(note) = not_checked_note(plan) {
         let _ = writeln!(out, "{note}");
     }
