@@ -16,8 +16,9 @@ use copy::Copier;
 use futures::{StreamExt, stream};
 use sign::{Provenance, sign_image};
 
-/// Releases worked on at once; each also copies several blobs at once, and the
-/// registry client bounds requests per host.
+/// Target repositories worked on at once (their releases one after another);
+/// each also copies several blobs at once, and the registry client bounds
+/// requests per host.
 const RELEASES_IN_FLIGHT: usize = 4;
 
 pub struct Apply<'a> {
@@ -71,32 +72,61 @@ pub struct ReleaseOutcome {
 impl Apply<'_> {
     /// Carries out every create and sign of the plan. The caller has checked
     /// that the plan has no refusals.
+    ///
+    /// Releases of one target repository run one after another, repositories
+    /// concurrently: two releases of one digest (an rc and its final), or
+    /// indexes sharing a platform manifest, would otherwise upload the same
+    /// blobs and manifests into one repository at once, and distribution 2.8
+    /// rewrites a blob's link file in place on each upload, so a manifest put
+    /// that reads it meanwhile fails (`DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`,
+    /// found by `tests/all/apply_crash.rs`). It also keeps two writers off
+    /// one `.sig` tag.
     pub async fn run(&self, plan: &Plan) -> Vec<ReleaseOutcome> {
-        let work: Vec<&Action> = plan
+        let mut by_repository: Vec<Vec<&Action>> = Vec::new();
+        for action in plan
             .actions
             .iter()
             .filter(|action| action.kind != ActionKind::Unchanged)
-            .collect();
-        let progress = &Progress::new(work.len());
-        stream::iter(work)
-            .map(|action| async move {
-                let outcome = self.run_action(action).await;
-                progress.finished(&format!(
-                    "{} {} {}",
-                    action.service,
-                    action.tag,
-                    outcome.describe()
-                ));
-                ReleaseOutcome {
-                    service: action.service.clone(),
-                    tag: action.tag.clone(),
-                    digest: action.digest.clone(),
-                    outcome,
+        {
+            match by_repository
+                .iter_mut()
+                .find(|group| group[0].target == action.target)
+            {
+                Some(group) => group.push(action),
+                None => by_repository.push(vec![action]),
+            }
+        }
+        let progress = &Progress::new(by_repository.iter().map(Vec::len).sum());
+        stream::iter(by_repository)
+            .map(|group| async move {
+                let mut outcomes = Vec::with_capacity(group.len());
+                for action in group {
+                    let release = self.run_release(action).await;
+                    progress.finished(&format!(
+                        "{} {} {}",
+                        action.service,
+                        action.tag,
+                        release.outcome.describe()
+                    ));
+                    outcomes.push(release);
                 }
+                outcomes
             })
             .buffer_unordered(RELEASES_IN_FLIGHT)
+            .flat_map(stream::iter)
             .collect()
             .await
+    }
+
+    async fn run_release(&self, action: &Action) -> ReleaseOutcome {
+        // What happened is said once per release by the progress line.
+        let outcome = self.run_action(action).await;
+        ReleaseOutcome {
+            service: action.service.clone(),
+            tag: action.tag.clone(),
+            digest: action.digest.clone(),
+            outcome,
+        }
     }
 
     async fn run_action(&self, action: &Action) -> Outcome {

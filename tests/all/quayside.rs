@@ -42,13 +42,31 @@ impl Quayside {
     }
 
     /// Sets an environment variable for the run.
-    pub fn env(mut self, name: &str, value: &str) -> Self {
+    pub fn env(mut self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.command.env(name, value);
         self
     }
 
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.command.env_remove(name);
+        self
+    }
+
+    /// The command itself, for tests that run it asynchronously or need its
+    /// PID.
+    pub fn into_command(self) -> Command {
+        self.command
+    }
+
     pub fn run(mut self) -> Outcome {
         let output = self.command.output().expect("the quayside binary runs");
+        Outcome::from_output(&output)
+    }
+}
+
+impl Outcome {
+    /// `code` is -1 when a signal ended the process.
+    pub fn from_output(output: &std::process::Output) -> Self {
         Outcome {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

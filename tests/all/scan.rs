@@ -61,11 +61,11 @@ impl Bench {
         let mut command = Quayside::new(self.dir.path())
             .env(
                 "DOCKER_CONFIG",
-                &self.dir.path().join("no-docker").display().to_string(),
+                self.dir.path().join("no-docker").display().to_string(),
             )
             .env(
                 "REGISTRY_AUTH_FILE",
-                &self.dir.path().join("no-auth.json").display().to_string(),
+                self.dir.path().join("no-auth.json").display().to_string(),
             )
             .args(["plan"])
             .args(args);

@@ -6,5 +6,8 @@
 
 pub mod fake;
 pub mod images;
+pub mod promotion;
+pub mod proxy;
 pub mod quay;
 pub mod registry;
+pub mod watcher;

@@ -1,0 +1,244 @@
+//! A promotion set-up for the apply tests: a real registry with `dev/`
+//! images, a counting proxy in front of it (what quayside talks to), a
+//! scratch folder holding `releases.toml` and the quickstart's demo key pair,
+//! and helpers to run the CLI and to fingerprint the registry's storage.
+
+use crate::quayside::{Outcome, Quayside, repo_root};
+use crate::support::images::{TestImage, push, single_image, two_platform_image};
+use crate::support::proxy::Proxy;
+use crate::support::registry::TestRegistry;
+use bytes::Bytes;
+use quayside::config::location::RepositoryLocation;
+use quayside::digest::Digest;
+use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
+use quayside::registry::{BlobReader, Connector, RawManifest, Repository};
+use quayside::signing::PublicKey;
+use sha2::{Digest as _, Sha256};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One service of a `releases.toml`: its name and `(tag, digest)` releases.
+pub struct ServiceReleases {
+    pub name: String,
+    pub releases: Vec<(String, Digest)>,
+}
+
+impl ServiceReleases {
+    pub fn new(name: &str, releases: &[(&str, &Digest)]) -> Self {
+        ServiceReleases {
+            name: name.to_string(),
+            releases: releases
+                .iter()
+                .map(|(tag, digest)| (tag.to_string(), (*digest).clone()))
+                .collect(),
+        }
+    }
+}
+
+pub struct Promotion {
+    pub registry: TestRegistry,
+    pub proxy: Proxy,
+    pub dir: tempfile::TempDir,
+    /// Straight to the registry, bypassing the proxy (set-up and checks).
+    pub connector: Arc<Connector>,
+}
+
+impl Promotion {
+    pub async fn start() -> Self {
+        let registry = TestRegistry::start();
+        let proxy = Proxy::start(&registry.host()).await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let quickstart = repo_root().join("examples/quickstart");
+        for file in ["demo-cosign.key", "demo-cosign.pub"] {
+            std::fs::copy(quickstart.join(file), dir.path().join(file)).expect("copy demo key");
+        }
+        Promotion {
+            registry,
+            proxy,
+            dir,
+            connector: Arc::new(Connector::new(Default::default())),
+        }
+    }
+
+    /// What quayside is pointed at: the proxy.
+    pub fn host(&self) -> String {
+        self.proxy.host()
+    }
+
+    /// `<service>` under `path` on the registry itself.
+    pub fn direct(&self, path: &str, service: &str) -> Arc<dyn Repository> {
+        self.connector
+            .open(&self.registry.location(&format!("{path}/{service}")))
+    }
+
+    /// Where the watcher reads `<path>/<service>` (the registry itself).
+    pub fn direct_location(&self, path: &str, service: &str) -> RepositoryLocation {
+        self.registry.location(&format!("{path}/{service}"))
+    }
+
+    /// The `docker-reference` apply signs for `<path>/<service>`.
+    pub fn identity(&self, path: &str, service: &str) -> String {
+        format!("{}/{path}/{service}", self.host())
+    }
+
+    pub fn demo_public_key(&self) -> PublicKey {
+        PublicKey::load(&self.dir.path().join("demo-cosign.pub")).expect("the demo public key")
+    }
+
+    /// Pushes a two-platform image into `dev/<service>`, tagged `dev`.
+    pub async fn push_two_platform(&self, service: &str, seed: &str) -> TestImage {
+        let image = two_platform_image(seed);
+        push(self.direct("dev", service).as_ref(), &image, Some("dev")).await;
+        image
+    }
+
+    /// Pushes a single-platform image into `dev/<service>`, tagged `dev`.
+    pub async fn push_single(&self, service: &str, seed: &str) -> Digest {
+        let (manifest, blobs) = single_image(seed, ("linux", "amd64"));
+        let repository = self.direct("dev", service);
+        for (digest, bytes) in blobs {
+            repository
+                .put_blob(&digest, BlobReader::from_bytes(bytes))
+                .await
+                .expect("blob upload");
+        }
+        repository
+            .put_manifest(&manifest, Some("dev"))
+            .await
+            .expect("manifest upload");
+        manifest.digest
+    }
+
+    /// Writes `releases.toml` promoting `dev/<service>` to `<target>/<service>`
+    /// through the proxy, signed with the demo key, scanning off.
+    pub fn write_releases(&self, target: &str, services: &[ServiceReleases]) -> PathBuf {
+        self.write_releases_with_key(target, services, "demo-cosign.key", "demo-cosign.pub")
+    }
+
+    pub fn write_releases_with_key(
+        &self,
+        target: &str,
+        services: &[ServiceReleases],
+        key: &str,
+        public_key: &str,
+    ) -> PathBuf {
+        let host = self.host();
+        let mut text = format!(
+            "version = 1\n\n[registries]\nsource = \"http://{host}/dev\"\ntarget = \"http://{host}/{target}\"\n\n[policy]\nvulnerability_source = \"none\"\n\n[signing]\nkey = \"{key}\"\npublic_key = \"{public_key}\"\n"
+        );
+        for service in services {
+            let _ = write!(text, "\n[services.{}.releases]\n", service.name);
+            for (tag, digest) in &service.releases {
+                let _ = writeln!(text, "\"{tag}\" = \"{digest}\"");
+            }
+        }
+        let path = self.dir.path().join("releases.toml");
+        std::fs::write(&path, text).expect("write releases.toml");
+        path
+    }
+
+    /// The CLI, run in the scratch folder, with no password or log settings
+    /// inherited from the test's environment.
+    pub fn quayside(&self) -> Quayside {
+        Quayside::new(self.dir.path())
+            .env_remove("COSIGN_PASSWORD")
+            .env_remove("COSIGN_PRIVATE_KEY")
+    }
+
+    /// Runs the CLI without blocking the runtime the proxy serves on.
+    pub async fn run<I, S>(&self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        run_async(self.quayside().args(args)).await
+    }
+
+    /// A fingerprint of every file the registry stores (paths and bytes).
+    pub fn storage_hash(&self) -> String {
+        tree_hash(&self.registry.storage())
+    }
+}
+
+pub async fn run_async(quayside: Quayside) -> Outcome {
+    let output = tokio::process::Command::from(quayside.into_command())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("the quayside binary runs");
+    Outcome::from_output(&output)
+}
+
+/// SHA-256 over the sorted relative paths and contents of a directory tree.
+pub fn tree_hash(root: &Path) -> String {
+    let mut files = Vec::new();
+    collect_files(root, &mut files);
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        let relative = file.strip_prefix(root).expect("under the root");
+        hasher.update(relative.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update(std::fs::read(&file).expect("read a storage file"));
+        hasher.update([0]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            collect_files(&path, files);
+        } else {
+            files.push(path);
+        }
+    }
+}
+
+/// A two-platform image whose layers are `layer_bytes` long each (for the
+/// measurements; the contents only need to be distinct per seed).
+pub fn sized_two_platform_image(seed: &str, layer_bytes: usize) -> TestImage {
+    let mut manifests = Vec::new();
+    let mut blobs = Vec::new();
+    let mut children = Vec::new();
+    for architecture in ["amd64", "arm64"] {
+        let line = format!("{seed} linux/{architecture}\n");
+        let mut layer = line.repeat(layer_bytes / line.len() + 1);
+        layer.truncate(layer_bytes);
+        let layer = Bytes::from(layer);
+        let layer_digest = Digest::of_bytes(&layer);
+        let config = Bytes::from(format!(
+            r#"{{"architecture":"{architecture}","os":"linux","rootfs":{{"type":"layers","diff_ids":["{layer_digest}"]}}}}"#
+        ));
+        let config_digest = Digest::of_bytes(&config);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"{OCI_CONFIG}","digest":"{config_digest}","size":{}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer_digest}","size":{}}}]}}"#,
+            config.len(),
+            layer.len()
+        );
+        let manifest = RawManifest::from_bytes(Bytes::from(manifest), Some(OCI_MANIFEST))
+            .expect("a valid manifest");
+        children.push(format!(
+            r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":{},"platform":{{"architecture":"{architecture}","os":"linux"}}}}"#,
+            manifest.digest,
+            manifest.bytes.len()
+        ));
+        manifests.push(manifest);
+        blobs.push((config_digest, config));
+        blobs.push((layer_digest, layer));
+    }
+    let index = format!(
+        r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+        children.join(",")
+    );
+    TestImage {
+        index: RawManifest::from_bytes(Bytes::from(index), Some(OCI_INDEX)).expect("a valid index"),
+        manifests,
+        blobs,
+    }
+}
