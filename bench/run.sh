@@ -119,8 +119,12 @@ releases_toml() {
         printf 'version = 1\n[registries]\nsource = "http://%s/dev"\ntarget = "http://%s/prod"\n' "$1" "$2"
         printf '[policy]\nvulnerability_source = "none"\n'
         printf '[signing]\nkey = "demo-cosign.key"\npublic_key = "demo-cosign.pub"\n'
+        # One table per service: the rows of a service are consecutive.
+        local last=
         while IFS=$'\t' read -r svc _ tag digest; do
-            printf '[services.%s.releases]\n"%s" = "%s"\n' "$svc" "$tag" "$digest"
+            [ "$svc" = "$last" ] || printf '[services.%s.releases]\n' "$svc"
+            last=$svc
+            printf '"%s" = "%s"\n' "$tag" "$digest"
         done <"$3"
     } >"$4"
 }
