@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# quayside vs skopeo: promotion benchmark on a seeded synthetic workload.
+# See bench/README.md for what is measured and how. Not run in CI.
+#
+#   bench/run.sh [--reps 3] [--latency-ms 0,20] [--services 10] [--versions 2]
+#                [--base-mib 8] [--layer-mib 1] [--big-layer-mib 0] [--seed 7]
+#                [--out bench/results.md] [--keep]
+set -euo pipefail
+
+REPS=3 LATENCIES=0,20 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 BIG_MIB=0 SEED=7
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+OUT=$HERE/results.md
+KEEP=0
+while [ $# -gt 0 ]; do
+    case $1 in
+        --reps) REPS=$2; shift 2 ;;
+        --latency-ms) LATENCIES=$2; shift 2 ;;
+        --services) SERVICES=$2; shift 2 ;;
+        --versions) VERSIONS=$2; shift 2 ;;
+        --base-mib) BASE_MIB=$2; shift 2 ;;
+        --layer-mib) LAYER_MIB=$2; shift 2 ;;
+        --big-layer-mib) BIG_MIB=$2; shift 2 ;;
+        --seed) SEED=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --keep) KEEP=1; shift ;;
+        *) echo "bench/run.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
+    esac
+done
+
+log() { echo "[bench $(date +%T)] $*" >&2; }
+
+# --- tools ------------------------------------------------------------------
+missing=()
+[ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+[ -x /usr/bin/skopeo ] || missing+=(skopeo)
+[ -x /usr/bin/time ] || missing+=(time)
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} from Debian"
+    SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+log "building quayside and the bench examples (release)"
+(cd "$ROOT" && cargo build --release --locked --bin quayside --example bench_workload --example latency_proxy)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+QUAYSIDE=$TARGET_DIR/release/quayside
+WORKLOAD=$TARGET_DIR/release/examples/bench_workload
+PROXY=$TARGET_DIR/release/examples/latency_proxy
+
+# --- processes we start, stopped by PID on any exit -----------------------------
+WORK=$(mktemp -d /tmp/quayside-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_registry NAME: storage in $WORK/NAME/storage, access log in $WORK/NAME.log.
+start_registry() {
+    local name=$1 port
+    port=$(free_port)
+    mkdir -p "$WORK/$name"
+    cat >"$WORK/$name/config.yml" <<EOF
+version: 0.1
+log: {level: info}
+storage: {filesystem: {rootdirectory: $WORK/$name/storage}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port}
+EOF
+    /usr/bin/docker-registry serve "$WORK/$name/config.yml" >>"$WORK/$name.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && { echo "$port"; return; }
+        sleep 0.1
+    done
+    echo "registry $name did not answer on 127.0.0.1:$port; see $WORK/$name.log" >&2
+    exit 1
+}
+
+# start_proxy UPSTREAM_PORT DELAY_MS: prints the proxy's port.
+start_proxy() {
+    local port
+    port=$(free_port)
+    "$PROXY" "$port" "127.0.0.1:$1" "$2" >"$WORK/proxy-$port.out" 2>"$WORK/proxy-$port.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do
+        grep -q ready "$WORK/proxy-$port.out" 2>/dev/null && { echo "$port"; return; }
+        sleep 0.05
+    done
+    echo "latency proxy on port $port did not start; see $WORK/proxy-$port.log" >&2
+    exit 1
+}
+
+# --- workload -------------------------------------------------------------------
+log "generating the workload: $SERVICES services x $VERSIONS versions, base ${BASE_MIB} MiB, layers ${LAYER_MIB} MiB, big ${BIG_MIB} MiB, seed $SEED"
+"$WORKLOAD" "$WORK/workload" --services "$SERVICES" --versions "$VERSIONS" --base-mib "$BASE_MIB" \
+    --layer-mib "$LAYER_MIB" --big-layer-mib "$BIG_MIB" --seed "$SEED"
+ROWS=$WORK/workload/workload.tsv
+grep -v '^big	' "$ROWS" >"$WORK/main.tsv" || true
+grep '^big	' "$ROWS" >"$WORK/big.tsv" || true
+
+DEV=$(start_registry dev)
+PROD2=$(start_registry prod2)
+log "registries: dev+prod on 127.0.0.1:$DEV, second registry on 127.0.0.1:$PROD2"
+log "pushing the workload into dev/ with skopeo"
+while IFS=$'\t' read -r svc devtag _ _; do
+    skopeo copy -q --all --preserve-digests --dest-tls-verify=false \
+        "oci:$WORK/workload/layout/$svc:$devtag" "docker://127.0.0.1:$DEV/dev/$svc:$devtag"
+done <"$ROWS"
+
+cp "$ROOT/examples/quickstart/demo-cosign.key" "$ROOT/examples/quickstart/demo-cosign.pub" "$WORK/"
+
+# releases_toml SOURCE_HOST TARGET_HOST ROWS FILE
+releases_toml() {
+    {
+        printf 'version = 1\n[registries]\nsource = "http://%s/dev"\ntarget = "http://%s/prod"\n' "$1" "$2"
+        printf '[policy]\nvulnerability_source = "none"\n'
+        printf '[signing]\nkey = "demo-cosign.key"\npublic_key = "demo-cosign.pub"\n'
+        # One table per service: the rows of a service are consecutive.
+        local last=
+        while IFS=$'\t' read -r svc _ tag digest; do
+            [ "$svc" = "$last" ] || printf '[services.%s.releases]\n' "$svc"
+            last=$svc
+            printf '"%s" = "%s"\n' "$tag" "$digest"
+        done <"$3"
+    } >"$4"
+}
+
+# The shell loop a user would write: one skopeo copy per release.
+skopeo_promote() { # SOURCE_HOST TARGET_HOST ROWS
+    while IFS=$'\t' read -r svc devtag tag _; do
+        skopeo copy -q --all --preserve-digests --src-tls-verify=false --dest-tls-verify=false \
+            "docker://$1/dev/$svc:$devtag" "docker://$2/prod/$svc:$tag"
+    done <"$3"
+}
+skopeo_check() { # TARGET_HOST ROWS
+    while IFS=$'\t' read -r svc _ tag _; do
+        skopeo inspect --raw --tls-verify=false "docker://$1/prod/$svc:$tag" >/dev/null
+    done <"$2"
+}
+export -f skopeo_promote skopeo_check
+
+# Empties prod/ on both registries. No blob descriptor cache is configured, so
+# removing storage under a running registry is safe; dev/ blobs stay (dev
+# still links them), prod/ repository links are gone, like a fresh target.
+reset_targets() {
+    rm -rf "$WORK/dev/storage/docker/registry/v2/repositories/prod" "$WORK/prod2/storage/docker"
+}
+
+MEASURES=$WORK/measures.tsv
+: >"$MEASURES"
+# measure LATENCY SCENARIO TOOL REP COMMAND...: times COMMAND, records the
+# registry log offsets around it.
+measure() {
+    local latency=$1 scenario=$2 tool=$3 rep=$4 id
+    shift 4
+    id="$latency-$scenario-$tool-$rep"
+    local d0 p0
+    d0=$(stat -c %s "$WORK/dev.log"); p0=$(stat -c %s "$WORK/prod2.log")
+    if ! /usr/bin/time -v -o "$WORK/$id.time" "$@" >"$WORK/$id.out" 2>&1; then
+        echo "bench: $id failed: $*" >&2
+        tail -20 "$WORK/$id.out" >&2
+        exit 1
+    fi
+    sleep 0.2 # the registry logs a request just after answering it
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$latency" "$scenario" "$tool" "$rep" "$WORK/$id.time" \
+        "$d0" "$(stat -c %s "$WORK/dev.log")" "$p0" "$(stat -c %s "$WORK/prod2.log")" >>"$MEASURES"
+}
+
+IMAGES=$(wc -l <"$WORK/main.tsv")
+IFS=, read -r -a LATENCY_LIST <<<"$LATENCIES"
+for latency in "${LATENCY_LIST[@]}"; do
+    if [ "$latency" = 0 ]; then
+        D=127.0.0.1:$DEV P=127.0.0.1:$PROD2
+    else
+        D=127.0.0.1:$(start_proxy "$DEV" "$latency") P=127.0.0.1:$(start_proxy "$PROD2" "$latency")
+    fi
+    releases_toml "$D" "$D" "$WORK/main.tsv" "$WORK/same.toml"
+    releases_toml "$D" "$P" "$WORK/main.tsv" "$WORK/cross.toml"
+    for rep in $(seq "$REPS"); do
+        log "latency ${latency} ms, repetition $rep/$REPS"
+        # (a) same registry, then (c) re-run and (d) check on its result.
+        reset_targets
+        measure "$latency" a quayside "$rep" "$QUAYSIDE" apply -f "$WORK/same.toml"
+        measure "$latency" c quayside "$rep" "$QUAYSIDE" apply -f "$WORK/same.toml"
+        measure "$latency" d quayside "$rep" "$QUAYSIDE" plan -f "$WORK/same.toml" --detailed-exitcode
+        reset_targets
+        measure "$latency" a skopeo "$rep" bash -c "skopeo_promote $D $D $WORK/main.tsv"
+        measure "$latency" c skopeo "$rep" bash -c "skopeo_promote $D $D $WORK/main.tsv"
+        measure "$latency" d skopeo "$rep" bash -c "skopeo_check $D $WORK/main.tsv"
+        # (b) to the second registry.
+        reset_targets
+        measure "$latency" b quayside "$rep" "$QUAYSIDE" apply -f "$WORK/cross.toml"
+        reset_targets
+        measure "$latency" b skopeo "$rep" bash -c "skopeo_promote $D $P $WORK/main.tsv"
+        if [ -s "$WORK/big.tsv" ]; then
+            releases_toml "$D" "$P" "$WORK/big.tsv" "$WORK/big.toml"
+            reset_targets
+            measure "$latency" e quayside "$rep" "$QUAYSIDE" apply -f "$WORK/big.toml"
+            reset_targets
+            measure "$latency" e skopeo "$rep" bash -c "skopeo_promote $D $P $WORK/big.tsv"
+        fi
+    done
+done
+
+python3 "$HERE/report.py" "$MEASURES" "$WORK/dev.log" "$WORK/prod2.log" "$IMAGES" \
+    "S=$SERVICES V=$VERSIONS base=${BASE_MIB}MiB layers=${LAYER_MIB}MiB big=${BIG_MIB}MiB seed=$SEED reps=$REPS" \
+    | tee "$OUT"
+log "table written to $OUT"
