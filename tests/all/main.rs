@@ -6,6 +6,7 @@ mod ci_recipes;
 mod distribution;
 mod history;
 mod hostile;
+mod hostile_bytes;
 mod layout;
 mod plan_cli;
 mod quayside;
