@@ -101,7 +101,7 @@ fn manifest(data: &[u8]) {
 #[test]
 fn mutated_manifests_are_errors_not_panics() {
     let seeds = seeds("manifest_parse");
-    let mut rng = Rng(0x5eed_0f_c0ffee);
+    let mut rng = Rng(0x005e_ed0f_c0ff_ee00);
     for seed in &seeds {
         manifest(seed);
     }
