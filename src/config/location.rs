@@ -1,6 +1,7 @@
 //! Where a repository lives: an OCI layout directory or a registry reached over
 //! HTTPS or plain HTTP. Parsed from the forms SPEC section 1 allows.
 
+use crate::config::hidden::{is_hidden, one_line};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -41,11 +42,24 @@ pub enum LocationError {
     BadPath(String),
     #[error("`{0}` is empty after `oci:`: write `oci:relative/or/absolute/dir`")]
     EmptyLayout(String),
+    /// Holds the text with the control characters escaped, so the message
+    /// cannot break lines or forge output.
+    #[error(
+        "`{0}` contains a control or invisible character: remove it (a location names a directory or a registry repository)"
+    )]
+    Control(String),
 }
 
 impl RepositoryLocation {
     /// Parses a location string. Relative `oci:` paths resolve from `base_dir`.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Self, LocationError> {
+        // A NUL or newline in an `oci:` path would reach the file system, the
+        // signature's docker-reference and every rendered plan (where a
+        // newline can forge lines in a PR comment), and a bidi override can
+        // make a path read differently in review: refuse them everywhere.
+        if text.chars().any(is_hidden) {
+            return Err(LocationError::Control(one_line(text).into_owned()));
+        }
         if let Some(rest) = text.strip_prefix("oci:") {
             if rest.is_empty() {
                 return Err(LocationError::EmptyLayout(text.to_string()));
@@ -212,6 +226,18 @@ mod tests {
         assert!(parse("quay.io/Upper").is_err());
         assert!(parse("oci:").is_err());
         assert!(parse("quay.io/a//b").is_err());
+        assert_eq!(
+            parse("oci:dev\u{0}/../etc"),
+            Err(LocationError::Control("oci:dev\\0/../etc".into()))
+        );
+        assert!(
+            matches!(parse("oci:dev\nFAKE"), Err(LocationError::Control(m)) if !m.contains('\n'))
+        );
+        assert!(parse("quay.io/dev\t").is_err());
+        assert!(matches!(
+            parse("oci:prod\u{202e}ved"),
+            Err(LocationError::Control(_))
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! those tags as errors too, for `quayside validate`.
 
 pub mod diagnostic;
+pub mod hidden;
 pub mod location;
 pub mod model;
 mod policy;

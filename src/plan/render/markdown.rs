@@ -1,6 +1,7 @@
 //! The Markdown form: a pull-request comment. The verdict first, details in
 //! `<details>`, always below GitHub's 65,536-character limit.
 
+use crate::config::hidden::one_line;
 use crate::plan::render::{action_note, not_checked_note, plural, short_base};
 use crate::plan::{ActionKind, Plan};
 use std::fmt::Write;
@@ -127,12 +128,13 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         for r in &plan.refusals {
             let _ = writeln!(
                 refusals,
-                "- **`{}`** `{}` `{}` at `{}`: {}",
+                "- **`{}`** `{}` {} at `{}`: {}",
                 r.code.name(),
                 r.service,
-                r.tag,
+                // An invalid tag is the file's text unchecked.
+                code(&r.tag),
                 r.location,
-                escape(&r.message)
+                escape(&one_line(&r.message))
             );
             for finding in &r.details {
                 let _ = writeln!(refusals, "  - {}", escape(&finding.summary()));
@@ -167,13 +169,13 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             let subject = w
                 .tag
                 .as_deref()
-                .map(|t| format!(" `{}` `{t}`", w.service))
+                .map(|t| format!(" `{}` {}", w.service, code(t)))
                 .unwrap_or_default();
             let _ = writeln!(
                 warnings,
                 "- `{}`{subject}: {}",
                 w.code.name(),
-                escape(&w.message)
+                escape(&one_line(&w.message))
             );
         }
         let _ = writeln!(warnings, "\n</details>\n");
@@ -222,6 +224,23 @@ fn escape(text: &str) -> String {
     text.replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// A code span that `text` cannot end early or spread over lines: hidden
+/// characters escaped, fenced with more backticks than it holds in a row.
+fn code(text: &str) -> String {
+    let text = one_line(text);
+    let mut run = 0;
+    let mut longest = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    if longest == 0 {
+        return format!("`{text}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
 }
 
 fn truncate(text: &str, limit: usize) -> String {

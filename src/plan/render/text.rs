@@ -1,6 +1,7 @@
 //! The text form, read like `terraform plan`: one line per release grouped by
 //! service, a summary line, then every refusal with its location.
 
+use crate::config::hidden::one_line;
 use crate::plan::render::{action_note, actions_by_service, not_checked_note, short_base, verdict};
 use crate::plan::{ActionKind, Plan};
 use std::fmt::Write;
@@ -80,8 +81,9 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             "\nerror[{}]: {} {}: {}\n  --> {}",
             refusal.code.name(),
             refusal.service,
-            refusal.tag,
-            refusal.message,
+            // An invalid tag is the file's text unchecked: keep it on its line.
+            one_line(&refusal.tag),
+            one_line(&refusal.message),
             refusal.location
         );
         for finding in &refusal.details {
@@ -90,7 +92,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     }
     for warning in &plan.warnings {
         let subject = match (&warning.service, &warning.tag) {
-            (service, Some(tag)) => format!("{service} {tag}: "),
+            (service, Some(tag)) => format!("{service} {}: ", one_line(tag)),
             (service, None) if !service.is_empty() => format!("{service}: "),
             _ => String::new(),
         };
@@ -98,7 +100,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             out,
             "\nwarning[{}]: {subject}{}",
             warning.code.name(),
-            warning.message
+            one_line(&warning.message)
         );
     }
     out
