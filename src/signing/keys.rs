@@ -346,11 +346,7 @@ mod tests {
     }
 
     fn entry(key: &SigningKey, identity: &str, digest: &Digest) -> SignatureEntry {
-        let payload = Payload::new(identity, digest.clone()).to_bytes();
-        SignatureEntry {
-            signature: key.sign(&payload),
-            payload: Bytes::from(payload),
-        }
+        SignatureEntry::create(key, identity, digest).expect("a local key signs")
     }
 
     #[test]

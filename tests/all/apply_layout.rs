@@ -2,26 +2,7 @@
 //! default works end to end without a server.
 
 use crate::quayside::{Quayside, repo_root, scratch_copy};
-use std::path::Path;
-
-/// Every file under `dir` with its bytes, to compare trees before and after.
-fn snapshot_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(next) = stack.pop() {
-        for entry in std::fs::read_dir(&next).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let name = path.strip_prefix(dir).unwrap().display().to_string();
-                files.push((name, std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    files.sort();
-    files
-}
+use crate::support::promotion::tree_hash as snapshot_tree;
 
 #[test]
 fn apply_then_verify_then_nothing_to_do() {

@@ -34,11 +34,7 @@ fn secret(text: &str) -> SecretString {
 }
 
 fn entry(key: &SigningKey, identity: &str, digest: &Digest) -> SignatureEntry {
-    let payload = Payload::new(identity, digest.clone()).to_bytes();
-    SignatureEntry {
-        signature: key.sign(&payload),
-        payload: Bytes::from(payload),
-    }
+    SignatureEntry::create(key, identity, digest).expect("a local key signs")
 }
 
 // ---------------------------------------------------------------- keys
