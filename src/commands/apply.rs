@@ -5,10 +5,11 @@
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier};
 use crate::cli::ApplyArgs;
 use crate::commands::load_desired;
-use crate::commands::plan::{load_public_key, make_plan, make_plan_since};
+use crate::commands::plan::{load_public_key, make_plan_since};
 use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
+use crate::live::{Scope, read_live_state};
 use crate::plan::{ActionKind, Plan, SignatureCheck, render};
 use crate::registry::Connector;
 use crate::signing::{PublicKey, SigningKey};
@@ -183,23 +184,26 @@ fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
     })
 }
 
-/// Re-reads the target: every release the plan created or signed must now
-/// be in place and validly signed.
+/// Re-reads the target (never the source, nor the scan API): every release
+/// the plan created or signed must now hold as `verify` checks it.
 async fn confirm(
     desired: &Desired,
     connector: &Connector,
     verifier: &PublicKey,
     plan: &Plan,
 ) -> Result<(), String> {
-    let after = make_plan(desired, connector, Some(verifier)).await?;
+    let live = read_live_state(desired, connector, Scope::TargetOnly)
+        .await
+        .map_err(|error| error.to_string())?;
+    let checks = crate::verify::check(desired, &live, verifier);
     let pending: Vec<String> = plan
         .actions
         .iter()
         .filter(|a| a.kind != ActionKind::Unchanged)
         .filter(|a| {
-            !after.actions.iter().any(|b| {
-                b.service == a.service && b.tag == a.tag && b.kind == ActionKind::Unchanged
-            })
+            !checks
+                .iter()
+                .any(|c| c.service == a.service && c.tag == a.tag && c.holds())
         })
         .map(|a| format!("{} {}", a.service, a.tag))
         .collect();
