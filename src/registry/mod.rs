@@ -5,6 +5,7 @@
 pub mod distribution;
 pub mod layout;
 pub mod manifest;
+pub mod reread;
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
@@ -185,7 +186,9 @@ impl Connector {
             RepositoryLocation::Layout { .. } => {
                 Arc::new(layout::LayoutRepository::new(location.clone()))
             }
-            RepositoryLocation::Remote { .. } => self.distribution.repository(location.clone()),
+            RepositoryLocation::Remote { .. } => {
+                reread::Reread::wrap(self.distribution.repository(location.clone()))
+            }
         }
     }
 

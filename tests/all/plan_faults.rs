@@ -3,15 +3,24 @@
 //! byte for byte the plan made without them.
 
 use crate::quayside::{Outcome, Quayside};
-use crate::support::fault_proxy::FaultProxy;
+use crate::support::faults::{FaultKind, FaultPlan};
 use crate::support::images::{push, two_platform_image};
+use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
 use crate::support::releases::scratch_dir;
 use crate::support::seeded::{Release, push_images, write_file};
 use quayside::registry::Connector;
 use quayside::registry::distribution::{ClientOptions, CredentialEnv};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+
+/// About 30 % of requests answered 429 or 503, as before the proxies merged.
+fn throttling(seed: u64) -> FaultPlan {
+    FaultPlan::spread(
+        seed,
+        30,
+        &[FaultKind::TooManyRequests, FaultKind::Status503],
+    )
+}
 
 /// Runs the binary off the async runtime, which keeps serving the proxy.
 async fn quayside(dir: &Path, args: &'static [&'static str]) -> Outcome {
@@ -26,7 +35,7 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
     let registry = TestRegistry::start();
     // Everything goes through the proxy, so that every reference (and every
     // signature's docker-reference) names the same host; faults start later.
-    let proxy = FaultProxy::start(registry.port, 0, 0x5eed).await;
+    let proxy = Proxy::start(&registry.host()).await;
     let host = proxy.host();
     let connector = Connector::new(ClientOptions {
         credentials: CredentialEnv::anonymous(),
@@ -59,14 +68,11 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
     assert_eq!(plan["summary"]["unchanged"], 6, "{clean:?}");
     assert_eq!(plan["summary"]["create"], 1, "{clean:?}");
 
-    proxy.set_fault_percent(30);
-    let (requests, faults) = (
-        proxy.requests.load(Ordering::Relaxed),
-        proxy.faults.load(Ordering::Relaxed),
-    );
+    proxy.set_faults(throttling(0x5eed));
+    let (requests, faults) = (proxy.counts().total, proxy.fault_counts().total());
     let faulty = quayside(dir.path(), &["plan", "--format", "json"]).await;
-    let requests = proxy.requests.load(Ordering::Relaxed) - requests;
-    let faults = proxy.faults.load(Ordering::Relaxed) - faults;
+    let requests = proxy.counts().total - requests;
+    let faults = proxy.fault_counts().total() - faults;
     eprintln!("{faults} injected faults in {requests} requests");
     assert_eq!(faulty.code, 0, "{faulty:?}");
     assert_eq!(faulty.stdout, clean.stdout, "the faults changed the plan");
@@ -85,7 +91,7 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_apply_under_injected_429_and_503_completes_in_one_run() {
     let registry = TestRegistry::start();
-    let proxy = FaultProxy::start(registry.port, 0, 0xfa17).await;
+    let proxy = Proxy::start(&registry.host()).await;
     let host = proxy.host();
     let connector = Connector::new(ClientOptions {
         credentials: CredentialEnv::anonymous(),
@@ -95,16 +101,55 @@ async fn regression_apply_under_injected_429_and_503_completes_in_one_run() {
     let dir = scratch_dir();
     write_file(dir.path(), &host, &host, &releases);
 
-    proxy.set_fault_percent(30);
-    let before = proxy.faults.load(Ordering::Relaxed);
+    proxy.set_faults(throttling(0xfa17));
+    let before = proxy.fault_counts().total();
     let out = quayside(dir.path(), &["apply"]).await;
-    let faults = proxy.faults.load(Ordering::Relaxed) - before;
+    let faults = proxy.fault_counts().total() - before;
     assert_eq!(out.code, 0, "{faults} faults injected\n{out:?}");
     assert!(faults > 10, "only {faults} faults were injected");
 
-    proxy.set_fault_percent(0);
+    proxy.set_faults(FaultPlan::none());
     let verify = quayside(dir.path(), &["verify"]).await;
     assert_eq!(verify.code, 0, "{verify:?}");
     drop(proxy);
     drop(registry);
+}
+
+/// Regression: a connection closed before the answer (a reset) failed any
+/// read at once, so one reset among the hundreds of reads of a plan made the
+/// whole `plan` or `apply` exit 1, run after run. Idempotent requests are now
+/// retried after a lost answer, like 5xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_plan_and_apply_ride_out_connection_resets() {
+    let registry = TestRegistry::start();
+    let proxy = Proxy::start(&registry.host()).await;
+    let host = proxy.host();
+    let connector = Connector::new(ClientOptions {
+        credentials: CredentialEnv::anonymous(),
+        ..ClientOptions::default()
+    });
+    let releases = push_images(&connector, &host, 3, 2).await;
+    let dir = scratch_dir();
+    write_file(dir.path(), &host, &host, &releases);
+
+    // Resets only, on about 20 % of requests, each forwarded first: the
+    // registry did the work, the client never heard of it.
+    proxy.set_faults(FaultPlan {
+        rates: vec![(FaultKind::Reset, 2000)],
+        ..FaultPlan::spread(0x4e5e7, 0, &[])
+    });
+    let plan = quayside(dir.path(), &["plan"]).await;
+    assert_eq!(plan.code, 0, "{}\n{plan:?}", proxy.fault_counts());
+    let apply = quayside(dir.path(), &["apply"]).await;
+    let resets = proxy.fault_counts().get(FaultKind::Reset);
+    assert!(resets > 10, "only {resets} resets were injected");
+    proxy.set_faults(FaultPlan::none());
+    // Resets after a POST (an upload session) may still fail a release; a
+    // rerun completes it.
+    if apply.code != 0 {
+        let again = quayside(dir.path(), &["apply"]).await;
+        assert_eq!(again.code, 0, "{again:?}\nfirst run: {apply:?}");
+    }
+    let verify = quayside(dir.path(), &["verify"]).await;
+    assert_eq!(verify.code, 0, "{verify:?}");
 }

@@ -159,7 +159,14 @@ impl Registry {
             let response = match builder.send().await {
                 Ok(response) => response,
                 Err(error) => {
-                    let transient = error.is_connect() || error.is_timeout();
+                    // A connection closed before the answer (a reset, a
+                    // proxy or load balancer dropping it) is transient too,
+                    // for idempotent methods only (RFC 9110 9.2.2): sent
+                    // again, they cannot do the work twice. Found by
+                    // `tests/all/plan_faults.rs` (resets).
+                    let transient = error.is_connect()
+                        || error.is_timeout()
+                        || (error.is_request() && is_idempotent(&method));
                     tracing::debug!(%method, path = url.path(), attempt, transient, "request failed");
                     if transient && replayable && attempt < self.policy.max_attempts {
                         drop(permit);
@@ -220,6 +227,15 @@ impl Registry {
         let credentials = self.auth.describe().await;
         errors::http(context, status, &body, &credentials, answer.retries)
     }
+}
+
+/// Methods that may be sent again after a lost answer (RFC 9110 9.2.2);
+/// POST and PATCH may not.
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    )
 }
 
 /// Reads at most `limit` bytes of a body; `Ok(None)` when it is longer.

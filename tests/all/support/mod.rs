@@ -1,12 +1,12 @@
 //! Test harness shared by the integration tests: a real `docker-registry`
 //! process per test, an in-process fake registry for misbehaviour the real one
-//! cannot show, a fault-injecting proxy, deterministic test images, and
+//! cannot show, a counting and fault-injecting proxy, deterministic test images, and
 //! scratch `releases.toml` directories.
 
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 pub mod fake;
-pub mod fault_proxy;
+pub mod faults;
 pub mod images;
 pub mod promotion;
 pub mod proxy;

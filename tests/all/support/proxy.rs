@@ -1,11 +1,13 @@
-//! A counting HTTP/1.1 reverse proxy in front of a real registry, for the
-//! apply tests: it forwards every request (bodies streamed both ways, the
-//! client's `Host` kept so that the registry's upload `Location`s point back
-//! at the proxy), counts requests by method, and runs a hook once the N-th
-//! request has been answered by the registry (the crash tests SIGKILL the
-//! `quayside apply` child there, after the registry did the work but before
-//! the client heard of it).
+//! The test proxy: an HTTP/1.1 reverse proxy in front of a real registry. It
+//! forwards every request (bodies streamed both ways, the client's `Host`
+//! kept so that the registry's upload `Location`s point back at the proxy),
+//! counts requests by method, runs a hook once the N-th request has been
+//! answered by the registry (the crash tests SIGKILL the `quayside apply`
+//! child there, after the registry did the work but before the client heard
+//! of it), and injects the faults and lies of [`super::faults`]: made-up
+//! 5xx and 429 answers, resets, cut bodies, slow answers, wrong bytes.
 
+use super::faults::{Decision, FaultCounts, FaultKind, FaultPlan, Faults, Lie};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -14,7 +16,6 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderMap, HeaderName};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
@@ -69,6 +70,7 @@ struct Shared {
     sequence: AtomicU64,
     counts: Mutex<MethodCounts>,
     hook: Mutex<Option<Hook>>,
+    faults: Mutex<Faults>,
 }
 
 pub struct Proxy {
@@ -93,8 +95,13 @@ const HOP_BY_HOP: [&str; 8] = [
 
 impl Proxy {
     /// Listens on a free 127.0.0.1 port and forwards to `upstream`
-    /// (`host:port`, plain HTTP).
+    /// (`host:port`, plain HTTP), without faults.
     pub async fn start(upstream: &str) -> Self {
+        Self::with_faults(upstream, FaultPlan::none()).await
+    }
+
+    /// As [`Proxy::start`], injecting the faults of `plan`.
+    pub async fn with_faults(upstream: &str, plan: FaultPlan) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -110,15 +117,18 @@ impl Proxy {
             sequence: AtomicU64::new(0),
             counts: Mutex::new(MethodCounts::default()),
             hook: Mutex::new(None),
+            faults: Mutex::new(Faults::new(plan)),
         });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let shared = accepting.clone();
                 tokio::spawn(async move {
+                    // An `Err` from the service makes hyper drop the
+                    // connection without an answer: the `Reset` fault.
                     let service = hyper::service::service_fn(move |request| {
                         let shared = shared.clone();
-                        async move { Ok::<_, Infallible>(handle(&shared, request).await) }
+                        async move { handle(&shared, request).await }
                     });
                     // A client killed mid-request ends its connection with
                     // an error; that is the point of the crash tests.
@@ -156,6 +166,23 @@ impl Proxy {
         });
     }
 
+    /// Replaces the fault plan from now on (attempt counts are kept).
+    pub fn set_faults(&self, plan: FaultPlan) {
+        lock(&self.shared.faults).plan = plan;
+    }
+
+    /// Tells `lie` about every GET of `digest` (manifest or blob) from now on.
+    pub fn lie_about(&self, digest: &str, lie: Lie) {
+        lock(&self.shared.faults)
+            .lies
+            .push((digest.to_string(), lie));
+    }
+
+    /// Faults and lies injected so far.
+    pub fn fault_counts(&self) -> FaultCounts {
+        lock(&self.shared.faults).counts.clone()
+    }
+
     /// Drops a hook that has not fired; true if there was one.
     pub fn disarm(&self) -> bool {
         lock(&self.shared.hook).take().is_some()
@@ -174,21 +201,165 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn handle(shared: &Shared, request: Request<Incoming>) -> Response<ProxyBody> {
+/// The connection ends without an answer (see the service in `with_faults`).
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Response<ProxyBody>, Reset> {
     let number = shared.count(request.method());
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |path| path.as_str())
+        .to_string();
+    let decision = lock(&shared.faults).decide(request.method().as_str(), &path);
+    let made_up = match decision {
+        Decision::Fault(FaultKind::Status500) => Some((500, "")),
+        Decision::Fault(FaultKind::Status502) => Some((502, "")),
+        Decision::Fault(FaultKind::Status503) => Some((503, "")),
+        Decision::Fault(FaultKind::TooManyRequests) => Some((429, "0")),
+        _ => None,
+    };
+    if let Some((status, retry_after)) = made_up {
+        shared.fire_hook(number);
+        return Ok(error_answer(status, retry_after));
+    }
+    if decision == Decision::Fault(FaultKind::Slow) {
+        let delay = lock(&shared.faults).plan.slow;
+        tokio::time::sleep(delay).await;
+    }
     let response = match forward(shared, request).await {
         Ok(response) => response,
         Err(error) => Response::builder()
             .status(StatusCode::BAD_GATEWAY)
-            .body(
-                Full::new(Bytes::from(format!("proxy: {error}")))
-                    .map_err(|never| match never {})
-                    .boxed_unsync(),
-            )
+            .body(full(format!("proxy: {error}")))
             .expect("a static response"),
     };
     shared.fire_hook(number);
+    if decision == Decision::Fault(FaultKind::Reset) {
+        return Err(Reset);
+    }
+    if response.status() != StatusCode::OK {
+        return Ok(response);
+    }
+    Ok(match decision {
+        Decision::Fault(FaultKind::CutBody) | Decision::Lie(Lie::Truncated) => cut(response).await,
+        Decision::Fault(FaultKind::WrongDigest) | Decision::Lie(Lie::WrongBytes) => {
+            altered(response, &path).await
+        }
+        Decision::Lie(Lie::AbsurdSize) => absurd_size(response),
+        Decision::Lie(Lie::ContradictingType) => retyped(response, None),
+        Decision::Lie(Lie::NotAManifestType) => retyped(response, Some("text/html")),
+        _ => response,
+    })
+}
+
+fn full(body: impl Into<Bytes>) -> ProxyBody {
+    Full::new(body.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// A made-up registry error, as the distribution API words them.
+fn error_answer(status: u16, retry_after: &str) -> Response<ProxyBody> {
+    let code = if status == 429 {
+        "TOOMANYREQUESTS"
+    } else {
+        "UNAVAILABLE"
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    if !retry_after.is_empty() {
+        response = response.header("retry-after", retry_after);
+    }
     response
+        .body(full(format!(
+            r#"{{"errors":[{{"code":"{code}","message":"injected fault"}}]}}"#
+        )))
+        .expect("a static response")
+}
+
+/// The whole body of a (small: manifests, test blobs) answer, and its head.
+async fn collect(response: Response<ProxyBody>) -> (hyper::http::response::Parts, Bytes) {
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .unwrap_or_default();
+    (parts, bytes)
+}
+
+/// The full `Content-Length`, half the body, then an error that makes hyper
+/// close the connection.
+async fn cut(response: Response<ProxyBody>) -> Response<ProxyBody> {
+    let (mut parts, bytes) = collect(response).await;
+    parts
+        .headers
+        .insert(hyper::header::CONTENT_LENGTH, bytes.len().into());
+    let half = bytes.slice(..bytes.len() / 2);
+    let frames = futures::stream::iter([
+        Ok(Frame::data(half)),
+        Err(std::io::Error::other("injected cut body")),
+    ]);
+    Response::from_parts(parts, StreamBody::new(frames).boxed_unsync())
+}
+
+/// Other bytes under the same digest header: a manifest gets a trailing
+/// space (still valid JSON), a blob a flipped last byte.
+async fn altered(response: Response<ProxyBody>, path: &str) -> Response<ProxyBody> {
+    let (mut parts, bytes) = collect(response).await;
+    let mut changed = bytes.to_vec();
+    if path.contains("/manifests/") {
+        changed.push(b' ');
+    } else if let Some(last) = changed.last_mut() {
+        *last ^= 1;
+    } else {
+        changed.push(0);
+    }
+    parts
+        .headers
+        .insert(hyper::header::CONTENT_LENGTH, changed.len().into());
+    Response::from_parts(parts, full(changed))
+}
+
+/// Announces 64 GiB and sends the real (short) body.
+fn absurd_size(response: Response<ProxyBody>) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    parts
+        .headers
+        .insert(hyper::header::CONTENT_LENGTH, (64u64 << 30).into());
+    Response::from_parts(parts, body)
+}
+
+/// `Some(type)`: that `Content-Type`; `None`: the type of the other manifest
+/// kind (index for an image manifest and the other way round).
+fn retyped(response: Response<ProxyBody>, to: Option<&'static str>) -> Response<ProxyBody> {
+    let (mut parts, body) = response.into_parts();
+    let current = parts
+        .headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let other = to.unwrap_or(if current.contains("index") || current.contains("list") {
+        "application/vnd.oci.image.manifest.v1+json"
+    } else {
+        "application/vnd.oci.image.index.v1+json"
+    });
+    parts.headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static(other),
+    );
+    Response::from_parts(parts, body)
 }
 
 impl Shared {

@@ -1,7 +1,8 @@
 //! A watcher that polls a target registry while `quayside apply` runs and
 //! records every moment the safety rule of SPEC section 5 is broken: a
 //! declared tag that exists with another digest than declared, or without a
-//! valid signature on the image and every child manifest.
+//! valid signature on the image and every child manifest, or a tag the file
+//! does not declare (other than cosign's `sha256-<hex>.sig`).
 //!
 //! It reads the registry directly (not through the test proxy), with the
 //! library's own readers, and checks signatures against the identity that
@@ -80,6 +81,15 @@ async fn poll(connector: &Connector, key: &PublicKey, target: &Watched, report: 
             return;
         }
     };
+    for tag in &tags {
+        let declared = target.releases.iter().any(|(name, _)| name == tag);
+        if !declared && !is_signature_tag(tag) {
+            report.violations.push(format!(
+                "{}:{tag} exists but the file does not declare it",
+                target.repository.reference()
+            ));
+        }
+    }
     for (tag, declared) in &target.releases {
         if !tags.contains(tag) {
             continue;
@@ -127,4 +137,11 @@ async fn poll(connector: &Connector, key: &PublicKey, target: &Watched, report: 
             }
         }
     }
+}
+
+/// cosign's `sha256-<64 hex>.sig` signature tag.
+fn is_signature_tag(tag: &str) -> bool {
+    tag.strip_prefix("sha256-")
+        .and_then(|rest| rest.strip_suffix(".sig"))
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
