@@ -104,7 +104,32 @@ impl RawManifest {
         }
         let parsed = parse(&bytes, &digest)?;
         let media_type = match media_type.filter(|m| ACCEPTED.contains(m)) {
-            Some(given) => given.to_string(),
+            Some(given) => {
+                // A type that contradicts the bytes would be copied along
+                // with them and make the target registry refuse the manifest
+                // (or store it mistyped); say so where it is read instead.
+                // Found by `tests/all/apply_lying.rs`.
+                let declared_index = parsed.manifests.is_some();
+                let given_index = given == OCI_INDEX || given == DOCKER_LIST;
+                let contradiction = match &parsed.media_type {
+                    Some(declared) => declared != given,
+                    None => declared_index != given_index,
+                };
+                if contradiction {
+                    return Err(ManifestError {
+                        digest,
+                        reason: format!(
+                            "it is served with media type {given} but its content is {}; the registry misreports it",
+                            parsed.media_type.as_deref().unwrap_or(if declared_index {
+                                "an index"
+                            } else {
+                                "an image manifest"
+                            })
+                        ),
+                    });
+                }
+                given.to_string()
+            }
             None => parsed.media_type.clone().unwrap_or_else(|| {
                 // Some manifests omit mediaType: infer it from their shape.
                 if parsed.manifests.is_some() {
@@ -158,6 +183,25 @@ mod tests {
 
     fn digest(c: char) -> String {
         format!("sha256:{}", c.to_string().repeat(64))
+    }
+
+    #[test]
+    fn refuses_a_media_type_that_contradicts_the_content() {
+        let image = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"digest":"{}","size":1}},"layers":[]}}"#,
+            digest('c')
+        );
+        let error = RawManifest::from_bytes(Bytes::from(image.clone()), Some(OCI_INDEX))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("served with media type"), "{error}");
+        let untyped = image.replace(&format!(r#""mediaType":"{OCI_MANIFEST}","#), "");
+        assert!(RawManifest::from_bytes(Bytes::from(untyped.clone()), Some(DOCKER_LIST)).is_err());
+        let manifest =
+            RawManifest::from_bytes(Bytes::from(untyped), Some(DOCKER_MANIFEST)).unwrap();
+        assert_eq!(manifest.media_type, DOCKER_MANIFEST);
+        let manifest = RawManifest::from_bytes(Bytes::from(image), Some(OCI_MANIFEST)).unwrap();
+        assert_eq!(manifest.media_type, OCI_MANIFEST);
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod apply_crash;
 mod apply_e2e;
 mod apply_faults;
 mod apply_layout;
+mod apply_lying;
 mod apply_measure;
 mod ci_recipes;
 mod distribution;

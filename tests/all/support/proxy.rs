@@ -255,7 +255,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Response<
         Decision::Fault(FaultKind::WrongDigest) | Decision::Lie(Lie::WrongBytes) => {
             altered(response, &path).await
         }
-        Decision::Lie(Lie::AbsurdSize) => absurd_size(response),
+        Decision::Lie(Lie::AbsurdSize) => absurd_size(response).await,
         Decision::Lie(Lie::ContradictingType) => retyped(response, None),
         Decision::Lie(Lie::NotAManifestType) => retyped(response, Some("text/html")),
         _ => response,
@@ -307,10 +307,13 @@ async fn cut(response: Response<ProxyBody>) -> Response<ProxyBody> {
         .headers
         .insert(hyper::header::CONTENT_LENGTH, bytes.len().into());
     let half = bytes.slice(..bytes.len() / 2);
-    let frames = futures::stream::iter([
-        Ok(Frame::data(half)),
-        Err(std::io::Error::other("injected cut body")),
-    ]);
+    // The pause lets hyper flush the head and the half before the error
+    // closes the connection; without it the client sees a plain reset.
+    let frames =
+        futures::stream::iter([Ok(Frame::data(half))]).chain(futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Err(std::io::Error::other("injected cut body"))
+        }));
     Response::from_parts(parts, StreamBody::new(frames).boxed_unsync())
 }
 
@@ -332,13 +335,19 @@ async fn altered(response: Response<ProxyBody>, path: &str) -> Response<ProxyBod
     Response::from_parts(parts, full(changed))
 }
 
-/// Announces 64 GiB and sends the real (short) body.
-fn absurd_size(response: Response<ProxyBody>) -> Response<ProxyBody> {
-    let (mut parts, body) = response.into_parts();
+/// Announces 64 GiB, sends the real (short) body, and then nothing more for
+/// a while (so the head is flushed and the client can judge it).
+async fn absurd_size(response: Response<ProxyBody>) -> Response<ProxyBody> {
+    let (mut parts, bytes) = collect(response).await;
     parts
         .headers
         .insert(hyper::header::CONTENT_LENGTH, (64u64 << 30).into());
-    Response::from_parts(parts, body)
+    let frames =
+        futures::stream::iter([Ok(Frame::data(bytes))]).chain(futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            Err(std::io::Error::other("injected absurd size"))
+        }));
+    Response::from_parts(parts, StreamBody::new(frames).boxed_unsync())
 }
 
 /// `Some(type)`: that `Content-Type`; `None`: the type of the other manifest
