@@ -219,7 +219,7 @@ async fn apply_killed_at_twenty_seeded_points_recovers_and_never_shows_an_unsign
 /// Other seeds: `QUAYSIDE_CRASH_SEED=7 cargo test --test all
 /// apply_killed_at_forty -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "40 kills of apply (about 2 minutes)"]
+#[ignore = "40 kills of apply (about 2.5 minutes)"]
 async fn apply_killed_at_forty_seeded_points_recovers_and_never_shows_an_unsigned_tag() {
     let seed = std::env::var("QUAYSIDE_CRASH_SEED")
         .ok()

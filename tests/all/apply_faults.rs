@@ -227,7 +227,7 @@ async fn apply_under_twenty_percent_faults_converges_to_exactly_the_declared_sig
 /// More seeds, for the figures: `cargo test --test all
 /// apply_under_faults_with_many_seeds -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "five faulty promotions of 20 releases (about 2 minutes)"]
+#[ignore = "five faulty promotions of 20 releases (about 3.5 minutes)"]
 async fn apply_under_faults_with_many_seeds_converges() {
     let mut total = FaultCounts::default();
     let mut runs = Vec::new();
