@@ -73,9 +73,4 @@ impl ImageSignatures {
     pub fn check_counts(&self) -> (usize, usize) {
         (self.manifests.len(), self.listed_children.len())
     }
-
-    /// Whether nothing about the image could be read (its manifest is gone).
-    pub fn is_empty(&self) -> bool {
-        self.manifests.is_empty() && self.listed_children.is_empty()
-    }
 }
