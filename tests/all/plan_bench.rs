@@ -120,7 +120,7 @@ fn time_plans(dir: &std::path::Path, binary: &std::ffi::OsStr, releases: usize) 
             // GNU time reports the binary's own CPU time on stderr's last line.
             let output = std::process::Command::new("/usr/bin/time")
                 .args(["-f", "%U s user, %S s sys"])
-                .arg(&binary)
+                .arg(binary)
                 .args(["plan", "--detailed-exitcode", "--concurrency", concurrency])
                 .current_dir(dir)
                 .env_remove("QUAYSIDE_LOG")
