@@ -1,6 +1,8 @@
 //! `verify` as a pure check: for each declared release, whether the target
 //! holds the tag, at the declared digest, validly signed on the index and on
-//! every child.
+//! every child. The `verify` command reads every signature (`Scope::Audit`);
+//! apply's confirmation reads as a plan does, and the finding says how many
+//! children were only checked by signature tag.
 
 use crate::config::model::Desired;
 use crate::digest::Digest;
@@ -10,10 +12,19 @@ use crate::plan::planner::unsigned_manifests;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
-    Verified { manifests: usize },
+    /// `verified` manifests carry a signature the key accepts; `tag_listed`
+    /// children were checked by the presence of their signature tag only.
+    Verified {
+        verified: usize,
+        tag_listed: usize,
+    },
     Missing,
-    WrongDigest { found: Digest },
-    Unsigned { manifests: Vec<Digest> },
+    WrongDigest {
+        found: Digest,
+    },
+    Unsigned {
+        manifests: Vec<Digest>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,8 +64,10 @@ pub fn check(
                         Some(image) if !image.manifests.is_empty() => {
                             let unsigned = unsigned_manifests(image, &identity, verifier);
                             if unsigned.is_empty() {
+                                let (verified, tag_listed) = image.check_counts();
                                 Finding::Verified {
-                                    manifests: image.manifests.len(),
+                                    verified,
+                                    tag_listed,
                                 }
                             } else {
                                 Finding::Unsigned {
@@ -86,10 +99,21 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
     let mut out = String::new();
     for check in checks {
         let status = match &check.finding {
-            Finding::Verified { manifests } => format!(
+            Finding::Verified {
+                verified,
+                tag_listed: 0,
+            } => format!(
                 "ok          {} signed manifest{}",
-                manifests,
-                crate::plan::render::plural(*manifests)
+                verified,
+                crate::plan::render::plural(*verified)
+            ),
+            Finding::Verified {
+                verified,
+                tag_listed,
+            } => format!(
+                "ok          {} signed manifest{} verified, {tag_listed} by signature tag only",
+                verified,
+                crate::plan::render::plural(*verified)
             ),
             Finding::Missing => "MISSING     the tag does not exist in the target".to_string(),
             Finding::WrongDigest { found } => {

@@ -27,7 +27,7 @@ pub async fn run(file: &Path, concurrency: usize) -> ExitStatus {
         }
     };
     let connector = super::connector(concurrency);
-    let live = match read_live_state(&desired, &connector, Scope::TargetOnly).await {
+    let live = match read_live_state(&desired, &connector, Scope::Audit).await {
         Ok(live) => live,
         Err(error) => {
             eprintln!("error: {error}");

@@ -66,12 +66,21 @@ impl Diagnostics {
     }
 }
 
+/// Diagnostics rendered in full; the rest are counted. A generated file with
+/// 20,000 bad digests printed 6.4 MB; the first hundred say what to fix.
+pub const MAX_RENDERED: usize = 100;
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for item in &self.items {
+        for item in self.items.iter().take(MAX_RENDERED) {
             writeln!(f, "{}", render_one(item, &self.source))?;
         }
         let n = self.items.len();
+        if n > MAX_RENDERED {
+            let more = n - MAX_RENDERED;
+            let noun = if more == 1 { "problem" } else { "problems" };
+            writeln!(f, "… and {more} more {noun} (fix these first)\n")?;
+        }
         let noun = if n == 1 { "problem" } else { "problems" };
         write!(f, "{n} {noun} in {}", self.file)
     }
@@ -252,24 +261,31 @@ fn saturating_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-/// Quotes user text for a message: backticks, control characters escaped,
-/// and cut at 60 characters so a huge value cannot flood the output.
+/// Quotes user text for a message as a Markdown code span (plans end up in
+/// pull-request comments): control characters escaped, cut at 60 characters
+/// so a huge value cannot flood the output, and fenced with more backticks
+/// than the text holds in a row, so a backtick in it cannot end the span
+/// (CommonMark; the fence is padded with spaces when the text has one).
 pub fn quoted(text: &str) -> String {
     const MAX: usize = 60;
-    let mut out = String::from("`");
+    let mut inner = String::new();
     for (i, c) in text.chars().enumerate() {
         if i == MAX {
-            out.push('…');
+            inner.push('…');
             break;
         }
         if c.is_control() {
-            out.extend(c.escape_default());
+            inner.extend(c.escape_default());
         } else {
-            out.push(c);
+            inner.push(c);
         }
     }
-    out.push('`');
-    out
+    let longest = inner.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    if longest == 0 {
+        return format!("`{inner}`");
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {inner} {fence}")
 }
 
 #[cfg(test)]
@@ -319,6 +335,37 @@ mod tests {
     }
 
     #[test]
+    fn rendering_stops_after_the_first_hundred_problems() {
+        let source = "\"v1.0.0\" = \"sha256:abc\"\n".repeat(20_000);
+        let items: Vec<Diagnostic> = (1..=20_000)
+            .map(|line| Diagnostic::new("invalid-digest", "not a digest", at(line, 12), "here"))
+            .collect();
+        let all = Diagnostics {
+            file: "r.toml".into(),
+            source,
+            items,
+        };
+        let text = all.to_string();
+        assert_eq!(text.matches("error[invalid-digest]").count(), MAX_RENDERED);
+        assert!(
+            text.contains("--> releases.toml:100:12"),
+            "the 100th is shown"
+        );
+        assert!(
+            !text.contains("--> releases.toml:101:12"),
+            "the 101st is not"
+        );
+        assert!(
+            text.ends_with(
+                "… and 19900 more problems (fix these first)\n\n20000 problems in r.toml"
+            ),
+            "{}",
+            &text[text.len() - 200..]
+        );
+        assert!(text.len() < 20_000, "{} bytes", text.len());
+    }
+
+    #[test]
     fn long_lines_are_cut_around_the_caret() {
         let line = format!("{}BAD{}", "a".repeat(500), "b".repeat(500));
         let d = Diagnostic::new("x", "m", at(1, 501), "l").with_width(3);
@@ -360,5 +407,14 @@ mod tests {
     fn quoted_escapes_and_truncates() {
         assert_eq!(quoted("a\nb"), "`a\\nb`");
         assert_eq!(quoted(&"x".repeat(100)).chars().count(), 63);
+    }
+
+    #[test]
+    fn quoted_text_with_backticks_cannot_end_its_code_span() {
+        // Regression (issue 8): a tag such as v1`<b>x</b>` closed the span
+        // early, and the rest rendered as Markdown in the PR comment.
+        assert_eq!(quoted("v1`x"), "`` v1`x ``");
+        assert_eq!(quoted("``a`"), "``` ``a` ```");
+        assert_eq!(quoted("`"), "`` ` ``");
     }
 }

@@ -27,7 +27,8 @@ pub struct LiveService {
     /// Declared tags that exist in the target, with the digest they point at.
     pub declared_tags: BTreeMap<String, Digest>,
     /// For declared digests already tagged in the target: the signatures of
-    /// the image and of each of its child manifests.
+    /// the image and of each of its child manifests, as far as they were read
+    /// (see [`ImageSignatures`]).
     pub signatures: BTreeMap<Digest, ImageSignatures>,
     /// For digests that would be created: whether the source has them.
     pub source_has: BTreeMap<Digest, bool>,
@@ -36,15 +37,40 @@ pub struct LiveService {
     pub scans: BTreeMap<Digest, ImageScan>,
 }
 
-/// The signatures stored for one image: its root manifest first, then every
-/// child manifest of an index.
+/// The signatures of one image, and how each manifest's was checked. The
+/// root manifest (the digest the tag points at, what `cosign verify
+/// image:tag` checks) is always read in full; children of an index are read
+/// in full by an audit (`verify`), and only looked up in the tag list by a
+/// plan: nothing here weakens silently, the two lists say which is which.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImageSignatures {
+    /// Manifests whose stored signatures were read, to verify with the public
+    /// key: the root first, then (in a full read) every child.
     pub manifests: Vec<ManifestSignatures>,
+    /// Children of an index checked by presence only: whether their
+    /// `sha256-<hex>.sig` tag is in the target's tag list. A child without
+    /// one is unsigned (e.g. signed without `--recursive`); one with it is
+    /// taken as signed without its signature being verified.
+    pub listed_children: Vec<SignatureTagPresence>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestSignatures {
     pub digest: Digest,
     pub entries: Vec<SignatureEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureTagPresence {
+    pub digest: Digest,
+    /// The target's tag list holds `digest.signature_tag()`.
+    pub listed: bool,
+}
+
+impl ImageSignatures {
+    /// How many manifests were checked each way: `(read and to be verified,
+    /// only their signature tag looked up)`.
+    pub fn check_counts(&self) -> (usize, usize) {
+        (self.manifests.len(), self.listed_children.len())
+    }
 }

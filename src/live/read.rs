@@ -1,25 +1,51 @@
 //! Reads the live state a plan needs, and only that, concurrently: the target's
-//! tag list once per repository; for declared tags that exist, their digest
-//! and signatures; the source only for digests that would be created.
+//! tag list once per repository; for declared tags that exist, their manifest
+//! (one GET by tag gives both the digest and the children) and signatures;
+//! the source only for digests that would be created.
+//!
+//! Requests per release already in place, on an anonymous registry: the tag
+//! list (shared by the service's releases), GET the tag, GET the root's
+//! `.sig` manifest, and GET its payload blob unless the signature layer
+//! carries it inline (`signing::inline`). Children of an index cost nothing
+//! in a plan (their `.sig` tag is looked up in the tag list); an audit reads
+//! each child's `.sig` manifest too.
 
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
-use crate::live::{ImageSignatures, LiveService, LiveState, ManifestSignatures};
-use crate::registry::{Connector, ManifestRef, RegistryError, Repository};
+use crate::live::{
+    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
+};
+use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::store::read_signatures;
 use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// How many services are read at once. Each registry host also limits its own
 /// concurrent requests, so this only bounds memory and task count.
 const SERVICES_IN_FLIGHT: usize = 16;
 
-/// What to read: a plan also asks the source about digests to create;
-/// `verify` looks at the target only.
+/// What to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// `plan`: the target (the root manifest's signatures read, children of an
+    /// index checked by signature tag) and the source for digests to create.
     Plan,
+    /// The target only, read as a plan reads it (apply's confirmation).
     TargetOnly,
+    /// `verify`: the target only, every manifest's signatures read, so that
+    /// each child's is verified with the key too.
+    Audit,
+}
+
+impl Scope {
+    fn reads_source(self) -> bool {
+        self == Scope::Plan
+    }
+
+    fn reads_children(self) -> bool {
+        self == Scope::Audit
+    }
 }
 
 pub async fn read_live_state(
@@ -53,42 +79,51 @@ async fn read_service(
         ..LiveService::default()
     };
 
+    // One GET per declared tag in the list: the manifest's bytes give both the
+    // digest the tag points at (hashed, not taken from a header) and the
+    // children whose signatures matter.
     let present: Vec<_> = service
         .releases
         .iter()
         .filter(|release| live.target_tags.contains(&release.tag))
         .collect();
-    let resolved: Vec<(String, Option<Digest>)> = stream::iter(present)
+    let fetched: Vec<(String, Option<RawManifest>)> = stream::iter(present)
         .map(|release| {
             let target = Arc::clone(&target);
             async move {
-                let digest = target.resolve_tag(&release.tag).await?;
-                Ok::<_, RegistryError>((release.tag.clone(), digest))
+                let manifest = target.get_manifest(ManifestRef::Tag(&release.tag)).await?;
+                Ok::<_, RegistryError>((release.tag.clone(), manifest))
             }
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)
         .try_collect()
         .await?;
-    live.declared_tags = resolved
-        .into_iter()
-        .filter_map(|(tag, digest)| Some((tag, digest?)))
-        .collect();
+    let mut manifests: BTreeMap<Digest, RawManifest> = BTreeMap::new();
+    for (tag, manifest) in fetched {
+        // Listed but gone by now (deleted meanwhile): absent, as for a HEAD.
+        let Some(manifest) = manifest else { continue };
+        live.declared_tags.insert(tag, manifest.digest.clone());
+        manifests.insert(manifest.digest.clone(), manifest);
+    }
 
     // Signatures matter only where the tag already has the declared digest.
-    let mut signed_digests: Vec<&Digest> = service
+    let signed: Vec<&RawManifest> = service
         .releases
         .iter()
         .filter(|release| live.declared_tags.get(&release.tag) == Some(&release.digest))
-        .map(|release| &release.digest)
+        .filter_map(|release| manifests.get_key_value(&release.digest))
+        .collect::<BTreeMap<_, _>>()
+        .into_values()
         .collect();
-    signed_digests.sort();
-    signed_digests.dedup();
-    live.signatures = stream::iter(signed_digests)
-        .map(|digest| {
+    let tags = &live.target_tags;
+    live.signatures = stream::iter(signed)
+        .map(|manifest| {
             let target = Arc::clone(&target);
             async move {
-                let image = read_image_signatures(target.as_ref(), digest).await?;
-                Ok::<_, RegistryError>((digest.clone(), image))
+                let image =
+                    image_signatures(target.as_ref(), manifest, tags, scope.reads_children())
+                        .await?;
+                Ok::<_, RegistryError>((manifest.digest.clone(), image))
             }
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)
@@ -96,7 +131,7 @@ async fn read_service(
         .await?;
 
     // The source is read only for what would be created.
-    if scope == Scope::TargetOnly {
+    if !scope.reads_source() {
         return Ok(live);
     }
     let mut wanted: Vec<&Digest> = service
@@ -122,7 +157,50 @@ async fn read_service(
     Ok(live)
 }
 
-/// The signatures of an image and of each child manifest of an index.
+/// The signatures of `manifest` (fetched by tag) given the repository's tag
+/// list: a manifest whose `.sig` tag is not listed has none, without a
+/// request. The root's are read; each child's too when `read_children`,
+/// otherwise only its `.sig` tag is looked up.
+async fn image_signatures(
+    repository: &dyn Repository,
+    manifest: &RawManifest,
+    tags: &BTreeSet<String>,
+    read_children: bool,
+) -> Result<ImageSignatures, RegistryError> {
+    let children = children_of(repository, manifest)?;
+    let listed = |digest: &Digest| tags.contains(&digest.signature_tag());
+    let (read, listed_children) = if read_children {
+        (children, Vec::new())
+    } else {
+        let presence = children
+            .into_iter()
+            .map(|digest| SignatureTagPresence {
+                listed: listed(&digest),
+                digest,
+            })
+            .collect();
+        (Vec::new(), presence)
+    };
+    let manifests = stream::iter(std::iter::once(manifest.digest.clone()).chain(read))
+        .map(|digest| async move {
+            let entries = if listed(&digest) {
+                read_signatures(repository, &digest).await?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, RegistryError>(ManifestSignatures { digest, entries })
+        })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    Ok(ImageSignatures {
+        manifests,
+        listed_children,
+    })
+}
+
+/// The signatures of an image and of each child manifest of an index, all
+/// read in full (apply reads them before signing what lacks one).
 pub async fn read_image_signatures(
     repository: &dyn Repository,
     digest: &Digest,
@@ -130,14 +208,8 @@ pub async fn read_image_signatures(
     let Some(manifest) = repository.get_manifest(ManifestRef::Digest(digest)).await? else {
         return Ok(ImageSignatures::default());
     };
-    let children = manifest
-        .children()
-        .map_err(|error| RegistryError::Invalid {
-            repository: repository.location().reference(),
-            message: error.to_string(),
-        })?;
     let digests: Vec<Digest> = std::iter::once(digest.clone())
-        .chain(children.into_iter().map(|child| child.digest))
+        .chain(children_of(repository, &manifest)?)
         .collect();
     let manifests = stream::iter(digests)
         .map(|digest| async move {
@@ -147,5 +219,21 @@ pub async fn read_image_signatures(
         .buffered(8)
         .try_collect()
         .await?;
-    Ok(ImageSignatures { manifests })
+    Ok(ImageSignatures {
+        manifests,
+        listed_children: Vec::new(),
+    })
+}
+
+fn children_of(
+    repository: &dyn Repository,
+    manifest: &RawManifest,
+) -> Result<Vec<Digest>, RegistryError> {
+    let children = manifest
+        .children()
+        .map_err(|error| RegistryError::Invalid {
+            repository: repository.location().reference(),
+            message: error.to_string(),
+        })?;
+    Ok(children.into_iter().map(|child| child.digest).collect())
 }

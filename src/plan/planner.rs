@@ -1,6 +1,7 @@
 //! The planner: a pure function from the desired state and the live state to
 //! a `Plan`. No IO happens here; every decision about what to write does.
 
+use crate::config::diagnostic::quoted;
 use crate::config::model::{Desired, Release, Service, VulnerabilitySource};
 use crate::digest::Digest;
 use crate::live::{ImageSignatures, LiveService, LiveState};
@@ -132,7 +133,10 @@ fn decide(
     if let Err(reason) = &release.tag_check {
         return Err((
             RefusalCode::InvalidTag,
-            format!("`{}` cannot be a production tag: {reason}", release.tag),
+            format!(
+                "{} cannot be a production tag: {reason}",
+                quoted(&release.tag)
+            ),
         ));
     }
     let can_sign = desired
@@ -233,8 +237,9 @@ fn rc_rule(
     })
 }
 
-/// Every manifest of the image (the index and each child) carries at least one
-/// signature the verifier accepts for this repository.
+/// Every manifest of the image carries a signature: the root, and children
+/// read in full, one the verifier accepts for this repository; children checked
+/// by presence only, a listed signature tag.
 fn fully_signed(
     image: &ImageSignatures,
     identity: &str,
@@ -246,22 +251,23 @@ fn fully_signed(
     !image.manifests.is_empty() && unsigned_manifests(image, identity, verifier).is_empty()
 }
 
-/// The manifests of the image with no signature the verifier accepts.
+/// The manifests of the image without a signature: read ones with none the
+/// verifier accepts, then children whose signature tag is not listed.
 pub fn unsigned_manifests<'a>(
     image: &'a ImageSignatures,
     identity: &str,
     verifier: &dyn SignatureCheck,
 ) -> Vec<&'a Digest> {
-    image
-        .manifests
-        .iter()
-        .filter(|manifest| {
-            !manifest
-                .entries
-                .iter()
-                .any(|entry| verifier.accepts(entry, &manifest.digest, identity))
-        })
+    let unverified = image.manifests.iter().filter(|manifest| {
+        !manifest
+            .entries
+            .iter()
+            .any(|entry| verifier.accepts(entry, &manifest.digest, identity))
+    });
+    let unlisted = image.listed_children.iter().filter(|child| !child.listed);
+    unverified
         .map(|manifest| &manifest.digest)
+        .chain(unlisted.map(|child| &child.digest))
         .collect()
 }
 

@@ -6,7 +6,9 @@ use crate::config::model::{
     VulnerabilitySource,
 };
 use crate::digest::Digest;
-use crate::live::{ImageSignatures, LiveService, LiveState, ManifestSignatures};
+use crate::live::{
+    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
+};
 use crate::plan::{ActionKind, Plan, RefusalCode, SignatureCheck, WarningCode, plan};
 use crate::signing::SignatureEntry;
 use bytes::Bytes;
@@ -97,6 +99,25 @@ fn signed(digest: &Digest, children: &[Digest]) -> ImageSignatures {
                 entries: vec![good(d)],
             })
             .collect(),
+        listed_children: Vec::new(),
+    }
+}
+
+/// What a plan reads: the root's signatures, and for each child whether its
+/// signature tag is listed.
+fn root_signed(digest: &Digest, children: &[(Digest, bool)]) -> ImageSignatures {
+    ImageSignatures {
+        manifests: vec![ManifestSignatures {
+            digest: digest.clone(),
+            entries: vec![good(digest)],
+        }],
+        listed_children: children
+            .iter()
+            .map(|(digest, listed)| SignatureTagPresence {
+                digest: digest.clone(),
+                listed: *listed,
+            })
+            .collect(),
     }
 }
 
@@ -148,6 +169,52 @@ fn an_unsigned_child_of_an_index_needs_signing() {
 }
 
 #[test]
+fn children_checked_by_signature_tag_count_when_listed() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    service.signatures.insert(
+        digest(1),
+        root_signed(&digest(1), &[(digest(2), true), (digest(3), true)]),
+    );
+    assert_eq!(
+        run(&d, &live(service)).actions[0].kind,
+        ActionKind::Unchanged
+    );
+}
+
+#[test]
+fn a_child_without_a_signature_tag_needs_signing() {
+    // `cosign sign` without `--recursive`: the index is signed, a platform
+    // manifest is not, and a containers policy would reject that platform.
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    let image = root_signed(&digest(1), &[(digest(2), true), (digest(3), false)]);
+    assert_eq!(
+        crate::plan::planner::unsigned_manifests(
+            &image,
+            "127.0.0.1:5000/prod/gateway",
+            &FakeVerifier
+        ),
+        vec![&digest(3)]
+    );
+    service.signatures.insert(digest(1), image);
+    assert_eq!(run(&d, &live(service)).actions[0].kind, ActionKind::Sign);
+}
+
+#[test]
+fn listed_children_do_not_excuse_an_unverified_root() {
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    let mut image = root_signed(&digest(1), &[(digest(2), true)]);
+    image.manifests[0].entries = vec![good(&digest(9))];
+    service.signatures.insert(digest(1), image);
+    assert_eq!(run(&d, &live(service)).actions[0].kind, ActionKind::Sign);
+}
+
+#[test]
 fn a_signature_for_another_digest_or_repository_does_not_count() {
     let d = desired(vec![release("v1.0.0", digest(1), 10)]);
     let mut service = LiveService::default();
@@ -167,6 +234,7 @@ fn a_signature_for_another_digest_or_repository_does_not_count() {
                 digest: digest(1),
                 entries: vec![copied, elsewhere],
             }],
+            listed_children: Vec::new(),
         },
     );
     let plan = run(&d, &live(service));
@@ -328,5 +396,22 @@ fn every_release_appears_exactly_once() {
     assert_eq!(
         plan.summary.unchanged + plan.summary.create + plan.summary.refused,
         4
+    );
+}
+
+#[test]
+fn an_invalid_tag_with_backticks_stays_inside_its_code_span() {
+    // Regression (issue 8): the message embedded the raw tag in single
+    // backticks, so a backtick in the tag ended the Markdown code span.
+    let d = desired(vec![release("v1`<b>x</b>", digest(1), 10)]);
+    let plan = run(&d, &live(LiveService::default()));
+    let refusal = &plan.refusals[0];
+    assert_eq!(refusal.code, RefusalCode::InvalidTag);
+    assert!(
+        refusal
+            .message
+            .starts_with("`` v1`<b>x</b> `` cannot be a production tag"),
+        "{}",
+        refusal.message
     );
 }

@@ -37,6 +37,10 @@ pub struct Descriptor {
     pub platform: Option<Platform>,
     #[serde(default)]
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
+    /// OCI 1.1 `data`: the content inlined, base64. Untrusted until checked
+    /// against `digest` and `size` (see `signing::store`).
+    #[serde(default)]
+    pub data: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]

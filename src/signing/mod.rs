@@ -2,6 +2,7 @@
 //! verification (pure), and their storage in `sha256-<hex>.sig` manifests.
 
 mod encrypted;
+pub mod inline;
 pub mod keys;
 pub mod payload;
 pub mod signer;

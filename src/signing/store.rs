@@ -10,7 +10,7 @@
 use crate::digest::Digest;
 use crate::registry::manifest::{ManifestError, ManifestKind, OCI_CONFIG, OCI_MANIFEST};
 use crate::registry::{BlobReader, ManifestRef, RawManifest, RegistryError, Repository};
-use crate::signing::SignatureEntry;
+use crate::signing::{SignatureEntry, inline};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
@@ -65,9 +65,14 @@ pub async fn read_signatures(
         else {
             continue;
         };
-        let payload = repository
-            .get_small_blob(&layer.digest, MAX_PAYLOAD_BYTES)
-            .await?;
+        let payload = match inline::payload(&layer) {
+            Some(payload) => payload,
+            None => {
+                repository
+                    .get_small_blob(&layer.digest, MAX_PAYLOAD_BYTES)
+                    .await?
+            }
+        };
         entries.push(SignatureEntry {
             payload,
             signature: signature.clone(),

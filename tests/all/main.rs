@@ -19,6 +19,7 @@ mod plan_cli;
 mod plan_faults;
 mod plan_registry;
 mod plan_requests;
+mod plan_signature_depth;
 mod quayside;
 mod quickstart;
 mod scan;

@@ -9,9 +9,10 @@
 //!
 //! The timed `plan` runs use the test build's (unoptimised) binary; set
 //! `QUAYSIDE_BENCH_BIN` to time another one, e.g. after
-//! `cargo build --release`: `QUAYSIDE_BENCH_BIN=$CARGO_TARGET_DIR/release/quayside`.
+//! `cargo build --release`: `QUAYSIDE_BENCH_BIN=$CARGO_TARGET_DIR/release/quayside`;
+//! `QUAYSIDE_BENCH_BASELINE_BIN` times a second (older) binary on the same state.
 
-use crate::plan_requests::expected_unchanged_plan_requests;
+use crate::plan_requests::{expected_unchanged_plan_requests, payloads_are_inline};
 use crate::quayside::Quayside;
 use crate::support::registry::TestRegistry;
 use crate::support::releases::scratch_dir;
@@ -65,43 +66,10 @@ async fn bench_plan_50_services_x_4_releases() {
 
     let binary = std::env::var_os("QUAYSIDE_BENCH_BIN")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_quayside").into());
-    eprintln!("timing {}", std::path::Path::new(&binary).display());
-    // The default per-host concurrency (8), and more, to see whether the
-    // plan is bound by round trips.
-    for concurrency in ["8", "32"] {
-        let mut walls: Vec<Duration> = Vec::new();
-        let mut cpu = String::new();
-        for _ in 0..PLAN_RUNS {
-            let started = Instant::now();
-            // GNU time reports the binary's own CPU time on stderr's last line.
-            let output = std::process::Command::new("/usr/bin/time")
-                .args(["-f", "%U s user, %S s sys"])
-                .arg(&binary)
-                .args(["plan", "--detailed-exitcode", "--concurrency", concurrency])
-                .current_dir(dir.path())
-                .env_remove("QUAYSIDE_LOG")
-                .output()
-                .expect("/usr/bin/time runs quayside");
-            walls.push(started.elapsed());
-            assert_eq!(
-                output.status.code(),
-                Some(0),
-                "everything unchanged: {output:?}"
-            );
-            cpu = String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .last()
-                .unwrap_or_default()
-                .to_string();
-        }
-        walls.sort();
-        eprintln!(
-            "quayside plan --concurrency {concurrency} (binary, {} unchanged releases), {PLAN_RUNS} runs: wall min {:.2} s, median {:.2} s, max {:.2} s; last run CPU {cpu}",
-            releases.len(),
-            walls[0].as_secs_f64(),
-            walls[PLAN_RUNS / 2].as_secs_f64(),
-            walls[PLAN_RUNS - 1].as_secs_f64()
-        );
+    // Optionally an older build to compare with, timed on the same state.
+    let baseline = std::env::var_os("QUAYSIDE_BENCH_BASELINE_BIN");
+    for binary in std::iter::once(binary).chain(baseline) {
+        time_plans(dir.path(), &binary, releases.len());
     }
 
     let desired = quayside::config::parse_str(&text, "releases.toml", dir.path())
@@ -120,19 +88,63 @@ async fn bench_plan_50_services_x_4_releases() {
         counts.get,
         counts.head
     );
+    let inline = payloads_are_inline(&desired).await;
+    eprintln!("signature payloads inline: {inline}");
     assert_eq!(
         counts,
-        expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64)
+        expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64, inline)
     );
 
-    // The pure planner: mostly checking one signature per manifest.
+    // The pure planner: checking the root's signature of each release.
     let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo public key");
     let started = Instant::now();
     let plan = quayside::plan::plan(&desired, &live, Some(&key));
     eprintln!(
         "plan() in-process (verifies {} signatures): {:.2} s",
-        releases.len() * 3,
+        releases.len(),
         started.elapsed().as_secs_f64()
     );
     assert!(!plan.has_changes() && !plan.is_refused());
+}
+
+/// Times `PLAN_RUNS` runs of `binary plan` (nothing to do) at the default
+/// per-host concurrency (8) and more, to see whether the plan is bound by
+/// round trips.
+fn time_plans(dir: &std::path::Path, binary: &std::ffi::OsStr, releases: usize) {
+    eprintln!("timing {}", std::path::Path::new(binary).display());
+    for concurrency in ["8", "32"] {
+        let mut walls: Vec<Duration> = Vec::new();
+        let mut cpu = String::new();
+        for _ in 0..PLAN_RUNS {
+            let started = Instant::now();
+            // GNU time reports the binary's own CPU time on stderr's last line.
+            let output = std::process::Command::new("/usr/bin/time")
+                .args(["-f", "%U s user, %S s sys"])
+                .arg(binary)
+                .args(["plan", "--detailed-exitcode", "--concurrency", concurrency])
+                .current_dir(dir)
+                .env_remove("QUAYSIDE_LOG")
+                .output()
+                .expect("/usr/bin/time runs quayside");
+            walls.push(started.elapsed());
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "everything unchanged: {output:?}"
+            );
+            cpu = String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .to_string();
+        }
+        walls.sort();
+        eprintln!(
+            "quayside plan --concurrency {concurrency} (binary, {} unchanged releases), {PLAN_RUNS} runs: wall min {:.2} s, median {:.2} s, max {:.2} s; last run CPU {cpu}",
+            releases,
+            walls[0].as_secs_f64(),
+            walls[PLAN_RUNS / 2].as_secs_f64(),
+            walls[PLAN_RUNS - 1].as_secs_f64()
+        );
+    }
 }

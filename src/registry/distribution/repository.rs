@@ -384,6 +384,7 @@ impl Repository for DistributionRepository {
             _ => return Err(registry.failure(&context, answer).await),
         }
         let media_type = media_type(&answer);
+        let announced = header_digest(&answer);
         let retries = answer.retries;
         let bytes = read_capped(answer.response, MAX_MANIFEST_BYTES)
             .await
@@ -400,13 +401,19 @@ impl Repository for DistributionRepository {
                 message: error.to_string(),
             }
         })?;
-        if let ManifestRef::Digest(expected) = reference
-            && &manifest.digest != expected
+        // By digest the bytes must match it; by tag, the digest the registry
+        // announces (what a HEAD would have returned) must match the bytes.
+        let expected = match reference {
+            ManifestRef::Digest(expected) => Some(expected.clone()),
+            ManifestRef::Tag(_) => announced,
+        };
+        if let Some(expected) = expected
+            && manifest.digest != expected
         {
             return Err(RegistryError::DigestMismatch {
                 repository: self.reference.clone(),
-                what: format!("manifest {expected}"),
-                expected: expected.clone(),
+                what: format!("manifest {text}"),
+                expected,
                 actual: manifest.digest,
             });
         }
