@@ -1,16 +1,51 @@
 //! Signs an image in its target repository: the root manifest and every child
 //! of an index (what a containers `policy.json` verifier checks), adding to
 //! existing signature manifests and skipping manifests already validly signed.
+//!
+//! Each `.sig` tag is read once and extended from what was read (read again
+//! only if the write fails). Releases run concurrently, and two indexes may
+//! share a platform manifest, so writers of one `.sig` tag take its lock in
+//! [`SignatureLocks`] first.
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
-use crate::live::read::read_image_signatures;
 use crate::plan::SignatureCheck;
-use crate::registry::{RegistryError, Repository};
-use crate::signing::store::add_signature;
+use crate::registry::manifest::ManifestKind;
+use crate::registry::{RawManifest, RegistryError, Repository};
+use crate::signing::store::{
+    MAX_PAYLOAD_BYTES, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, extend_signatures,
+    read_signature_tag,
+};
 use crate::signing::{Payload, SignatureEntry, Signer};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use futures::{StreamExt, TryStreamExt, stream};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// `.sig` tags read and written at once for one image (root and children).
+const SIGNATURES_IN_FLIGHT: usize = 4;
+
+/// The lock of one `.sig` tag.
+type TagLock = Arc<tokio::sync::Mutex<()>>;
+
+/// One lock per `.sig` tag (target repository and signed digest) for a run.
+#[derive(Default)]
+pub struct SignatureLocks {
+    locks: Mutex<HashMap<(String, Digest), TagLock>>,
+}
+
+impl SignatureLocks {
+    fn lock_of(&self, repository: String, digest: &Digest) -> TagLock {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(locks.entry((repository, digest.clone())).or_default())
+    }
+}
 
 /// What the payload's `optional` field records about where a release came from.
 #[derive(Clone, Debug, Default)]
@@ -32,50 +67,128 @@ impl Provenance {
     }
 }
 
-/// Signs every manifest of the image `digest` that lacks a valid signature.
-/// Returns how many signatures were added.
+/// Signs every manifest of the image whose root manifest is `root` (already
+/// in `target`) that lacks a valid signature. Returns how many signatures
+/// were added.
 pub async fn sign_image(
+    target: &dyn Repository,
+    root: &RawManifest,
+    signer: &dyn Signer,
+    verifier: &dyn SignatureCheck,
+    provenance: &Provenance,
+    locks: &SignatureLocks,
+) -> Result<usize, RegistryError> {
+    let children = root.children().map_err(|error| RegistryError::Invalid {
+        repository: target.location().reference(),
+        message: error.to_string(),
+    })?;
+    let digests: Vec<Digest> = std::iter::once(root.digest.clone())
+        .chain(children.into_iter().map(|child| child.digest))
+        .collect();
+    let added: Vec<bool> = stream::iter(digests)
+        .map(|digest| async move {
+            let lock = locks.lock_of(target.location().reference(), &digest);
+            let _held = lock.lock().await;
+            sign_manifest(target, &digest, signer, verifier, provenance).await
+        })
+        .buffer_unordered(SIGNATURES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(added.into_iter().filter(|added| *added).count())
+}
+
+/// Signs one manifest unless its `.sig` tag already holds a valid signature.
+async fn sign_manifest(
     target: &dyn Repository,
     digest: &Digest,
     signer: &dyn Signer,
     verifier: &dyn SignatureCheck,
     provenance: &Provenance,
-) -> Result<usize, RegistryError> {
+) -> Result<bool, RegistryError> {
     let identity = target.location().signed_identity();
-    let image = read_image_signatures(target, digest).await?;
-    if image.manifests.is_empty() {
-        return Err(RegistryError::Invalid {
-            repository: target.location().reference(),
-            message: format!("cannot sign {digest}: the manifest is not in the repository"),
-        });
+    let existing = read_signature_tag(target, digest).await?;
+    if let Some(manifest) = &existing {
+        for entry in stored_entries(target, manifest).await? {
+            if verifier.accepts(&entry, digest, &identity) {
+                return Ok(false);
+            }
+        }
     }
-    let mut added = 0;
-    for manifest in &image.manifests {
-        let valid = manifest
-            .entries
-            .iter()
-            .any(|entry| verifier.accepts(entry, &manifest.digest, &identity));
-        if valid {
+    let payload = Payload {
+        docker_reference: identity.clone(),
+        manifest_digest: digest.clone(),
+        optional: provenance.annotations.clone(),
+    }
+    .to_bytes();
+    let signature = signer
+        .sign(&payload)
+        .map_err(|error| RegistryError::Invalid {
+            repository: target.location().reference(),
+            message: format!("signing {digest} failed: {error}"),
+        })?;
+    let entry = SignatureEntry {
+        payload: Bytes::from(payload),
+        signature,
+    };
+    extend_signatures(target, digest, existing, std::slice::from_ref(&entry)).await?;
+    Ok(true)
+}
+
+/// The simple-signing signatures of a `.sig` manifest (other layers skipped,
+/// as cosign skips them). A payload embedded in its descriptor (`data`) is
+/// used when it matches the descriptor's digest and size; otherwise the
+/// payload blob is read.
+async fn stored_entries(
+    target: &dyn Repository,
+    manifest: &RawManifest,
+) -> Result<Vec<SignatureEntry>, RegistryError> {
+    let invalid = |message: String| RegistryError::Invalid {
+        repository: target.location().reference(),
+        message,
+    };
+    let layers = match manifest.kind() {
+        Ok(ManifestKind::Image { layers, .. }) => layers,
+        Ok(ManifestKind::Index { .. }) => {
+            return Err(invalid(format!(
+                "{} holds an index under a signature tag, not a cosign signature manifest; remove or fix that tag",
+                manifest.digest
+            )));
+        }
+        Err(error) => return Err(invalid(error.to_string())),
+    };
+    // `data` is not part of the typed descriptor: read it from the JSON.
+    let document: Value = serde_json::from_slice(&manifest.bytes)
+        .map_err(|error| invalid(format!("{}: {error}", manifest.digest)))?;
+    let embedded = |index: usize| -> Option<Bytes> {
+        let text = document.get("layers")?.get(index)?.get("data")?.as_str()?;
+        BASE64.decode(text).ok().map(Bytes::from)
+    };
+    let mut entries = Vec::new();
+    for (index, layer) in layers.iter().enumerate() {
+        if layer.media_type != SIMPLE_SIGNING_MEDIA_TYPE {
             continue;
         }
-        let payload = Payload {
-            docker_reference: identity.clone(),
-            manifest_digest: manifest.digest.clone(),
-            optional: provenance.annotations.clone(),
-        }
-        .to_bytes();
-        let signature = signer
-            .sign(&payload)
-            .map_err(|error| RegistryError::Invalid {
-                repository: target.location().reference(),
-                message: format!("signing {} failed: {error}", manifest.digest),
-            })?;
-        let entry = SignatureEntry {
-            payload: Bytes::from(payload),
-            signature,
+        let Some(signature) = layer
+            .annotations
+            .as_ref()
+            .and_then(|annotations| annotations.get(SIGNATURE_ANNOTATION))
+        else {
+            continue;
         };
-        add_signature(target, &manifest.digest, &entry).await?;
-        added += 1;
+        let payload = match embedded(index).filter(|bytes| {
+            bytes.len() as u64 == layer.size && Digest::of_bytes(bytes) == layer.digest
+        }) {
+            Some(bytes) => bytes,
+            None => {
+                target
+                    .get_small_blob(&layer.digest, MAX_PAYLOAD_BYTES)
+                    .await?
+            }
+        };
+        entries.push(SignatureEntry {
+            payload,
+            signature: signature.clone(),
+        });
     }
-    Ok(added)
+    Ok(entries)
 }

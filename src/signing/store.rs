@@ -11,6 +11,8 @@ use crate::digest::Digest;
 use crate::registry::manifest::{ManifestError, ManifestKind, OCI_CONFIG, OCI_MANIFEST};
 use crate::registry::{BlobReader, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::SignatureEntry;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
@@ -88,29 +90,70 @@ pub async fn add_signature(
 }
 
 /// [`add_signature`] for several entries at once (one manifest write).
-///
-/// Read-modify-write: two writers racing on the same `.sig` tag can lose one
-/// of their signatures; the next plan then reports `sign` and apply re-adds it.
 pub async fn add_signatures(
     repository: &dyn Repository,
     digest: &Digest,
     entries: &[SignatureEntry],
 ) -> Result<(), RegistryError> {
+    let existing = read_signature_tag(repository, digest).await?;
+    extend_signatures(repository, digest, existing, entries).await
+}
+
+/// The `.sig` manifest of `digest` as stored, `None` when there is no tag:
+/// what [`extend_signatures`] extends.
+pub async fn read_signature_tag(
+    repository: &dyn Repository,
+    digest: &Digest,
+) -> Result<Option<RawManifest>, RegistryError> {
     let tag = digest.signature_tag();
-    let existing = repository.get_manifest(ManifestRef::Tag(&tag)).await?;
-    let built = signature_manifest(existing.as_ref(), entries)
-        .map_err(|error| invalid(repository, format!("tag {tag}: {error}")))?;
-    let Some(built) = built else {
-        return Ok(());
-    };
-    for (blob_digest, bytes) in built.blobs {
-        if !repository.blob_exists(&blob_digest).await? {
+    repository.get_manifest(ManifestRef::Tag(&tag)).await
+}
+
+/// Adds `entries` to `existing`, the `.sig` manifest of `digest` as the
+/// caller read it, and stores the result: no second read when the write goes
+/// through. Blobs are uploaded without a HEAD first (a payload or config
+/// upload is one request; asking first would cost as much).
+///
+/// Read-modify-write: a writer that puts the tag between our read and our put
+/// is overwritten (the tag holds one manifest). If our put fails, the tag is
+/// read again and extended once more. Two `apply` runs signing with one key
+/// leave a valid signature either way; a signature by another key written in
+/// that window is lost.
+pub async fn extend_signatures(
+    repository: &dyn Repository,
+    digest: &Digest,
+    existing: Option<RawManifest>,
+    entries: &[SignatureEntry],
+) -> Result<(), RegistryError> {
+    let tag = digest.signature_tag();
+    let mut uploaded: Vec<Digest> = Vec::new();
+    let mut existing = existing;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let built = signature_manifest(existing.as_ref(), entries)
+            .map_err(|error| invalid(repository, format!("tag {tag}: {error}")))?;
+        let Some(built) = built else {
+            return Ok(());
+        };
+        for (blob_digest, bytes) in built.blobs {
+            if uploaded.contains(&blob_digest) {
+                continue;
+            }
             repository
                 .put_blob(&blob_digest, BlobReader::from_bytes(bytes))
                 .await?;
+            uploaded.push(blob_digest);
+        }
+        match repository.put_manifest(&built.manifest, Some(&tag)).await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt >= 2 => return Err(error),
+            Err(error) => {
+                tracing::debug!(%error, %tag, "signature manifest put failed; reading the tag again");
+                existing = read_signature_tag(repository, digest).await?;
+            }
         }
     }
-    repository.put_manifest(&built.manifest, Some(&tag)).await
 }
 
 /// Builds the signature manifest that holds the layers of `existing` (kept
@@ -139,6 +182,10 @@ pub fn signature_manifest(
             "size": entry.payload.len(),
             "digest": payload_digest.as_str(),
             "annotations": { SIGNATURE_ANNOTATION: entry.signature },
+            // OCI 1.1 embedded content: readers that know the field need no
+            // blob request for the payload; the blob is still uploaded, as
+            // cosign reads it.
+            "data": BASE64.encode(&entry.payload),
         }));
         blobs.push((payload_digest, entry.payload.clone()));
         added = true;
@@ -251,6 +298,7 @@ mod tests {
         assert_eq!(layer["digest"], Digest::of_bytes(b"p1").as_str());
         assert_eq!(layer["size"], 2);
         assert_eq!(layer["annotations"][SIGNATURE_ANNOTATION], "s1");
+        assert_eq!(layer["data"], BASE64.encode(b"p1"));
         // Config first, then the payload; both match their digests.
         assert_eq!(built.blobs.len(), 2);
         for (digest, bytes) in &built.blobs {
