@@ -12,6 +12,7 @@
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::registry::manifest::ManifestKind;
+use crate::registry::race::put_manifest_racing;
 use crate::registry::{ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
@@ -134,7 +135,7 @@ impl Copier {
         target: &dyn Repository,
         manifest: &RawManifest,
     ) -> Result<(), RegistryError> {
-        target.put_manifest(manifest, None).await?;
+        put_manifest_racing(target, manifest, None).await?;
         self.stats.manifests_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

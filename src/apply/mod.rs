@@ -10,6 +10,7 @@ use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
 use crate::plan::{Action, ActionKind, Plan, SignatureCheck};
 use crate::progress::Progress;
+use crate::registry::race::put_manifest_racing;
 use crate::registry::{Connector, RegistryError};
 use crate::registry::{ManifestRef, RawManifest, Repository};
 use crate::signing::Signer;
@@ -223,7 +224,7 @@ impl Apply<'_> {
             }
             None => {}
         }
-        target.put_manifest(&root, Some(&action.tag)).await?;
+        put_manifest_racing(target.as_ref(), &root, Some(&action.tag)).await?;
         let read_back = target.resolve_tag(&action.tag).await?;
         if read_back.as_ref() != Some(&action.digest) {
             return Err(RegistryError::Invalid {

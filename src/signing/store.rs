@@ -9,6 +9,7 @@
 
 use crate::digest::Digest;
 use crate::registry::manifest::{ManifestError, ManifestKind, OCI_CONFIG, OCI_MANIFEST};
+use crate::registry::race::put_manifest_racing;
 use crate::registry::{BlobReader, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::SignatureEntry;
 use base64::Engine as _;
@@ -145,7 +146,7 @@ pub async fn extend_signatures(
                 .await?;
             uploaded.push(blob_digest);
         }
-        match repository.put_manifest(&built.manifest, Some(&tag)).await {
+        match put_manifest_racing(repository, &built.manifest, Some(&tag)).await {
             Ok(()) => return Ok(()),
             Err(error) if attempt >= 2 => return Err(error),
             Err(error) => {

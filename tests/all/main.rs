@@ -5,6 +5,7 @@ mod apply_crash;
 mod apply_e2e;
 mod apply_layout;
 mod apply_measure;
+mod apply_race;
 mod ci_recipes;
 mod distribution;
 mod history;
