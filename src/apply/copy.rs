@@ -16,7 +16,7 @@ use crate::registry::race::put_manifest_racing;
 use crate::registry::{ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -55,6 +55,10 @@ pub struct Copier {
     pub stats: CopyStats,
     blobs: Cells,
     manifests: Cells,
+    /// One cell per (target registry, blob) for blobs streamed across
+    /// registries: the first target repository to need the blob streams it,
+    /// the others wait and mount it from there.
+    crossings: Cells,
     /// Per blob, the target repositories it landed in during this run: a
     /// later target on one of their registries mounts it from there instead
     /// of streaming it again (a base layer shared by every service crosses
@@ -149,20 +153,21 @@ impl Copier {
         size: u64,
     ) -> Result<(), RegistryError> {
         cell(&self.blobs, target.location().reference(), digest)
-            .get_or_try_init(|| async {
-                self.transfer_blob(source, target, digest, size).await?;
-                let mut landed = self
-                    .landed
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                landed
-                    .entry(digest.clone())
-                    .or_default()
-                    .push(target.location().clone());
-                Ok::<_, RegistryError>(())
-            })
+            .get_or_try_init(|| self.transfer_blob(source, target, digest, size))
             .await
             .map(|_| ())
+    }
+
+    /// Records that `digest` is now in `target`, for later mounts.
+    fn landed(&self, target: &RepositoryLocation, digest: &Digest) {
+        let mut landed = self
+            .landed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        landed
+            .entry(digest.clone())
+            .or_default()
+            .push(target.clone());
     }
 
     /// A repository of `target`'s registry, other than `target`, that this run
@@ -192,30 +197,81 @@ impl Copier {
         digest: &Digest,
         size: u64,
     ) -> Result<(), RegistryError> {
-        // Mount rather than copy: from the source when it is on the target's
-        // registry, or from a repository this run already copied the blob
-        // into. A mount answers "already there" too, so no HEAD first.
-        let near = if source.location().same_registry(target.location()) {
-            Some(source.location().clone())
-        } else {
-            self.landed_near(target.location(), digest)
+        // Within a registry: mount from the source. A mount answers "already
+        // there" too, so no HEAD first.
+        if source.location().same_registry(target.location()) {
+            if self.mount(target, digest, size, source.location()).await? {
+                return Ok(());
+            }
+            return self.stream_blob(source, target, digest, size).await;
+        }
+        let Some(registry) = registry_key(target.location()) else {
+            return self.stream_blob(source, target, digest, size).await;
         };
-        if let Some(from) = near
-            && target.mount_blob(digest, &from).await? == Mount::Mounted
-        {
-            self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
-            self.stats.bytes_mounted.fetch_add(size, Ordering::Relaxed);
+        // Across registries: the first repository of the target registry
+        // streams the blob; the others mount it from where it landed.
+        let streamed_here = AtomicBool::new(false);
+        cell(&self.crossings, registry, digest)
+            .get_or_try_init(|| async {
+                streamed_here.store(true, Ordering::Relaxed);
+                self.stream_blob(source, target, digest, size).await
+            })
+            .await?;
+        if streamed_here.load(Ordering::Relaxed) {
             return Ok(());
         }
+        if let Some(from) = self.landed_near(target.location(), digest)
+            && self.mount(target, digest, size, &from).await?
+        {
+            return Ok(());
+        }
+        self.stream_blob(source, target, digest, size).await
+    }
+
+    /// Mounts `digest` into `target` from `from`; `false` when declined.
+    async fn mount(
+        &self,
+        target: &dyn Repository,
+        digest: &Digest,
+        size: u64,
+        from: &RepositoryLocation,
+    ) -> Result<bool, RegistryError> {
+        if target.mount_blob(digest, from).await? != Mount::Mounted {
+            return Ok(false);
+        }
+        self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_mounted.fetch_add(size, Ordering::Relaxed);
+        self.landed(target.location(), digest);
+        Ok(true)
+    }
+
+    /// Streams `digest` from `source` into `target` unless `target` has it.
+    async fn stream_blob(
+        &self,
+        source: &dyn Repository,
+        target: &dyn Repository,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), RegistryError> {
         if target.blob_exists(digest).await? {
             self.stats.blobs_present.fetch_add(1, Ordering::Relaxed);
-            return Ok(());
+        } else {
+            let blob = source.get_blob(digest).await?;
+            target.put_blob(digest, blob).await?;
+            self.stats.blobs_copied.fetch_add(1, Ordering::Relaxed);
+            self.stats.bytes_copied.fetch_add(size, Ordering::Relaxed);
         }
-        let blob = source.get_blob(digest).await?;
-        target.put_blob(digest, blob).await?;
-        self.stats.blobs_copied.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_copied.fetch_add(size, Ordering::Relaxed);
+        self.landed(target.location(), digest);
         Ok(())
+    }
+}
+
+/// The registry part of a remote location (`scheme://host`); `None` for
+/// `oci:` layouts, which have no mounts across repositories.
+fn registry_key(location: &RepositoryLocation) -> Option<String> {
+    match location {
+        RepositoryLocation::Remote { scheme, host, .. } => Some(format!("{scheme:?}://{host}")),
+        RepositoryLocation::Layout { .. } => None,
     }
 }
 

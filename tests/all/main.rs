@@ -1,6 +1,7 @@
 //! The one integration-test binary: a module per part of quayside, and the
 //! shared harness (real registry processes, fake registries, test images).
 
+mod apply_copy;
 mod apply_crash;
 mod apply_e2e;
 mod apply_layout;
