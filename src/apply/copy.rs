@@ -1,14 +1,22 @@
-//! Copies an image between repositories by digest: blobs first (skipping what
-//! the target has, mounting within a registry, streaming otherwise), then
-//! child manifests, then the root manifest, untagged. Manifests keep their
-//! original bytes, so digests never change.
+//! Copies an image between repositories by digest: blobs first (mounting
+//! within a registry, streaming otherwise), then child manifests, then the
+//! root manifest, untagged. Manifests keep their original bytes, so digests
+//! never change.
+//!
+//! Each blob upload and each manifest put happens at most once per target
+//! repository in a run, however many releases need it (their copies run
+//! concurrently): distribution 2.8 rewrites a blob's link file on each upload,
+//! so two uploads of one blob into one repository race with a manifest put
+//! that reads it.
 
+use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::registry::manifest::ManifestKind;
+use crate::registry::race::put_manifest_racing;
 use crate::registry::{ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -29,14 +37,33 @@ pub struct CopyStats {
 
 /// One cell per (target repository, blob): the first task to need the blob
 /// copies it, the others wait for that copy.
-type BlobCells = Mutex<HashMap<(String, Digest), Arc<OnceCell<()>>>>;
+type Cells = Mutex<HashMap<(String, Digest), Arc<OnceCell<()>>>>;
+
+/// The cell of `digest` in the repository `reference`, created on first use.
+fn cell(cells: &Cells, reference: String, digest: &Digest) -> Arc<OnceCell<()>> {
+    let mut cells = cells
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Arc::clone(cells.entry((reference, digest.clone())).or_default())
+}
 
 /// Copies shared by every image of one apply run, so that a blob used by
-/// several images or platforms is copied once per target repository.
+/// several images or platforms is copied once per target repository, and a
+/// manifest (a platform manifest shared by two indexes) put once.
 #[derive(Default)]
 pub struct Copier {
     pub stats: CopyStats,
-    blobs: BlobCells,
+    blobs: Cells,
+    manifests: Cells,
+    /// One cell per (target registry, blob) for blobs streamed across
+    /// registries: the first target repository to need the blob streams it,
+    /// the others wait and mount it from there.
+    crossings: Cells,
+    /// Per blob, the target repositories it landed in during this run: a
+    /// later target on one of their registries mounts it from there instead
+    /// of streaming it again (a base layer shared by every service crosses
+    /// the network once).
+    landed: Mutex<HashMap<Digest, Vec<RepositoryLocation>>>,
 }
 
 impl Copier {
@@ -49,14 +76,27 @@ impl Copier {
         digest: &Digest,
     ) -> Result<RawManifest, RegistryError> {
         let root = fetch_manifest(source, digest).await?;
+        // The one "already there?" check that crash recovery needs: the root
+        // is put last, after everything it references, so a root in the
+        // target means a complete image.
+        if target.manifest_exists(digest).await? {
+            return Ok(root);
+        }
         match kind_of(source, &root)? {
             ManifestKind::Index { children } => {
+                // Children one at a time: their blobs already go in parallel,
+                // and platforms usually share layers.
                 for child in children {
-                    if target.manifest_exists(&child.digest).await? {
-                        continue;
-                    }
-                    let manifest = fetch_manifest(source, &child.digest).await?;
-                    self.copy_single(source, target, &manifest).await?;
+                    let once = cell(
+                        &self.manifests,
+                        target.location().reference(),
+                        &child.digest,
+                    );
+                    once.get_or_try_init(|| async {
+                        let manifest = fetch_manifest(source, &child.digest).await?;
+                        self.copy_single(source, target, &manifest).await
+                    })
+                    .await?;
                 }
                 self.put_untagged(target, &root).await?;
             }
@@ -92,15 +132,14 @@ impl Copier {
         self.put_untagged(target, manifest).await
     }
 
+    /// Puts a manifest by digest. No HEAD first: a put of a manifest that is
+    /// there already changes nothing, and costs what the HEAD would.
     async fn put_untagged(
         &self,
         target: &dyn Repository,
         manifest: &RawManifest,
     ) -> Result<(), RegistryError> {
-        if target.manifest_exists(&manifest.digest).await? {
-            return Ok(());
-        }
-        target.put_manifest(manifest, None).await?;
+        put_manifest_racing(target, manifest, None).await?;
         self.stats.manifests_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -113,20 +152,42 @@ impl Copier {
         digest: &Digest,
         size: u64,
     ) -> Result<(), RegistryError> {
-        let cell = {
-            let mut blobs = self
-                .blobs
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            Arc::clone(
-                blobs
-                    .entry((target.location().reference(), digest.clone()))
-                    .or_default(),
-            )
-        };
-        cell.get_or_try_init(|| self.transfer_blob(source, target, digest, size))
+        cell(&self.blobs, target.location().reference(), digest)
+            .get_or_try_init(|| self.transfer_blob(source, target, digest, size))
             .await
             .map(|_| ())
+    }
+
+    /// Records that `digest` is now in `target`, for later mounts.
+    fn landed(&self, target: &RepositoryLocation, digest: &Digest) {
+        let mut landed = self
+            .landed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        landed
+            .entry(digest.clone())
+            .or_default()
+            .push(target.clone());
+    }
+
+    /// A repository of `target`'s registry, other than `target`, that this run
+    /// already put `digest` into.
+    fn landed_near(
+        &self,
+        target: &RepositoryLocation,
+        digest: &Digest,
+    ) -> Option<RepositoryLocation> {
+        let landed = self
+            .landed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        landed
+            .get(digest)?
+            .iter()
+            .find(|location| {
+                location.same_registry(target) && location.reference() != target.reference()
+            })
+            .cloned()
     }
 
     async fn transfer_blob(
@@ -136,23 +197,81 @@ impl Copier {
         digest: &Digest,
         size: u64,
     ) -> Result<(), RegistryError> {
+        // Within a registry: mount from the source. A mount answers "already
+        // there" too, so no HEAD first.
         if source.location().same_registry(target.location()) {
-            // A mount answers "already there" too, so no HEAD first.
-            if target.mount_blob(digest, source.location()).await? == Mount::Mounted {
-                self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
-                self.stats.bytes_mounted.fetch_add(size, Ordering::Relaxed);
+            if self.mount(target, digest, size, source.location()).await? {
                 return Ok(());
             }
+            return self.stream_blob(source, target, digest, size).await;
         }
-        if target.blob_exists(digest).await? {
-            self.stats.blobs_present.fetch_add(1, Ordering::Relaxed);
+        let Some(registry) = registry_key(target.location()) else {
+            return self.stream_blob(source, target, digest, size).await;
+        };
+        // Across registries: the first repository of the target registry
+        // streams the blob; the others mount it from where it landed.
+        let streamed_here = AtomicBool::new(false);
+        cell(&self.crossings, registry, digest)
+            .get_or_try_init(|| async {
+                streamed_here.store(true, Ordering::Relaxed);
+                self.stream_blob(source, target, digest, size).await
+            })
+            .await?;
+        if streamed_here.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let blob = source.get_blob(digest).await?;
-        target.put_blob(digest, blob).await?;
-        self.stats.blobs_copied.fetch_add(1, Ordering::Relaxed);
-        self.stats.bytes_copied.fetch_add(size, Ordering::Relaxed);
+        if let Some(from) = self.landed_near(target.location(), digest)
+            && self.mount(target, digest, size, &from).await?
+        {
+            return Ok(());
+        }
+        self.stream_blob(source, target, digest, size).await
+    }
+
+    /// Mounts `digest` into `target` from `from`; `false` when declined.
+    async fn mount(
+        &self,
+        target: &dyn Repository,
+        digest: &Digest,
+        size: u64,
+        from: &RepositoryLocation,
+    ) -> Result<bool, RegistryError> {
+        if target.mount_blob(digest, from).await? != Mount::Mounted {
+            return Ok(false);
+        }
+        self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
+        self.stats.bytes_mounted.fetch_add(size, Ordering::Relaxed);
+        self.landed(target.location(), digest);
+        Ok(true)
+    }
+
+    /// Streams `digest` from `source` into `target` unless `target` has it.
+    async fn stream_blob(
+        &self,
+        source: &dyn Repository,
+        target: &dyn Repository,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), RegistryError> {
+        if target.blob_exists(digest).await? {
+            self.stats.blobs_present.fetch_add(1, Ordering::Relaxed);
+        } else {
+            let blob = source.get_blob(digest).await?;
+            target.put_blob(digest, blob).await?;
+            self.stats.blobs_copied.fetch_add(1, Ordering::Relaxed);
+            self.stats.bytes_copied.fetch_add(size, Ordering::Relaxed);
+        }
+        self.landed(target.location(), digest);
         Ok(())
+    }
+}
+
+/// The registry part of a remote location (`scheme://host`); `None` for
+/// `oci:` layouts, which have no mounts across repositories.
+fn registry_key(location: &RepositoryLocation) -> Option<String> {
+    match location {
+        RepositoryLocation::Remote { scheme, host, .. } => Some(format!("{scheme:?}://{host}")),
+        RepositoryLocation::Layout { .. } => None,
     }
 }
 

@@ -10,16 +10,18 @@ use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
 use crate::plan::{Action, ActionKind, Plan, SignatureCheck};
 use crate::progress::Progress;
+use crate::registry::race::put_manifest_racing;
 use crate::registry::{Connector, RegistryError};
+use crate::registry::{ManifestRef, RawManifest, Repository};
 use crate::signing::Signer;
 use copy::Copier;
 use futures::{StreamExt, stream};
-use sign::{Provenance, sign_image};
+use sign::{Provenance, SignatureLocks, sign_image};
 
-/// Target repositories worked on at once (their releases one after another);
-/// each also copies several blobs at once, and the registry client bounds
-/// requests per host.
-const RELEASES_IN_FLIGHT: usize = 4;
+/// Releases worked on at once (those of one digest in one repository count as
+/// one); each also copies several blobs and signs several manifests at once,
+/// and the registry client bounds requests per host.
+const RELEASES_IN_FLIGHT: usize = 8;
 
 pub struct Apply<'a> {
     pub desired: &'a Desired,
@@ -29,6 +31,7 @@ pub struct Apply<'a> {
     /// The git commit of the file, recorded in signatures.
     pub commit: Option<String>,
     pub copier: Copier,
+    pub signature_locks: SignatureLocks,
 }
 
 /// What happened to one release.
@@ -73,35 +76,40 @@ impl Apply<'_> {
     /// Carries out every create and sign of the plan. The caller has checked
     /// that the plan has no refusals.
     ///
-    /// Releases of one target repository run one after another, repositories
-    /// concurrently: two releases of one digest (an rc and its final), or
-    /// indexes sharing a platform manifest, would otherwise upload the same
-    /// blobs and manifests into one repository at once, and distribution 2.8
-    /// rewrites a blob's link file in place on each upload, so a manifest put
-    /// that reads it meanwhile fails (`DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`,
-    /// found by `tests/all/apply_crash.rs`). It also keeps two writers off
-    /// one `.sig` tag.
+    /// Releases run concurrently. Those of one digest in one repository (an
+    /// rc and its final) form one group, run in order: the first copies and
+    /// signs, the others only tag. Across groups, the [`Copier`] uploads each
+    /// blob and puts each manifest once per repository, and
+    /// [`SignatureLocks`] keeps two writers off one `.sig` tag (indexes may
+    /// share a platform manifest): distribution 2.8 rewrites a blob's link
+    /// file in place on each upload, so a manifest put that reads it meanwhile
+    /// fails (`DIGEST_INVALID` + `MANIFEST_BLOB_UNKNOWN`, found by
+    /// `tests/all/apply_crash.rs`).
     pub async fn run(&self, plan: &Plan) -> Vec<ReleaseOutcome> {
-        let mut by_repository: Vec<Vec<&Action>> = Vec::new();
+        let mut groups: Vec<Vec<&Action>> = Vec::new();
         for action in plan
             .actions
             .iter()
             .filter(|action| action.kind != ActionKind::Unchanged)
         {
-            match by_repository
+            match groups
                 .iter_mut()
-                .find(|group| group[0].target == action.target)
+                .find(|group| group[0].target == action.target && group[0].digest == action.digest)
             {
                 Some(group) => group.push(action),
-                None => by_repository.push(vec![action]),
+                None => groups.push(vec![action]),
             }
         }
-        let progress = &Progress::new(by_repository.iter().map(Vec::len).sum());
-        stream::iter(by_repository)
+        let progress = &Progress::new(groups.iter().map(Vec::len).sum());
+        stream::iter(groups)
             .map(|group| async move {
                 let mut outcomes = Vec::with_capacity(group.len());
+                // The root manifest once the image is in place and signed.
+                let mut ready: Option<RawManifest> = None;
                 for action in group {
-                    outcomes.push(self.run_release(action, progress).await);
+                    let (outcome, root) = self.run_release(action, ready.as_ref(), progress).await;
+                    ready = ready.or(root);
+                    outcomes.push(outcome);
                 }
                 outcomes
             })
@@ -111,46 +119,60 @@ impl Apply<'_> {
             .await
     }
 
-    async fn run_release(&self, action: &Action, progress: &Progress) -> ReleaseOutcome {
-        let outcome = self.run_action(action).await;
+    async fn run_release(
+        &self,
+        action: &Action,
+        ready: Option<&RawManifest>,
+        progress: &Progress,
+    ) -> (ReleaseOutcome, Option<RawManifest>) {
+        let (outcome, root) = self.run_action(action, ready).await;
         progress.finished(&format!(
             "{} {} {}",
             action.service,
             action.tag,
             outcome.describe()
         ));
-        ReleaseOutcome {
+        let release = ReleaseOutcome {
             service: action.service.clone(),
             tag: action.tag.clone(),
             digest: action.digest.clone(),
             outcome,
-        }
+        };
+        (release, root)
     }
 
-    async fn run_action(&self, action: &Action) -> Outcome {
+    /// The outcome, and the root manifest when the image is now copied and
+    /// signed (so that a later release of the same digest only tags).
+    async fn run_action(
+        &self,
+        action: &Action,
+        ready: Option<&RawManifest>,
+    ) -> (Outcome, Option<RawManifest>) {
         let Some(service) = self
             .desired
             .services
             .iter()
             .find(|s| s.name == action.service)
         else {
-            return Outcome::Failed(RegistryError::Invalid {
+            let outcome = Outcome::Failed(RegistryError::Invalid {
                 repository: action.target.clone(),
                 message: format!(
                     "the plan names service {} which {} does not declare; make a new plan",
                     action.service, self.desired.file
                 ),
             });
+            return (outcome, None);
         };
+        let mut root = None;
         let result = match action.kind {
-            ActionKind::Create => self.create(service, action).await,
+            ActionKind::Create => self.create(service, action, ready, &mut root).await,
             ActionKind::Sign => self
-                .sign(service, action)
+                .sign(service, action, ready, &mut root)
                 .await
                 .map(|signatures| Outcome::Signed { signatures }),
             ActionKind::Unchanged => Ok(Outcome::Signed { signatures: 0 }),
         };
-        result.unwrap_or_else(|error| match error {
+        let outcome = result.unwrap_or_else(|error| match error {
             RegistryError::TagImmutable { repository, tag } => Outcome::Retag {
                 found: None,
                 message: format!(
@@ -158,18 +180,35 @@ impl Apply<'_> {
                 ),
             },
             other => Outcome::Failed(other),
-        })
+        });
+        (outcome, root)
     }
 
     /// Copy untagged, sign, re-check the tag is still absent, tag, read back.
-    async fn create(&self, service: &Service, action: &Action) -> Result<Outcome, RegistryError> {
-        let source = self.connector.open(&service.source);
+    /// `ready`: the root manifest, when an earlier release of this digest in
+    /// this run copied and signed the image already. `prepared` receives the
+    /// root manifest once copied and signed.
+    async fn create(
+        &self,
+        service: &Service,
+        action: &Action,
+        ready: Option<&RawManifest>,
+        prepared: &mut Option<RawManifest>,
+    ) -> Result<Outcome, RegistryError> {
         let target = self.connector.open(&service.target);
-        let root = self
-            .copier
-            .copy_image(source.as_ref(), target.as_ref(), &action.digest)
-            .await?;
-        let signatures = self.sign(service, action).await?;
+        let (root, signatures) = match ready {
+            Some(root) => (root.clone(), 0),
+            None => {
+                let source = self.connector.open(&service.source);
+                let root = self
+                    .copier
+                    .copy_image(source.as_ref(), target.as_ref(), &action.digest)
+                    .await?;
+                let signatures = self.sign(service, action, Some(&root), prepared).await?;
+                (root, signatures)
+            }
+        };
+        *prepared = Some(root.clone());
 
         match target.resolve_tag(&action.tag).await? {
             Some(found) if found == action.digest => return Ok(Outcome::Created { signatures }),
@@ -185,7 +224,7 @@ impl Apply<'_> {
             }
             None => {}
         }
-        target.put_manifest(&root, Some(&action.tag)).await?;
+        put_manifest_racing(target.as_ref(), &root, Some(&action.tag)).await?;
         let read_back = target.resolve_tag(&action.tag).await?;
         if read_back.as_ref() != Some(&action.digest) {
             return Err(RegistryError::Invalid {
@@ -201,17 +240,42 @@ impl Apply<'_> {
         Ok(Outcome::Created { signatures })
     }
 
-    async fn sign(&self, service: &Service, action: &Action) -> Result<usize, RegistryError> {
+    /// Signs the image of `action` in its target; `root` is its root manifest
+    /// when already at hand (read from the target otherwise).
+    async fn sign(
+        &self,
+        service: &Service,
+        action: &Action,
+        root: Option<&RawManifest>,
+        prepared: &mut Option<RawManifest>,
+    ) -> Result<usize, RegistryError> {
         let target = self.connector.open(&service.target);
+        let root = match root {
+            Some(root) => root.clone(),
+            None => read_root(target.as_ref(), &action.digest).await?,
+        };
         let provenance =
             Provenance::for_release(&service.source, &action.digest, self.commit.as_deref());
-        sign_image(
+        let signatures = sign_image(
             target.as_ref(),
-            &action.digest,
+            &root,
             self.signer,
             self.verifier,
             &provenance,
+            &self.signature_locks,
         )
-        .await
+        .await?;
+        *prepared = Some(root);
+        Ok(signatures)
     }
+}
+
+async fn read_root(target: &dyn Repository, digest: &Digest) -> Result<RawManifest, RegistryError> {
+    target
+        .get_manifest(ManifestRef::Digest(digest))
+        .await?
+        .ok_or_else(|| RegistryError::Invalid {
+            repository: target.location().reference(),
+            message: format!("cannot sign {digest}: the manifest is not in the repository"),
+        })
 }

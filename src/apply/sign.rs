@@ -1,16 +1,44 @@
 //! Signs an image in its target repository: the root manifest and every child
 //! of an index (what a containers `policy.json` verifier checks), adding to
 //! existing signature manifests and skipping manifests already validly signed.
+//!
+//! Each `.sig` tag is read once and extended from what was read (read again
+//! only if the write fails). Releases run concurrently, and two indexes may
+//! share a platform manifest, so writers of one `.sig` tag take its lock in
+//! [`SignatureLocks`] first.
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
-use crate::live::read::read_image_signatures;
 use crate::plan::SignatureCheck;
-use crate::registry::{RegistryError, Repository};
-use crate::signing::store::add_signature;
+use crate::registry::{RawManifest, RegistryError, Repository};
+use crate::signing::store::{entries_of, extend_signatures, read_signature_tag};
 use crate::signing::{Payload, SignatureEntry, Signer};
 use bytes::Bytes;
-use std::collections::BTreeMap;
+use futures::{StreamExt, TryStreamExt, stream};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+/// `.sig` tags read and written at once for one image (root and children).
+const SIGNATURES_IN_FLIGHT: usize = 4;
+
+/// The lock of one `.sig` tag.
+type TagLock = Arc<tokio::sync::Mutex<()>>;
+
+/// One lock per `.sig` tag (target repository and signed digest) for a run.
+#[derive(Default)]
+pub struct SignatureLocks {
+    locks: Mutex<HashMap<(String, Digest), TagLock>>,
+}
+
+impl SignatureLocks {
+    fn lock_of(&self, repository: String, digest: &Digest) -> TagLock {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(locks.entry((repository, digest.clone())).or_default())
+    }
+}
 
 /// What the payload's `optional` field records about where a release came from.
 #[derive(Clone, Debug, Default)]
@@ -32,50 +60,69 @@ impl Provenance {
     }
 }
 
-/// Signs every manifest of the image `digest` that lacks a valid signature.
-/// Returns how many signatures were added.
+/// Signs every manifest of the image whose root manifest is `root` (already
+/// in `target`) that lacks a valid signature. Returns how many signatures
+/// were added.
 pub async fn sign_image(
+    target: &dyn Repository,
+    root: &RawManifest,
+    signer: &dyn Signer,
+    verifier: &dyn SignatureCheck,
+    provenance: &Provenance,
+    locks: &SignatureLocks,
+) -> Result<usize, RegistryError> {
+    let children = root.children().map_err(|error| RegistryError::Invalid {
+        repository: target.location().reference(),
+        message: error.to_string(),
+    })?;
+    let digests: Vec<Digest> = std::iter::once(root.digest.clone())
+        .chain(children.into_iter().map(|child| child.digest))
+        .collect();
+    let added: Vec<bool> = stream::iter(digests)
+        .map(|digest| async move {
+            let lock = locks.lock_of(target.location().reference(), &digest);
+            let _held = lock.lock().await;
+            sign_manifest(target, &digest, signer, verifier, provenance).await
+        })
+        .buffer_unordered(SIGNATURES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(added.into_iter().filter(|added| *added).count())
+}
+
+/// Signs one manifest unless its `.sig` tag already holds a valid signature.
+async fn sign_manifest(
     target: &dyn Repository,
     digest: &Digest,
     signer: &dyn Signer,
     verifier: &dyn SignatureCheck,
     provenance: &Provenance,
-) -> Result<usize, RegistryError> {
+) -> Result<bool, RegistryError> {
     let identity = target.location().signed_identity();
-    let image = read_image_signatures(target, digest).await?;
-    if image.manifests.is_empty() {
-        return Err(RegistryError::Invalid {
+    let existing = read_signature_tag(target, digest).await?;
+    if let Some(manifest) = &existing {
+        for entry in entries_of(target, manifest).await? {
+            if verifier.accepts(&entry, digest, &identity) {
+                return Ok(false);
+            }
+        }
+    }
+    let payload = Payload {
+        docker_reference: identity.clone(),
+        manifest_digest: digest.clone(),
+        optional: provenance.annotations.clone(),
+    }
+    .to_bytes();
+    let signature = signer
+        .sign(&payload)
+        .map_err(|error| RegistryError::Invalid {
             repository: target.location().reference(),
-            message: format!("cannot sign {digest}: the manifest is not in the repository"),
-        });
-    }
-    let mut added = 0;
-    for manifest in &image.manifests {
-        let valid = manifest
-            .entries
-            .iter()
-            .any(|entry| verifier.accepts(entry, &manifest.digest, &identity));
-        if valid {
-            continue;
-        }
-        let payload = Payload {
-            docker_reference: identity.clone(),
-            manifest_digest: manifest.digest.clone(),
-            optional: provenance.annotations.clone(),
-        }
-        .to_bytes();
-        let signature = signer
-            .sign(&payload)
-            .map_err(|error| RegistryError::Invalid {
-                repository: target.location().reference(),
-                message: format!("signing {} failed: {error}", manifest.digest),
-            })?;
-        let entry = SignatureEntry {
-            payload: Bytes::from(payload),
-            signature,
-        };
-        add_signature(target, &manifest.digest, &entry).await?;
-        added += 1;
-    }
-    Ok(added)
+            message: format!("signing {digest} failed: {error}"),
+        })?;
+    let entry = SignatureEntry {
+        payload: Bytes::from(payload),
+        signature,
+    };
+    extend_signatures(target, digest, existing, std::slice::from_ref(&entry)).await?;
+    Ok(true)
 }

@@ -89,6 +89,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
         verifier,
         commit,
         copier: Copier::default(),
+        signature_locks: Default::default(),
     };
     let outcomes = apply.run(&plan).await;
     let confirmed = confirm(&desired, &connector, verifier, &plan).await;

@@ -5,6 +5,7 @@
 pub mod distribution;
 pub mod layout;
 pub mod manifest;
+pub mod race;
 pub mod reread;
 
 use crate::config::location::RepositoryLocation;

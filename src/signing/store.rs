@@ -9,8 +9,11 @@
 
 use crate::digest::Digest;
 use crate::registry::manifest::{ManifestError, ManifestKind, OCI_CONFIG, OCI_MANIFEST};
+use crate::registry::race::put_manifest_racing;
 use crate::registry::{BlobReader, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::{SignatureEntry, inline};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
@@ -41,17 +44,29 @@ pub async fn read_signatures(
     let Some(manifest) = repository.get_manifest(ManifestRef::Tag(&tag)).await? else {
         return Ok(Vec::new());
     };
+    entries_of(repository, &manifest).await
+}
+
+/// The simple-signing signatures of a `.sig` manifest already read (other
+/// layers skipped, as cosign skips them). A payload carried inline (`data`)
+/// is used when it is exactly the content its descriptor names; otherwise
+/// the payload blob is read.
+pub async fn entries_of(
+    repository: &dyn Repository,
+    manifest: &RawManifest,
+) -> Result<Vec<SignatureEntry>, RegistryError> {
     let layers = match manifest.kind() {
         Ok(ManifestKind::Image { layers, .. }) => layers,
         Ok(ManifestKind::Index { .. }) => {
             return Err(invalid(
                 repository,
                 format!(
-                    "tag {tag} holds an index, not a cosign signature manifest; remove or fix that tag"
+                    "{} holds an index under a signature tag, not a cosign signature manifest; remove or fix that tag",
+                    manifest.digest
                 ),
             ));
         }
-        Err(error) => return Err(invalid(repository, format!("tag {tag}: {error}"))),
+        Err(error) => return Err(invalid(repository, format!("{}: {error}", manifest.digest))),
     };
     let mut entries = Vec::new();
     for layer in layers {
@@ -93,29 +108,70 @@ pub async fn add_signature(
 }
 
 /// [`add_signature`] for several entries at once (one manifest write).
-///
-/// Read-modify-write: two writers racing on the same `.sig` tag can lose one
-/// of their signatures; the next plan then reports `sign` and apply re-adds it.
 pub async fn add_signatures(
     repository: &dyn Repository,
     digest: &Digest,
     entries: &[SignatureEntry],
 ) -> Result<(), RegistryError> {
+    let existing = read_signature_tag(repository, digest).await?;
+    extend_signatures(repository, digest, existing, entries).await
+}
+
+/// The `.sig` manifest of `digest` as stored, `None` when there is no tag:
+/// what [`extend_signatures`] extends.
+pub async fn read_signature_tag(
+    repository: &dyn Repository,
+    digest: &Digest,
+) -> Result<Option<RawManifest>, RegistryError> {
     let tag = digest.signature_tag();
-    let existing = repository.get_manifest(ManifestRef::Tag(&tag)).await?;
-    let built = signature_manifest(existing.as_ref(), entries)
-        .map_err(|error| invalid(repository, format!("tag {tag}: {error}")))?;
-    let Some(built) = built else {
-        return Ok(());
-    };
-    for (blob_digest, bytes) in built.blobs {
-        if !repository.blob_exists(&blob_digest).await? {
+    repository.get_manifest(ManifestRef::Tag(&tag)).await
+}
+
+/// Adds `entries` to `existing`, the `.sig` manifest of `digest` as the
+/// caller read it, and stores the result: no second read when the write goes
+/// through. Blobs are uploaded without a HEAD first (a payload or config
+/// upload is one request; asking first would cost as much).
+///
+/// Read-modify-write: a writer that puts the tag between our read and our put
+/// is overwritten (the tag holds one manifest). If our put fails, the tag is
+/// read again and extended once more. Two `apply` runs signing with one key
+/// leave a valid signature either way; a signature by another key written in
+/// that window is lost.
+pub async fn extend_signatures(
+    repository: &dyn Repository,
+    digest: &Digest,
+    existing: Option<RawManifest>,
+    entries: &[SignatureEntry],
+) -> Result<(), RegistryError> {
+    let tag = digest.signature_tag();
+    let mut uploaded: Vec<Digest> = Vec::new();
+    let mut existing = existing;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let built = signature_manifest(existing.as_ref(), entries)
+            .map_err(|error| invalid(repository, format!("tag {tag}: {error}")))?;
+        let Some(built) = built else {
+            return Ok(());
+        };
+        for (blob_digest, bytes) in built.blobs {
+            if uploaded.contains(&blob_digest) {
+                continue;
+            }
             repository
                 .put_blob(&blob_digest, BlobReader::from_bytes(bytes))
                 .await?;
+            uploaded.push(blob_digest);
+        }
+        match put_manifest_racing(repository, &built.manifest, Some(&tag)).await {
+            Ok(()) => return Ok(()),
+            Err(error) if attempt >= 2 => return Err(error),
+            Err(error) => {
+                tracing::debug!(%error, %tag, "signature manifest put failed; reading the tag again");
+                existing = read_signature_tag(repository, digest).await?;
+            }
         }
     }
-    repository.put_manifest(&built.manifest, Some(&tag)).await
 }
 
 /// Builds the signature manifest that holds the layers of `existing` (kept
@@ -144,6 +200,10 @@ pub fn signature_manifest(
             "size": entry.payload.len(),
             "digest": payload_digest.as_str(),
             "annotations": { SIGNATURE_ANNOTATION: entry.signature },
+            // OCI 1.1 embedded content: readers that know the field need no
+            // blob request for the payload; the blob is still uploaded, as
+            // cosign reads it.
+            "data": BASE64.encode(&entry.payload),
         }));
         blobs.push((payload_digest, entry.payload.clone()));
         added = true;
@@ -256,6 +316,7 @@ mod tests {
         assert_eq!(layer["digest"], Digest::of_bytes(b"p1").as_str());
         assert_eq!(layer["size"], 2);
         assert_eq!(layer["annotations"][SIGNATURE_ANNOTATION], "s1");
+        assert_eq!(layer["data"], BASE64.encode(b"p1"));
         // Config first, then the payload; both match their digests.
         assert_eq!(built.blobs.len(), 2);
         for (digest, bytes) in &built.blobs {

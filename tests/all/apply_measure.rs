@@ -6,6 +6,9 @@
 //! method, bytes copied and mounted, peak RSS (`/usr/bin/time -v`), and a
 //! rerun's requests. It asserts the promises the figures rest on: every blob
 //! mounted (none streamed) and a rerun without writes.
+//!
+//! `QUAYSIDE_MEASURE_BIN` runs another build of the CLI (a release build:
+//! `cargo build --release` then `QUAYSIDE_MEASURE_BIN=target/release/quayside`).
 
 use crate::support::images::push;
 use crate::support::promotion::{Promotion, ServiceReleases, sized_two_platform_image};
@@ -41,7 +44,10 @@ async fn apply_measure_ten_services_two_releases() {
     let started = Instant::now();
     let output = tokio::process::Command::new("/usr/bin/time")
         .arg("-v")
-        .arg(env!("CARGO_BIN_EXE_quayside"))
+        .arg(
+            std::env::var_os("QUAYSIDE_MEASURE_BIN")
+                .unwrap_or_else(|| env!("CARGO_BIN_EXE_quayside").into()),
+        )
         .arg("apply")
         .current_dir(promotion.dir.path())
         .env_remove("COSIGN_PASSWORD")

@@ -1,12 +1,14 @@
 //! The one integration-test binary: a module per part of quayside, and the
 //! shared harness (real registry processes, fake registries, test images).
 
+mod apply_copy;
 mod apply_crash;
 mod apply_e2e;
 mod apply_faults;
 mod apply_layout;
 mod apply_lying;
 mod apply_measure;
+mod apply_race;
 mod ci_recipes;
 mod distribution;
 mod history;

@@ -20,6 +20,7 @@ use reqwest::{Method, Url};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// A listing stops after this many pages: a registry whose `Link` headers
 /// never end must not keep us looping.
@@ -189,26 +190,96 @@ impl DistributionRepository {
                 ),
             });
         }
-        let upload = self.start_upload(registry, context).await?;
+        let body = Bytes::from(buffer);
         registry.counters.uploaded(size);
-        let mut call = self.call(
-            Method::PUT,
-            with_digest(upload, digest),
-            self.push(),
-            context.clone(),
-        );
+        let url = registry.url(&format!("{}/blobs/uploads/", self.path), context)?;
+        // One request where the registry takes it: POST with the digest and
+        // the body (monolithic upload; Quay does, distribution 2.8 answers 202
+        // with an upload session instead, and is then asked no more).
+        let single = registry.single_post_upload.load(Ordering::Relaxed);
+        let answer = if single {
+            let post = with_digest(url.clone(), digest);
+            registry
+                .send(self.body_call(Method::POST, post, context, size, body.clone()))
+                .await?
+        } else {
+            registry
+                .send(self.call(Method::POST, url.clone(), self.push(), context.clone()))
+                .await?
+        };
+        let answer = match answer.response.status().as_u16() {
+            201 if single => return Ok(()),
+            202 => {
+                if single {
+                    registry.single_post_upload.store(false, Ordering::Relaxed);
+                }
+                let upload = location(&url, &answer, context)?;
+                drop(answer);
+                let finish = with_digest(without_digest(upload), digest);
+                registry
+                    .send(self.body_call(Method::PUT, finish, context, size, body))
+                    .await?
+            }
+            _ => answer,
+        };
+        match answer.response.status().as_u16() {
+            201 => Ok(()),
+            _ => {
+                let error = registry.failure(context, answer).await;
+                self.present_after_failure(digest, error).await
+            }
+        }
+    }
+
+    /// A request carrying a whole blob as a replayable body.
+    fn body_call<'a>(
+        &self,
+        method: Method,
+        url: Url,
+        context: &Context<'a>,
+        size: u64,
+        body: Bytes,
+    ) -> Call<'a> {
+        let mut call = self.call(method, url, self.push(), context.clone());
         call.headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
         );
         call.headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
-        call.body = RequestBody::Bytes(Bytes::from(buffer));
-        let answer = registry.send(call).await?;
-        match answer.response.status().as_u16() {
-            201 => Ok(()),
-            _ => Err(registry.failure(context, answer).await),
+        call.body = RequestBody::Bytes(body);
+        call
+    }
+
+    /// An upload failed: if the blob is in the repository all the same (a
+    /// concurrent writer, another `apply`, uploaded it meanwhile, and
+    /// distribution then answers `DIGEST_INVALID` or `BLOB_UNKNOWN` to ours),
+    /// the upload's purpose is met. The registry checked that blob's digest
+    /// when it stored it.
+    async fn present_after_failure(
+        &self,
+        digest: &Digest,
+        error: RegistryError,
+    ) -> Result<(), RegistryError> {
+        match self.blob_exists(digest).await {
+            Ok(true) => Ok(()),
+            _ => Err(error),
         }
     }
+}
+
+/// An upload URL without a `digest` parameter a registry may have echoed.
+fn without_digest(mut url: Url) -> Url {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| key != "digest")
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    url
 }
 
 fn accept_header() -> &'static str {
@@ -559,7 +630,10 @@ impl Repository for DistributionRepository {
         let answer = registry.send(call).await?;
         match answer.response.status().as_u16() {
             201 => Ok(()),
-            _ => Err(registry.failure(&context, answer).await),
+            _ => {
+                let error = registry.failure(&context, answer).await;
+                self.present_after_failure(digest, error).await
+            }
         }
     }
 

@@ -61,6 +61,9 @@ pub(crate) struct Registry {
     permits: Arc<Semaphore>,
     pub auth: AuthState,
     policy: RetryPolicy,
+    /// Whether the registry may complete an upload in its `POST` (monolithic
+    /// upload); cleared when it answers one with an upload session instead.
+    pub single_post_upload: std::sync::atomic::AtomicBool,
 }
 
 impl Registry {
@@ -86,6 +89,7 @@ impl Registry {
             options,
             counters,
             policy,
+            single_post_upload: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
