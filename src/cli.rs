@@ -16,7 +16,7 @@ pub struct Cli {
     pub verbose: u8,
 
     /// Requests in flight per registry host.
-    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    #[arg(long, global = true, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
 
     #[command(subcommand)]
