@@ -40,6 +40,22 @@ pub enum RegistryError {
         message: String,
         hint: String,
     },
+    /// The answer's status and headers arrived, then its body failed while
+    /// being read (cut short, connection reset, read timeout): distinct from
+    /// `Transport`, whose request never got an answer, because a body read
+    /// again usually arrives whole (see `reread`).
+    #[error(
+        "{registry}: {operation} on {repository} failed while reading {object}: {detail}. The registry cut the answer short (or the connection broke while reading it); run the command again — nothing was written from it"
+    )]
+    BrokenBody {
+        registry: String,
+        repository: String,
+        operation: String,
+        /// What was being read, e.g. `blob sha256:…` or `manifest v1.0.0`.
+        object: String,
+        /// The transport's words for the failure, without any URL.
+        detail: String,
+    },
     #[error("{repository}: {operation}: {path}: {source}")]
     Io {
         repository: String,

@@ -37,14 +37,10 @@ impl Reread {
 /// bytes for a digest, or a body that failed while being read (the
 /// transport's send errors were retried already and are not repeated).
 fn is_broken_body(error: &RegistryError) -> bool {
-    match error {
-        RegistryError::DigestMismatch { .. } => true,
-        // reqwest words body failures "error decoding response body" and
-        // "error reading a body from connection"; send failures never
-        // mention a body.
-        RegistryError::Transport { message, .. } => message.contains("body"),
-        _ => false,
-    }
+    matches!(
+        error,
+        RegistryError::DigestMismatch { .. } | RegistryError::BrokenBody { .. }
+    )
 }
 
 async fn reread<T, F, Fut>(mut read: F) -> Result<T, RegistryError>
@@ -158,6 +154,39 @@ mod tests {
         assert_eq!(result.ok(), Some(7));
     }
 
+    fn broken_body() -> RegistryError {
+        RegistryError::BrokenBody {
+            registry: "127.0.0.1:5000".into(),
+            repository: "dev/x".into(),
+            operation: "get manifest".into(),
+            object: "manifest v1".into(),
+            detail: "error decoding response body".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_cut_short_are_read_again() {
+        let calls = AtomicU32::new(0);
+        let result = reread(|| async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(broken_body()),
+                _ => Ok(7),
+            }
+        })
+        .await;
+        assert_eq!(result.ok(), Some(7));
+        assert_eq!(calls.load(Ordering::SeqCst), READS);
+
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = reread(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(broken_body())
+        })
+        .await;
+        assert!(matches!(result, Err(RegistryError::BrokenBody { .. })));
+        assert_eq!(calls.load(Ordering::SeqCst), READS);
+    }
+
     #[tokio::test]
     async fn answers_that_mean_what_they_say_are_not_repeated() {
         let calls = AtomicU32::new(0);
@@ -167,7 +196,8 @@ mod tests {
                 registry: "h".into(),
                 repository: "r".into(),
                 operation: "get manifest".into(),
-                message: "error sending request: connection refused".into(),
+                // Words no longer matter: only the variant does.
+                message: "error sending request body: connection refused".into(),
                 hint: String::new(),
             })
         })

@@ -59,12 +59,22 @@ const CASES: &[Case] = &[
     Case {
         service: "truncated-blob",
         lie: Some((Lie::Truncated, a_blob)),
-        says: &["get blob", "body"],
+        says: &[
+            "get blob",
+            "while reading blob",
+            "cut the answer short",
+            "run the command again",
+        ],
     },
     Case {
         service: "truncated-manifest",
         lie: Some((Lie::Truncated, the_index)),
-        says: &["get manifest", "body"],
+        says: &[
+            "get manifest",
+            "while reading manifest",
+            "cut the answer short",
+            "run the command again",
+        ],
     },
     Case {
         service: "absurd-size",
@@ -184,6 +194,13 @@ async fn a_lying_registry_stops_apply_for_that_image_only_and_nothing_wrong_is_t
                 case.service
             );
         }
+        // A broken body is no addressing or network problem: the hint for
+        // send failures must not be given for it.
+        assert!(
+            !line.contains("Check the registry address"),
+            "{}: the error gives the send-failure hint: {line}",
+            case.service
+        );
     }
 }
 

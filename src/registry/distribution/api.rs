@@ -86,7 +86,7 @@ impl DistributionClient {
         let retries = answer.retries;
         let body = read_capped(answer.response, MAX_API_BODY)
             .await
-            .map_err(|error| errors::reqwest_error(&context, error, retries))?
+            .map_err(|error| errors::broken_body(&context, "the API answer", error))?
             .ok_or_else(|| {
                 errors::transport(
                     &context,

@@ -143,6 +143,22 @@ pub(crate) fn reqwest_error(
     transport(context, chain(&error.without_url()), &hint)
 }
 
+/// A body that failed while being read, after the answer's status arrived.
+/// `object` names what was read (`blob sha256:…`, `manifest v1`).
+pub(crate) fn broken_body(
+    context: &Context<'_>,
+    object: &str,
+    error: reqwest::Error,
+) -> RegistryError {
+    RegistryError::BrokenBody {
+        registry: context.registry.to_string(),
+        repository: context.repository.to_string(),
+        operation: context.operation.to_string(),
+        object: object.to_string(),
+        detail: chain(&error.without_url()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +192,61 @@ mod tests {
         };
         let message = http(&context, 404, b"", "", 0).to_string();
         assert!(message.starts_with("127.0.0.1:5000: list tags on prod/gateway failed: HTTP 404."));
+    }
+
+    /// A server on 127.0.0.1 that announces 100 bytes, sends 10 and closes:
+    /// the body reqwest reads is cut short, as a dropping proxy would.
+    fn truncating_server() -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let address = listener.local_addr().expect("local address");
+        let server = std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n0123456789",
+                );
+            }
+        });
+        (address, server)
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_names_its_place_and_says_to_run_again() {
+        let (address, server) = truncating_server();
+        // Credentials in the URL must never reach the message.
+        let url = format!("http://user:hunter2@{address}/v2/dev/x/blobs/sha256:abc?token=s3cret");
+        let response = reqwest::Client::new()
+            .get(&url)
+            .send()
+            .await
+            .expect("the status line arrives");
+        let error = response.bytes().await.expect_err("the body is cut short");
+        server.join().expect("the server thread ends");
+        let registry = address.to_string();
+        let context = Context {
+            registry: &registry,
+            repository: "dev/x",
+            operation: "get blob",
+        };
+        let error = broken_body(&context, "blob sha256:abc", error);
+        assert!(matches!(error, RegistryError::BrokenBody { .. }));
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "{address}: get blob on dev/x failed while reading blob sha256:abc: "
+            )),
+            "{message}"
+        );
+        assert!(
+            message.ends_with(
+                "The registry cut the answer short (or the connection broke while reading it); run the command again — nothing was written from it"
+            ),
+            "{message}"
+        );
+        for secret in ["hunter2", "s3cret", "http://", "Check the registry address"] {
+            assert!(!message.contains(secret), "{secret} in {message}");
+        }
     }
 }

@@ -139,15 +139,6 @@ impl DistributionRepository {
         }
     }
 
-    fn transport_error(
-        &self,
-        context: &Context<'_>,
-        error: reqwest::Error,
-        answer_retries: u32,
-    ) -> RegistryError {
-        errors::reqwest_error(context, error, answer_retries)
-    }
-
     /// Opens an upload session; the absolute URL to send the blob to.
     async fn start_upload(
         &self,
@@ -381,10 +372,15 @@ impl Repository for DistributionRepository {
                 .and_then(|value| value.to_str().ok())
                 .and_then(next_link)
                 .map(|target| url.join(target));
-            let retries = answer.retries;
             let body = read_capped(answer.response, 16 * 1024 * 1024)
                 .await
-                .map_err(|error| self.transport_error(&context, error, retries))?
+                .map_err(|error| {
+                    errors::broken_body(
+                        &context,
+                        &format!("page {} of the tag list", page + 1),
+                        error,
+                    )
+                })?
                 .ok_or_else(|| RegistryError::Invalid {
                     repository: self.reference.clone(),
                     message: "a page of the tag list is larger than 16 MiB".into(),
@@ -456,10 +452,9 @@ impl Repository for DistributionRepository {
         }
         let media_type = media_type(&answer);
         let announced = header_digest(&answer);
-        let retries = answer.retries;
         let bytes = read_capped(answer.response, MAX_MANIFEST_BYTES)
             .await
-            .map_err(|error| self.transport_error(&context, error, retries))?
+            .map_err(|error| errors::broken_body(&context, &format!("manifest {text}"), error))?
             .ok_or_else(|| RegistryError::Invalid {
                 repository: self.reference.clone(),
                 message: format!(
@@ -704,7 +699,6 @@ fn verified_stream(
         _permit: tokio::sync::OwnedSemaphorePermit,
         digest: Digest,
         owned: OwnedContext,
-        retries: u32,
     }
     let state = State {
         body: answer.response.bytes_stream().boxed(),
@@ -712,7 +706,6 @@ fn verified_stream(
         _permit: answer.permit,
         digest,
         owned,
-        retries: answer.retries,
     };
     futures::stream::unfold(state, |mut state| async move {
         let hasher = state.hasher.as_mut()?;
@@ -728,7 +721,8 @@ fn verified_stream(
                     repository: &state.owned.repository,
                     operation: "get blob",
                 };
-                let error = errors::reqwest_error(&context, error, state.retries);
+                let object = format!("blob {}", state.digest);
+                let error = errors::broken_body(&context, &object, error);
                 Some((Err(error), state))
             }
             None => {
