@@ -9,6 +9,7 @@ mod apply_layout;
 mod apply_lying;
 mod apply_measure;
 mod apply_race;
+mod broken_body;
 mod ci_recipes;
 mod distribution;
 mod history;

@@ -576,11 +576,17 @@ impl Repository for DistributionRepository {
         }
         let upload = self.start_upload(registry, &context).await?;
         let counters = registry.counters.clone();
-        let counted = blob.stream.map(move |chunk| {
-            if let Ok(bytes) = &chunk {
+        // A source that breaks mid-stream (a body cut short, wrong bytes)
+        // aborts the upload; its own error is kept here and reported rather
+        // than the upload's, which would blame the target and the network.
+        let source_failure = SourceFailure::default();
+        let keep = source_failure.clone();
+        let counted = blob.stream.map(move |chunk| match chunk {
+            Ok(bytes) => {
                 counters.uploaded(bytes.len() as u64);
+                Ok(bytes)
             }
-            chunk
+            Err(error) => Err(keep.keep(error)),
         });
         let body = reqwest::Body::wrap_stream(counted);
         let mut headers = HeaderMap::new();
@@ -600,9 +606,13 @@ impl Repository for DistributionRepository {
                     self.call(Method::PATCH, upload.clone(), self.push(), context.clone());
                 call.headers = headers;
                 call.body = RequestBody::Once(Some(body));
-                let answer = registry.send(call).await?;
+                let answer = registry
+                    .send(call)
+                    .await
+                    .map_err(|error| source_failure.or(error))?;
                 if answer.response.status().as_u16() != 202 {
-                    return Err(registry.failure(&context, answer).await);
+                    let error = registry.failure(&context, answer).await;
+                    return Err(source_failure.or(error));
                 }
                 let next = location(&upload, &answer, &context)?;
                 let answer = registry
@@ -622,12 +632,16 @@ impl Repository for DistributionRepository {
         let mut call = self.call(Method::PUT, finish, self.push(), context.clone());
         call.headers = headers;
         call.body = RequestBody::Once(Some(body));
-        let answer = registry.send(call).await?;
+        let answer = registry
+            .send(call)
+            .await
+            .map_err(|error| source_failure.or(error))?;
         match answer.response.status().as_u16() {
             201 => Ok(()),
             _ => {
                 let error = registry.failure(&context, answer).await;
-                self.present_after_failure(digest, error).await
+                self.present_after_failure(digest, source_failure.or(error))
+                    .await
             }
         }
     }
@@ -676,6 +690,31 @@ impl Repository for DistributionRepository {
             }
             _ => Err(registry.failure(&context, answer).await),
         }
+    }
+}
+
+/// The first error of a blob stream being uploaded, kept while the upload
+/// itself is told only that its body failed.
+#[derive(Clone, Default)]
+struct SourceFailure(Arc<std::sync::Mutex<Option<RegistryError>>>);
+
+impl SourceFailure {
+    /// Keeps `error` (the first one only) and gives the upload a stand-in.
+    fn keep(&self, error: RegistryError) -> std::io::Error {
+        let stand_in = std::io::Error::other(error.to_string());
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(error);
+        }
+        stand_in
+    }
+
+    /// The source's error if it failed, else the upload's `error`.
+    fn or(&self, error: RegistryError) -> RegistryError {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .unwrap_or(error)
     }
 }
 
