@@ -10,6 +10,7 @@ mod apply_lying;
 mod apply_measure;
 mod apply_race;
 mod ci_recipes;
+mod credentials;
 mod distribution;
 mod history;
 mod hostile;

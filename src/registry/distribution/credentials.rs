@@ -301,7 +301,7 @@ async fn run_helper(
         .arg("get")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|error| {
@@ -331,8 +331,12 @@ async fn run_helper(
         if said.contains("not found") {
             return Ok(None);
         }
+        let said = helper_message(&output.stderr)
+            .or_else(|| helper_message(&output.stdout))
+            .map(|text| format!(" saying \"{text}\""))
+            .unwrap_or_default();
         return Err(failed(format!(
-            "it exited with {}; run `docker login {host}` again",
+            "for {host}: it exited with {}{said}; run `docker login {host}` again",
             output.status
         )));
     }
@@ -348,6 +352,22 @@ async fn run_helper(
         }
     };
     Ok(Some(Credential { secret, source }))
+}
+
+/// The first line of what a failing helper printed, for the error message;
+/// `None` when empty or when it looks like a JSON answer, which could hold a
+/// secret. Capped, so that a chatty helper cannot flood the terminal.
+fn helper_message(output: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(output);
+    let line = text.lines().map(str::trim).find(|line| !line.is_empty())?;
+    if line.starts_with('{') || line.contains("\"Secret\"") {
+        return None;
+    }
+    let mut line: String = line.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.trim().chars().count() > line.chars().count() {
+        line.push('…');
+    }
+    Some(line)
 }
 
 #[cfg(test)]
