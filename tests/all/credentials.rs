@@ -225,3 +225,56 @@ async fn a_failing_helper_is_an_error_naming_it_and_the_host() {
     }
     assert_clean("plan, failing helper", &out);
 }
+
+#[tokio::test]
+async fn scoped_auth_json_keys_give_each_repository_of_a_host_its_credential() {
+    let (_registry, dir, host) = setup("prod").await;
+    let b64 = |password: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{password}"))
+    };
+    let write_auth = |prod_password: &str| {
+        let auth = serde_json::json!({"auths": {
+            &host: {"auth": b64("wrong-host-password")},
+            format!("{host}/dev"): {"auth": b64(PASSWORD)},
+            format!("{host}/prod/gateway"): {"auth": b64(prod_password)},
+        }});
+        std::fs::write(dir.path().join("auth.json"), auth.to_string()).expect("write auth.json");
+    };
+    let empty = docker_config(dir.path(), "empty", serde_json::json!({}));
+    let plan = |args: &'static [&'static str]| {
+        let path = dir.path().to_path_buf();
+        let auth = dir.path().join("auth.json");
+        let empty = empty.clone();
+        async move {
+            let command = Quayside::new(&path)
+                .env("DOCKER_CONFIG", &empty)
+                .env("REGISTRY_AUTH_FILE", &auth)
+                .env("QUAYSIDE_LOG", "trace")
+                .args(["-vv"])
+                .args(args);
+            tokio::task::spawn_blocking(move || command.run())
+                .await
+                .expect("the run joins")
+        }
+    };
+
+    // The host key is wrong: only the scoped keys let both repositories in.
+    write_auth(PASSWORD);
+    let out = plan(&["plan", "--detailed-exitcode"]).await;
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_clean("plan, scoped keys", &out);
+
+    // A wrong password under the repository's own key is the one used (not
+    // the right one for the namespace `dev`, nor the host's), and named.
+    write_auth("wrong-prod-password");
+    let out = plan(&["plan"]).await;
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stderr.contains("401"), "{out:?}");
+    assert!(
+        out.stderr
+            .contains(&format!("auths for {host}/prod/gateway")),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("wrong-prod-password"), "{out:?}");
+    assert_clean("plan, wrong scoped key", &out);
+}
