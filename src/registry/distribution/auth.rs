@@ -41,9 +41,8 @@ pub(crate) struct AuthState {
     /// and requests go out anonymously.
     challenge: std::sync::Mutex<Option<Challenge>>,
     /// Bearer tokens by credential identity and space-joined scopes. Held
-    /// across a token fetch
-    /// so that concurrent requests wait for one fetch instead of each making
-    /// their own.
+    /// across a token fetch so that concurrent requests wait for one fetch
+    /// instead of each making their own.
     tokens: tokio::sync::Mutex<HashMap<String, Token>>,
 }
 

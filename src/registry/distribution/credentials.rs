@@ -209,8 +209,9 @@ impl Lookup {
 
 /// Answers of credential helpers by program and server, errors included (as
 /// their message), so that a host's helper runs once however many
-/// repositories are looked up. Held across a run, so that concurrent lookups
-/// wait for one helper process instead of each starting their own.
+/// repositories are looked up. The lock is held while a helper runs, so that
+/// concurrent lookups wait for one helper process instead of each starting
+/// their own.
 #[derive(Default)]
 pub(crate) struct HelperCache {
     answers: tokio::sync::Mutex<HashMap<(String, String), HelperAnswer>>,
