@@ -1,9 +1,13 @@
 //! Authentication with one registry: which scheme it asked for, the
-//! credential looked up for it (once), and bearer tokens cached per scope
-//! until they expire.
+//! credential looked up for each repository (once), and bearer tokens cached
+//! per credential and scope until they expire.
+//!
+//! Credentials are per repository, not per host: a containers `auth.json`
+//! may hold different keys for `host/team-a` and `host/team-b`. A token is
+//! therefore only reused for the credential that fetched it.
 
 use super::challenge::Challenge;
-use super::credentials::{self, CredentialEnv, Lookup, Secret};
+use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
 use super::errors::{self, Context};
 use super::transport::{Authorization, Call, Registry, RequestBody, read_capped};
 use crate::registry::RegistryError;
@@ -13,7 +17,8 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Tokens are dropped this long before they expire, so that none expires
@@ -29,15 +34,19 @@ struct Token {
 
 pub(crate) struct AuthState {
     env: CredentialEnv,
-    credential: tokio::sync::OnceCell<Result<Lookup, String>>,
+    /// The credential lookup of each repository path, made once.
+    credentials: std::sync::Mutex<HashMap<String, Arc<CredentialCell>>>,
+    helpers: HelperCache,
     /// What the registry asked for in its last challenge; `None` until then,
     /// and requests go out anonymously.
     challenge: std::sync::Mutex<Option<Challenge>>,
-    /// Bearer tokens by their space-joined scopes. Held across a token fetch
-    /// so that concurrent requests wait for one fetch instead of each making
-    /// their own.
+    /// Bearer tokens by credential identity and space-joined scopes. Held
+    /// across a token fetch so that concurrent requests wait for one fetch
+    /// instead of each making their own.
     tokens: tokio::sync::Mutex<HashMap<String, Token>>,
 }
+
+type CredentialCell = tokio::sync::OnceCell<Result<Lookup, String>>;
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -53,31 +62,66 @@ impl AuthState {
     pub fn new(env: CredentialEnv) -> Self {
         AuthState {
             env,
-            credential: tokio::sync::OnceCell::new(),
+            credentials: std::sync::Mutex::new(HashMap::new()),
+            helpers: HelperCache::default(),
             challenge: std::sync::Mutex::new(None),
             tokens: tokio::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    async fn credential(&self, registry: &Registry) -> Result<&Lookup, String> {
-        self.credential
+    fn credential_cell(&self, repository: &str) -> Arc<CredentialCell> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(repository.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The lookup already made for `repository`, if any.
+    fn known(&self, repository: &str) -> Option<Result<Lookup, String>> {
+        self.credentials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(repository)
+            .and_then(|cell| cell.get().cloned())
+    }
+
+    async fn credential(&self, registry: &Registry, repository: &str) -> Result<Lookup, String> {
+        self.credential_cell(repository)
             .get_or_init(|| async {
-                credentials::lookup(&self.env, &registry.host)
+                credentials::lookup(&self.env, &registry.host, repository, &self.helpers)
                     .await
                     .map_err(|error| error.to_string())
             })
             .await
-            .as_ref()
-            .map_err(Clone::clone)
+            .clone()
     }
 
-    /// Which credential source this registry's requests use, for hints.
+    /// Which credential source `repository`'s requests use, for hints.
+    pub fn describe_for(&self, repository: &str) -> String {
+        describe_lookup(self.known(repository))
+    }
+
+    /// Which credential sources this registry's requests used, for hints
+    /// where the repository is not at hand.
     pub async fn describe(&self) -> String {
-        match self.credential.get() {
-            Some(Ok(lookup)) => lookup.source.to_string(),
-            Some(Err(error)) => format!("no credentials ({error})"),
-            None => "no credentials (none were asked for)".to_string(),
+        let cells: Vec<Arc<CredentialCell>> = self
+            .credentials
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let described: BTreeSet<String> = cells
+            .iter()
+            .filter_map(|cell| cell.get().cloned())
+            .map(|lookup| describe_lookup(Some(lookup)))
+            .collect();
+        if described.is_empty() {
+            return describe_lookup(None);
         }
+        described.into_iter().collect::<Vec<_>>().join("; ")
     }
 
     fn current_challenge(&self) -> Option<Challenge> {
@@ -123,7 +167,8 @@ impl AuthState {
                 service,
                 scope,
             }) => {
-                let key = scopes.join(" ");
+                let lookup = self.lookup_or_error(registry, context).await?;
+                let key = token_key(&lookup, scopes);
                 let mut tokens = self.tokens.lock().await;
                 if let Some(token) = tokens.get(&key).filter(|t| t.valid_until > Instant::now()) {
                     return Ok(Some(bearer_header(&token.value)));
@@ -133,7 +178,14 @@ impl AuthState {
                     wanted.push(scope);
                 }
                 let token = self
-                    .fetch_token(registry, &realm, service.as_deref(), &wanted, context)
+                    .fetch_token(
+                        &lookup,
+                        registry,
+                        &realm,
+                        service.as_deref(),
+                        &wanted,
+                        context,
+                    )
                     .await?;
                 let header = bearer_header(&token.value);
                 tokens.insert(key, token);
@@ -146,6 +198,7 @@ impl AuthState {
     pub async fn on_challenge(
         &self,
         challenge: Challenge,
+        repository: &str,
         scopes: &[String],
     ) -> Result<bool, RegistryError> {
         let previous = self
@@ -156,20 +209,23 @@ impl AuthState {
         match challenge {
             Challenge::Bearer { .. } => {
                 // The cached token (if any) was refused: fetch a fresh one.
-                self.tokens.lock().await.remove(&scopes.join(" "));
+                if let Some(Ok(lookup)) = self.known(repository) {
+                    self.tokens.lock().await.remove(&token_key(&lookup, scopes));
+                }
                 Ok(true)
             }
             Challenge::Basic => {
                 // Retrying helps only if we did not send Basic credentials
                 // already (otherwise they were refused) and we have some.
                 let had_basic = previous == Some(Challenge::Basic);
+                let known = self.known(repository);
                 let has_credentials = matches!(
-                    self.credential.get(),
+                    known,
                     Some(Ok(Lookup {
                         secret: Some(Secret::Basic { .. }),
                         ..
                     }))
-                ) || self.credential.get().is_none();
+                ) || known.is_none();
                 Ok(!had_basic && has_credentials)
             }
         }
@@ -179,8 +235,8 @@ impl AuthState {
         &self,
         registry: &Registry,
         context: &Context<'_>,
-    ) -> Result<&Lookup, RegistryError> {
-        self.credential(registry)
+    ) -> Result<Lookup, RegistryError> {
+        self.credential(registry, context.repository)
             .await
             .map_err(|message| RegistryError::Invalid {
                 repository: context.repository.to_string(),
@@ -190,13 +246,13 @@ impl AuthState {
 
     async fn fetch_token(
         &self,
+        lookup: &Lookup,
         registry: &Registry,
         realm: &str,
         service: Option<&str>,
         scopes: &[String],
         context: &Context<'_>,
     ) -> Result<Token, RegistryError> {
-        let lookup = self.lookup_or_error(registry, context).await?;
         let token_context = Context {
             registry: context.registry,
             repository: context.repository,
@@ -293,6 +349,20 @@ impl AuthState {
             valid_until: Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN),
         })
     }
+}
+
+fn describe_lookup(lookup: Option<Result<Lookup, String>>) -> String {
+    match lookup {
+        Some(Ok(lookup)) => lookup.source.to_string(),
+        Some(Err(error)) => format!("no credentials ({error})"),
+        None => "no credentials (none were asked for)".to_string(),
+    }
+}
+
+/// Tokens are cached per credential: a token fetched with one repository's
+/// credential must not authorise requests meant to use another's.
+fn token_key(lookup: &Lookup, scopes: &[String]) -> String {
+    format!("{}\n{}", lookup.identity(), scopes.join(" "))
 }
 
 fn basic_header(username: &str, password: &SecretString) -> HeaderValue {

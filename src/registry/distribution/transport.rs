@@ -194,7 +194,11 @@ impl Registry {
                     .and_then(super::challenge::parse);
                 if let Some(challenge) = challenge {
                     answered_challenge = true;
-                    if self.auth.on_challenge(challenge, scopes).await? {
+                    if self
+                        .auth
+                        .on_challenge(challenge, context.repository, scopes)
+                        .await?
+                    {
                         drop(permit);
                         attempt -= 1;
                         continue;
@@ -228,7 +232,7 @@ impl Registry {
         let body = read_limited(answer.response, 64 * 1024)
             .await
             .unwrap_or_default();
-        let credentials = self.auth.describe().await;
+        let credentials = self.auth.describe_for(context.repository);
         errors::http(context, status, &body, &credentials, answer.retries)
     }
 }
