@@ -22,6 +22,42 @@ fn throttling(seed: u64) -> FaultPlan {
     )
 }
 
+/// A registry behind the (not yet faulty) proxy, holding 3 services x 2
+/// releases, and a `releases.toml` declaring them. Everything goes through the
+/// proxy, so that every reference (and every signature's docker-reference)
+/// names the same host.
+struct Proxied {
+    _registry: TestRegistry,
+    proxy: Proxy,
+    host: String,
+    connector: Connector,
+    releases: Vec<Release>,
+    dir: tempfile::TempDir,
+}
+
+impl Proxied {
+    async fn start() -> Self {
+        let registry = TestRegistry::start();
+        let proxy = Proxy::start(&registry.host()).await;
+        let host = proxy.host();
+        let connector = Connector::new(ClientOptions {
+            credentials: CredentialEnv::anonymous(),
+            ..ClientOptions::default()
+        });
+        let releases = push_images(&connector, &host, 3, 2).await;
+        let dir = scratch_dir();
+        write_file(dir.path(), &host, &host, &releases);
+        Proxied {
+            _registry: registry,
+            proxy,
+            host,
+            connector,
+            releases,
+            dir,
+        }
+    }
+}
+
 /// Runs the binary off the async runtime, which keeps serving the proxy.
 async fn quayside(dir: &Path, args: &'static [&'static str]) -> Outcome {
     let dir: PathBuf = dir.to_path_buf();
@@ -32,18 +68,14 @@ async fn quayside(dir: &Path, args: &'static [&'static str]) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
-    let registry = TestRegistry::start();
-    // Everything goes through the proxy, so that every reference (and every
-    // signature's docker-reference) names the same host; faults start later.
-    let proxy = Proxy::start(&registry.host()).await;
-    let host = proxy.host();
-    let connector = Connector::new(ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    });
-    let mut releases = push_images(&connector, &host, 3, 2).await;
-    let dir = scratch_dir();
-    write_file(dir.path(), &host, &host, &releases);
+    let Proxied {
+        _registry,
+        proxy,
+        host,
+        connector,
+        mut releases,
+        dir,
+    } = Proxied::start().await;
     let out = quayside(dir.path(), &["apply"]).await;
     assert_eq!(out.code, 0, "{out:?}");
 
@@ -81,8 +113,6 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
         faults * 100 >= requests * 15 && faults * 100 <= requests * 45,
         "{faults} faults in {requests} requests"
     );
-    drop(proxy);
-    drop(registry);
 }
 
 /// Regression: a 503 on the PUT of a small blob (a signature payload or a
@@ -90,16 +120,12 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
 /// Small blobs are now buffered, so apply rides out the same 30 % of faults.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_apply_under_injected_429_and_503_completes_in_one_run() {
-    let registry = TestRegistry::start();
-    let proxy = Proxy::start(&registry.host()).await;
-    let host = proxy.host();
-    let connector = Connector::new(ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    });
-    let releases = push_images(&connector, &host, 3, 2).await;
-    let dir = scratch_dir();
-    write_file(dir.path(), &host, &host, &releases);
+    let Proxied {
+        _registry,
+        proxy,
+        dir,
+        ..
+    } = Proxied::start().await;
 
     proxy.set_faults(throttling(0xfa17));
     let before = proxy.fault_counts().total();
@@ -111,8 +137,6 @@ async fn regression_apply_under_injected_429_and_503_completes_in_one_run() {
     proxy.set_faults(FaultPlan::none());
     let verify = quayside(dir.path(), &["verify"]).await;
     assert_eq!(verify.code, 0, "{verify:?}");
-    drop(proxy);
-    drop(registry);
 }
 
 /// Regression: a connection closed before the answer (a reset) failed any
@@ -121,16 +145,12 @@ async fn regression_apply_under_injected_429_and_503_completes_in_one_run() {
 /// retried after a lost answer, like 5xx.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_plan_and_apply_ride_out_connection_resets() {
-    let registry = TestRegistry::start();
-    let proxy = Proxy::start(&registry.host()).await;
-    let host = proxy.host();
-    let connector = Connector::new(ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    });
-    let releases = push_images(&connector, &host, 3, 2).await;
-    let dir = scratch_dir();
-    write_file(dir.path(), &host, &host, &releases);
+    let Proxied {
+        _registry,
+        proxy,
+        dir,
+        ..
+    } = Proxied::start().await;
 
     // Resets only, on about 20 % of requests, each forwarded first: the
     // registry did the work, the client never heard of it.
