@@ -16,7 +16,7 @@ use crate::registry::race::put_manifest_racing;
 use crate::registry::{ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -35,12 +35,13 @@ pub struct CopyStats {
     pub manifests_written: AtomicU64,
 }
 
-/// One cell per (target repository, blob): the first task to need the blob
-/// copies it, the others wait for that copy.
-type Cells = Mutex<HashMap<(String, Digest), Arc<OnceCell<()>>>>;
+/// One cell per (target repository or registry, blob or manifest): the first
+/// task to need the object copies it, the others wait for that copy (and get
+/// what it recorded, `T`).
+type Cells<T = ()> = Mutex<HashMap<(String, Digest), Arc<OnceCell<T>>>>;
 
-/// The cell of `digest` in the repository `reference`, created on first use.
-fn cell(cells: &Cells, reference: String, digest: &Digest) -> Arc<OnceCell<()>> {
+/// The cell of `digest` under `reference`, created on first use.
+fn cell<T>(cells: &Cells<T>, reference: String, digest: &Digest) -> Arc<OnceCell<T>> {
     let mut cells = cells
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -56,14 +57,10 @@ pub struct Copier {
     blobs: Cells,
     manifests: Cells,
     /// One cell per (target registry, blob) for blobs streamed across
-    /// registries: the first target repository to need the blob streams it,
-    /// the others wait and mount it from there.
-    crossings: Cells,
-    /// Per blob, the target repositories it landed in during this run: a
-    /// later target on one of their registries mounts it from there instead
-    /// of streaming it again (a base layer shared by every service crosses
-    /// the network once).
-    landed: Mutex<HashMap<Digest, Vec<RepositoryLocation>>>,
+    /// registries, holding the target repository that streamed it: the
+    /// others mount it from there (a base layer shared by every service
+    /// crosses the network once).
+    crossings: Cells<RepositoryLocation>,
 }
 
 impl Copier {
@@ -158,38 +155,6 @@ impl Copier {
             .map(|_| ())
     }
 
-    /// Records that `digest` is now in `target`, for later mounts.
-    fn landed(&self, target: &RepositoryLocation, digest: &Digest) {
-        let mut landed = self
-            .landed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        landed
-            .entry(digest.clone())
-            .or_default()
-            .push(target.clone());
-    }
-
-    /// A repository of `target`'s registry, other than `target`, that this run
-    /// already put `digest` into.
-    fn landed_near(
-        &self,
-        target: &RepositoryLocation,
-        digest: &Digest,
-    ) -> Option<RepositoryLocation> {
-        let landed = self
-            .landed
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        landed
-            .get(digest)?
-            .iter()
-            .find(|location| {
-                location.same_registry(target) && location.reference() != target.reference()
-            })
-            .cloned()
-    }
-
     async fn transfer_blob(
         &self,
         source: &dyn Repository,
@@ -209,19 +174,18 @@ impl Copier {
             return self.stream_blob(source, target, digest, size).await;
         };
         // Across registries: the first repository of the target registry
-        // streams the blob; the others mount it from where it landed.
-        let streamed_here = AtomicBool::new(false);
-        cell(&self.crossings, registry, digest)
+        // streams the blob; the others mount it from there. (`copy_blob`
+        // comes here once per target repository, so only the streaming one
+        // finds itself in the cell.)
+        let crossing = cell(&self.crossings, registry, digest);
+        let streamed_into = crossing
             .get_or_try_init(|| async {
-                streamed_here.store(true, Ordering::Relaxed);
-                self.stream_blob(source, target, digest, size).await
+                self.stream_blob(source, target, digest, size).await?;
+                Ok::<_, RegistryError>(target.location().clone())
             })
             .await?;
-        if streamed_here.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        if let Some(from) = self.landed_near(target.location(), digest)
-            && self.mount(target, digest, size, &from).await?
+        if streamed_into.reference() == target.location().reference()
+            || self.mount(target, digest, size, streamed_into).await?
         {
             return Ok(());
         }
@@ -241,7 +205,6 @@ impl Copier {
         }
         self.stats.blobs_mounted.fetch_add(1, Ordering::Relaxed);
         self.stats.bytes_mounted.fetch_add(size, Ordering::Relaxed);
-        self.landed(target.location(), digest);
         Ok(true)
     }
 
@@ -261,7 +224,6 @@ impl Copier {
             self.stats.blobs_copied.fetch_add(1, Ordering::Relaxed);
             self.stats.bytes_copied.fetch_add(size, Ordering::Relaxed);
         }
-        self.landed(target.location(), digest);
         Ok(())
     }
 }
