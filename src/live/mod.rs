@@ -63,7 +63,8 @@ pub struct ManifestSignatures {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureTagPresence {
     pub digest: Digest,
-    /// The target's tag list holds `digest.signature_tag()`.
+    /// `digest.signature_tag()` exists in the target: in its tag list, or,
+    /// where the (possibly cached) list lacks it, found by asking for it.
     pub listed: bool,
 }
 

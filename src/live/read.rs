@@ -1,14 +1,22 @@
 //! Reads the live state a plan needs, and only that, concurrently: the target's
-//! tag list once per repository; for declared tags that exist, their manifest
-//! (one GET by tag gives both the digest and the children) and signatures;
-//! the source only for digests that would be created.
+//! tag list once per repository; every declared tag's manifest (one GET by
+//! tag gives both the digest and the children) and, where it has the
+//! declared digest, its signatures; the source only for digests that would
+//! be created.
+//!
+//! A tag list is never the only evidence that a tag is absent: Quay caches
+//! each `tags/list` page for 120 s, so a list read before an apply still
+//! answers `[]` after it. Declared tags are therefore asked for directly, and
+//! so is a `.sig` tag the list lacks; the list only saves requests where it
+//! already shows a tag (and names the undeclared tags a plan warns about).
 //!
 //! Requests per release already in place, on an anonymous registry: the tag
 //! list (shared by the service's releases), GET the tag, GET the root's
 //! `.sig` manifest, and GET its payload blob unless the signature layer
 //! carries it inline (`signing::inline`). Children of an index cost nothing
-//! in a plan (their `.sig` tag is looked up in the tag list); an audit reads
-//! each child's `.sig` manifest too.
+//! in a plan when their `.sig` tag is listed (one HEAD each when it is not);
+//! an audit reads each child's `.sig` manifest too. A release to create
+//! costs one GET of its tag (404).
 
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
@@ -79,13 +87,15 @@ async fn read_service(
         ..LiveService::default()
     };
 
-    // One GET per declared tag in the list: the manifest's bytes give both the
-    // digest the tag points at (hashed, not taken from a header) and the
-    // children whose signatures matter.
+    // One GET per declared tag, listed or not (the list may be a cached,
+    // older page): the manifest's bytes give both the digest the tag points
+    // at (hashed, not taken from a header) and the children whose signatures
+    // matter. A tag outside the release grammar is asked only when listed: it
+    // is refused either way.
     let present: Vec<_> = service
         .releases
         .iter()
-        .filter(|release| live.target_tags.contains(&release.tag))
+        .filter(|release| release.tag_check.is_ok() || live.target_tags.contains(&release.tag))
         .collect();
     let fetched: Vec<(String, Option<RawManifest>)> = stream::iter(present)
         .map(|release| {
@@ -157,10 +167,9 @@ async fn read_service(
     Ok(live)
 }
 
-/// The signatures of `manifest` (fetched by tag) given the repository's tag
-/// list: a manifest whose `.sig` tag is not listed has none, without a
-/// request. The root's are read; each child's too when `read_children`,
-/// otherwise only its `.sig` tag is looked up.
+/// The signatures of `manifest` (fetched by tag). The root's are read; each
+/// child's too when `read_children`, otherwise only whether its `.sig` tag
+/// exists: listed in `tags`, or, where the list lacks it, found by asking.
 async fn image_signatures(
     repository: &dyn Repository,
     manifest: &RawManifest,
@@ -168,26 +177,24 @@ async fn image_signatures(
     read_children: bool,
 ) -> Result<ImageSignatures, RegistryError> {
     let children = children_of(repository, manifest)?;
-    let listed = |digest: &Digest| tags.contains(&digest.signature_tag());
     let (read, listed_children) = if read_children {
         (children, Vec::new())
     } else {
-        let presence = children
-            .into_iter()
-            .map(|digest| SignatureTagPresence {
-                listed: listed(&digest),
-                digest,
+        let presence = stream::iter(children)
+            .map(|digest| async move {
+                let tag = digest.signature_tag();
+                let listed = tags.contains(&tag) || repository.resolve_tag(&tag).await?.is_some();
+                Ok::<_, RegistryError>(SignatureTagPresence { digest, listed })
             })
-            .collect();
+            .buffered(8)
+            .try_collect()
+            .await?;
         (Vec::new(), presence)
     };
     let manifests = stream::iter(std::iter::once(manifest.digest.clone()).chain(read))
         .map(|digest| async move {
-            let entries = if listed(&digest) {
-                read_signatures(repository, &digest).await?
-            } else {
-                Vec::new()
-            };
+            // Read even when the list lacks the `.sig` tag: absent is a 404.
+            let entries = read_signatures(repository, &digest).await?;
             Ok::<_, RegistryError>(ManifestSignatures { digest, entries })
         })
         .buffered(8)

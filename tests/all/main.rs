@@ -24,6 +24,7 @@ mod plan_faults;
 mod plan_registry;
 mod plan_requests;
 mod plan_signature_depth;
+mod quay_flows;
 mod quayside;
 mod quickstart;
 mod scan;

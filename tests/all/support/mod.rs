@@ -11,6 +11,8 @@ pub mod images;
 pub mod promotion;
 pub mod proxy;
 pub mod quay;
+pub mod quay_promotion;
+pub mod real_quay;
 pub mod registry;
 pub mod releases;
 pub mod seeded;

@@ -1,0 +1,220 @@
+//! Every user flow against the real Quay (`support::real_quay`): plan of each
+//! kind, apply, verify and a re-run writing nothing, with a robot per
+//! organization (streamed copy) and with one account for both (mounts).
+//! Quay behaviours found here have a regression test named after them.
+
+use crate::support::promotion::ServiceReleases;
+use crate::support::quay_promotion::{Credentials, QuayPromotion};
+use quayside::registry::ManifestRef;
+
+/// Quay caches each `/v2/<repo>/tags/list` page for 120 s: a plan read before
+/// the apply left `[]` cached, and apply's confirmation, `verify` and the
+/// next `plan` all believed the new tags absent (issue 12). A list read is
+/// never the only evidence of absence now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_quay_tag_list_cache_never_hides_what_apply_just_tagged() {
+    let services = ["gateway", "notifier"];
+    let Some(quay) = QuayPromotion::start(&services, Credentials::RobotPerOrganization).await
+    else {
+        return;
+    };
+    let gateway = quay.push_two_platform("gateway", "quay gateway 1").await;
+    let notifier = quay.push_two_platform("notifier", "quay notifier 1").await;
+    quay.write_releases(&[
+        ServiceReleases::new(
+            "gateway",
+            &[
+                ("v1.0.0-rc1", gateway.digest()),
+                ("v1.0.0", gateway.digest()),
+            ],
+        ),
+        ServiceReleases::new("notifier", &[("v0.1.0", notifier.digest())]),
+    ]);
+
+    // The plan reads (and so makes Quay cache) the empty tag lists.
+    let plan = quay.run(["plan", "--detailed-exitcode"]).await;
+    assert_eq!(plan.code, 2, "{plan:?}");
+    assert_eq!(plan.stdout.matches(" create ").count(), 3, "{plan:?}");
+
+    let apply = quay.run(["apply"]).await;
+    assert_eq!(apply.code, 0, "apply confirms what it wrote: {apply:?}");
+    // A robot per organization: no token may read the source and write the
+    // target, so Quay declines the mount and blobs are streamed.
+    assert!(apply.stdout.contains("Blobs: 8 copied"), "{apply:?}");
+
+    // Right after the apply, with the stale list still cached.
+    let verify = quay.run(["verify"]).await;
+    assert_eq!(verify.code, 0, "{verify:?}");
+    assert!(
+        verify
+            .stdout
+            .contains("3 releases checked, 3 verified, 0 failing."),
+        "{verify:?}"
+    );
+    let plan = quay.run(["plan", "--detailed-exitcode"]).await;
+    assert_eq!(plan.code, 0, "nothing left to do: {plan:?}");
+
+    // Quay's own view (REST API, not cached): the tags and their digests.
+    let tags = quay.target_tags("gateway").await;
+    let named: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|(name, digest, _, _)| (name.as_str(), digest.as_str()))
+        .collect();
+    for tag in ["v1.0.0-rc1", "v1.0.0"] {
+        assert!(
+            named.contains(&(tag, gateway.digest().as_str())),
+            "{tags:?}"
+        );
+    }
+    assert!(
+        named
+            .iter()
+            .any(|(name, _)| *name == gateway.digest().signature_tag()),
+        "{tags:?}"
+    );
+
+    // A re-run writes nothing: no tag of Quay's is touched (Quay starts a new
+    // tag row, with a new start_ts, on every tag write).
+    let before = (
+        quay.target_tags("gateway").await,
+        quay.target_tags("notifier").await,
+    );
+    let again = quay.run(["apply"]).await;
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("Nothing to do."), "{again:?}");
+    let after = (
+        quay.target_tags("gateway").await,
+        quay.target_tags("notifier").await,
+    );
+    assert_eq!(before, after, "the re-run wrote to Quay");
+}
+
+/// One account that may read the source and write the target: Quay mounts
+/// every blob across organizations, none is streamed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_credential_for_both_organizations_mounts_every_blob() {
+    let Some(quay) = QuayPromotion::start(&["gateway"], Credentials::OneForBoth).await else {
+        return;
+    };
+    let gateway = quay.push_two_platform("gateway", "quay mount 1").await;
+    quay.write_releases(&[ServiceReleases::new(
+        "gateway",
+        &[("v2.0.0", gateway.digest())],
+    )]);
+    let apply = quay.run(["apply"]).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(
+        apply.stdout.contains("Blobs: 0 copied (0 B), 4 mounted"),
+        "{apply:?}"
+    );
+    let verify = quay.run(["verify"]).await;
+    assert_eq!(verify.code, 0, "{verify:?}");
+    let target = quay.target("gateway");
+    let manifest = target
+        .get_manifest(ManifestRef::Tag("v2.0.0"))
+        .await
+        .expect("read the tag")
+        .expect("the tag exists");
+    assert_eq!(&manifest.digest, gateway.digest());
+    assert_eq!(manifest.bytes, gateway.index.bytes, "copied byte for byte");
+}
+
+/// Each kind of plan line on Quay: create, sign (tagged without signature by
+/// another client), unchanged, retag, source-missing, unmanaged-tag and
+/// invalid-tag, in one plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_on_quay_shows_every_kind_of_change_and_refusal() {
+    let services = ["gateway", "notifier"];
+    let Some(quay) = QuayPromotion::start(&services, Credentials::RobotPerOrganization).await
+    else {
+        return;
+    };
+    let gateway = quay.push_two_platform("gateway", "kinds gateway").await;
+    let first = ServiceReleases::new("gateway", &[("v1.0.0", gateway.digest())]);
+    quay.write_releases(std::slice::from_ref(&first));
+    let apply = quay.run(["apply"]).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+
+    // Another client tags images into the target: one the file will declare
+    // (unsigned), one at another digest than declared, one never declared.
+    let target = quay.target("notifier");
+    let unsigned = quay
+        .push_single_to(target.as_ref(), "kinds unsigned", "v3.0.0")
+        .await;
+    let elsewhere = quay
+        .push_single_to(target.as_ref(), "kinds elsewhere", "v3.1.0")
+        .await;
+    let _stray = quay
+        .push_single_to(target.as_ref(), "kinds stray", "v0.0.1")
+        .await;
+    let source = quay.source("notifier");
+    let declared = quay
+        .push_single_to(source.as_ref(), "kinds declared", "dev")
+        .await;
+    let missing = quayside::digest::Digest::of_bytes(b"never pushed anywhere");
+    assert_ne!(elsewhere, declared);
+
+    quay.write_releases(&[
+        ServiceReleases::new(
+            "gateway",
+            &[("v1.0.0", gateway.digest()), ("v1.1.0", gateway.digest())],
+        ),
+        ServiceReleases::new(
+            "notifier",
+            &[
+                ("v3.0.0", &unsigned),
+                ("v3.1.0", &declared),
+                ("v3.2.0", &missing),
+                ("latest", &declared),
+            ],
+        ),
+    ]);
+    let plan = quay.run(["plan", "--format", "json"]).await;
+    assert_eq!(plan.code, 3, "{plan:?}");
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    let kind_of = |tag: &str| {
+        json["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["tag"] == tag)
+            .map(|a| a["kind"].as_str().unwrap().to_string())
+    };
+    let refusal_of = |tag: &str| {
+        json["refusals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["tag"] == tag)
+            .map(|r| r["code"].as_str().unwrap().to_string())
+    };
+    assert_eq!(kind_of("v1.0.0").as_deref(), Some("unchanged"), "{json:#}");
+    assert_eq!(kind_of("v1.1.0").as_deref(), Some("create"), "{json:#}");
+    assert_eq!(kind_of("v3.0.0").as_deref(), Some("sign"), "{json:#}");
+    assert_eq!(refusal_of("v3.1.0").as_deref(), Some("retag"), "{json:#}");
+    assert_eq!(
+        refusal_of("v3.2.0").as_deref(),
+        Some("source-missing"),
+        "{json:#}"
+    );
+    assert_eq!(
+        refusal_of("latest").as_deref(),
+        Some("invalid-tag"),
+        "{json:#}"
+    );
+    let warnings: Vec<(&str, &str)> = json["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["code"].as_str().unwrap(), w["tag"].as_str().unwrap_or("")))
+        .collect();
+    assert!(
+        warnings.contains(&("unmanaged-tag", "v0.0.1")),
+        "{warnings:?}"
+    );
+    // cosign's signature tags are never unmanaged.
+    assert!(
+        !warnings.iter().any(|(_, tag)| tag.starts_with("sha256-")),
+        "{warnings:?}"
+    );
+}

@@ -1,0 +1,193 @@
+//! A promotion set-up on the real Quay, the way a team runs it: a source
+//! organization (CI builds land there) and a target organization (releases),
+//! repositories made through Quay's API, and credentials either per
+//! organization (a read-only robot on the source, a write robot on the
+//! target, `auths` keys scoped per namespace) or one account for both.
+
+use crate::quayside::{Outcome, Quayside, repo_root};
+use crate::support::images::{TestImage, push, single_image, two_platform_image};
+use crate::support::promotion::{ServiceReleases, run_async};
+use crate::support::real_quay::{ADMIN, ADMIN_PASSWORD, RealQuay, Robot, shared};
+use quayside::digest::Digest;
+use quayside::registry::{BlobReader, Connector, Repository};
+use quayside::signing::PublicKey;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Which account quayside uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials {
+    /// A read robot of the source organization and a write robot of the
+    /// target one, each under an `auths` key scoped to its namespace: no one
+    /// token may read the source and write the target, so blobs are streamed.
+    RobotPerOrganization,
+    /// One account (the admin, owner of both) under the host key: blobs are
+    /// mounted across organizations.
+    OneForBoth,
+}
+
+pub struct QuayPromotion {
+    pub quay: &'static RealQuay,
+    pub source_org: String,
+    pub target_org: String,
+    pub dir: tempfile::TempDir,
+    docker_config: PathBuf,
+    /// Straight to Quay as the admin (fixtures and checks).
+    pub admin: Arc<Connector>,
+    pub robots: Vec<Robot>,
+}
+
+impl QuayPromotion {
+    /// `None` (said once) where the real Quay is not installed.
+    pub async fn start(services: &[&str], credentials: Credentials) -> Option<Self> {
+        let quay = shared()?;
+        let source_org = quay.organization("dev").await;
+        let target_org = quay.organization("prod").await;
+        for service in services {
+            quay.repository(&source_org, service).await;
+            quay.repository(&target_org, service).await;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let quickstart = repo_root().join("examples/quickstart");
+        for file in ["demo-cosign.key", "demo-cosign.pub"] {
+            std::fs::copy(quickstart.join(file), dir.path().join(file)).expect("copy demo key");
+        }
+        let host = quay.host();
+        let (auths, robots) = match credentials {
+            Credentials::RobotPerOrganization => {
+                let reader = quay.robot(&source_org, "reader").await;
+                let writer = quay.robot(&target_org, "writer").await;
+                for service in services {
+                    quay.grant(&source_org, service, &reader, "read").await;
+                    quay.grant(&target_org, service, &writer, "write").await;
+                }
+                let auths = vec![
+                    (
+                        format!("{host}/{source_org}"),
+                        reader.name.clone(),
+                        reader.token.clone(),
+                    ),
+                    (
+                        format!("{host}/{target_org}"),
+                        writer.name.clone(),
+                        writer.token.clone(),
+                    ),
+                ];
+                (auths, vec![reader, writer])
+            }
+            Credentials::OneForBoth => (
+                vec![(host, ADMIN.to_string(), ADMIN_PASSWORD.to_string())],
+                Vec::new(),
+            ),
+        };
+        let docker_config = quay.docker_config(dir.path(), &auths);
+        Some(QuayPromotion {
+            admin: quay.admin_connector(),
+            quay,
+            source_org,
+            target_org,
+            dir,
+            docker_config,
+            robots,
+        })
+    }
+
+    pub fn source(&self, service: &str) -> Arc<dyn Repository> {
+        self.admin.open(
+            &self
+                .quay
+                .location(&format!("{}/{service}", self.source_org)),
+        )
+    }
+
+    pub fn target(&self, service: &str) -> Arc<dyn Repository> {
+        self.admin.open(
+            &self
+                .quay
+                .location(&format!("{}/{service}", self.target_org)),
+        )
+    }
+
+    /// The `docker-reference` apply signs for a target service.
+    pub fn identity(&self, service: &str) -> String {
+        format!("{}/{}/{service}", self.quay.host(), self.target_org)
+    }
+
+    pub fn demo_public_key(&self) -> PublicKey {
+        PublicKey::load(&self.dir.path().join("demo-cosign.pub")).expect("the demo public key")
+    }
+
+    /// Pushes a two-platform image into the source repository, tagged `dev`.
+    pub async fn push_two_platform(&self, service: &str, seed: &str) -> TestImage {
+        let image = two_platform_image(seed);
+        push(self.source(service).as_ref(), &image, Some("dev")).await;
+        image
+    }
+
+    /// Pushes a single-platform image into `repository`, tagged `tag`.
+    pub async fn push_single_to(
+        &self,
+        repository: &dyn Repository,
+        seed: &str,
+        tag: &str,
+    ) -> Digest {
+        let (manifest, blobs) = single_image(seed, ("linux", "amd64"));
+        for (digest, bytes) in blobs {
+            repository
+                .put_blob(&digest, BlobReader::from_bytes(bytes))
+                .await
+                .expect("blob upload");
+        }
+        repository
+            .put_manifest(&manifest, Some(tag))
+            .await
+            .expect("manifest upload");
+        manifest.digest
+    }
+
+    /// Writes `releases.toml`: source and target organizations on Quay over
+    /// plain HTTP, the demo key, scanning off (the gate has its own tests).
+    pub fn write_releases(&self, services: &[ServiceReleases]) -> PathBuf {
+        let host = self.quay.host();
+        let mut text = format!(
+            "version = 1\n\n[registries]\nsource = \"http://{host}/{}\"\ntarget = \"http://{host}/{}\"\n\n\
+             [policy]\nvulnerability_source = \"none\"\n\n\
+             [signing]\nkey = \"demo-cosign.key\"\npublic_key = \"demo-cosign.pub\"\n",
+            self.source_org, self.target_org
+        );
+        for service in services {
+            let _ = write!(text, "\n[services.{}.releases]\n", service.name);
+            for (tag, digest) in &service.releases {
+                let _ = writeln!(text, "\"{tag}\" = \"{digest}\"");
+            }
+        }
+        let path = self.dir.path().join("releases.toml");
+        std::fs::write(&path, text).expect("write releases.toml");
+        path
+    }
+
+    /// The CLI in the scratch folder, with this set-up's credentials only.
+    pub fn quayside(&self) -> Quayside {
+        Quayside::new(self.dir.path())
+            .env("DOCKER_CONFIG", &self.docker_config)
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("COSIGN_PASSWORD")
+            .env_remove("COSIGN_PRIVATE_KEY")
+            .env_remove("QUAY_API_TOKEN")
+    }
+
+    pub async fn run<I, S>(&self, args: I) -> Outcome
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        run_async(self.quayside().args(args)).await
+    }
+
+    /// Every active tag of the target organization's `service` from the REST
+    /// API: `(name, digest, start_ts, immutable)`.
+    pub async fn target_tags(&self, service: &str) -> Vec<(String, String, i64, bool)> {
+        self.quay.rest_tags(&self.target_org, service).await
+    }
+}
