@@ -3,41 +3,17 @@
 //! plain HTTP, checks the index and every child manifest of a two-platform
 //! image and a single-platform image; it rejects another key and a signature
 //! manifest copied onto another digest. `docker-reference` (which sigstore
-//! does not check) is checked here.
+//! does not check) is checked here. Upstream skopeo's containers
+//! `policy.json` check admits every platform of what apply signed, and
+//! refuses an image one of whose children is unsigned.
 
 use crate::support::promotion::{Promotion, ServiceReleases};
+use crate::support::verifiers::{constraints, policy_admits, signature_layers, sigstore_skopeo};
 use quayside::digest::Digest;
 use quayside::registry::ManifestRef;
 use quayside::signing::SigningKey;
-use sigstore::cosign::signature_layers::SignatureLayer;
-use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
-use sigstore::cosign::{ClientBuilder, CosignCapabilities, verify_constraints};
-use sigstore::crypto::SigningScheme;
-use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
-
-fn constraints(pem: &str) -> VerificationConstraintVec {
-    vec![Box::new(
-        PublicKeyVerifier::new(pem.as_bytes(), &SigningScheme::ECDSA_P256_SHA256_ASN1)
-            .expect("a P-256 public key"),
-    )]
-}
-
-async fn signature_layers(host: &str, repository: &str, digest: &Digest) -> Vec<SignatureLayer> {
-    let mut client = ClientBuilder::default()
-        .with_oci_client_config(ClientConfig {
-            protocol: ClientProtocol::Http,
-            ..Default::default()
-        })
-        .build()
-        .expect("a sigstore client");
-    let image: OciReference = format!("{host}/{repository}@{digest}")
-        .parse()
-        .expect("an image reference");
-    client
-        .trusted_signature_layers(&Auth::Anonymous, &image)
-        .await
-        .expect("sigstore reads the signature manifest")
-}
+use sigstore::cosign::verify_constraints;
+use sigstore::registry::Auth;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigstore_verifies_every_manifest_apply_signed_and_nothing_else() {
@@ -68,7 +44,7 @@ async fn sigstore_verifies_every_manifest_apply_signed_and_nothing_else() {
     manifests.push(("notifier", notifier.clone()));
     for (service, digest) in &manifests {
         let repository = format!("prod/{service}");
-        let layers = signature_layers(&host, &repository, digest).await;
+        let layers = signature_layers(&host, &repository, digest, &Auth::Anonymous).await;
         assert_eq!(layers.len(), 1, "{service}@{digest}: one signature");
         verify_constraints(&layers, ours.iter())
             .unwrap_or_else(|error| panic!("{service}@{digest}: {error:?}"));
@@ -96,7 +72,7 @@ async fn sigstore_verifies_every_manifest_apply_signed_and_nothing_else() {
     prod.put_manifest(&index_signatures, Some(&child.signature_tag()))
         .await
         .unwrap();
-    let layers = signature_layers(&host, "prod/gateway", child).await;
+    let layers = signature_layers(&host, "prod/gateway", child, &Auth::Anonymous).await;
     assert!(
         layers.is_empty() || verify_constraints(&layers, ours.iter()).is_err(),
         "a copied signature manifest must not verify the child"
@@ -110,4 +86,57 @@ async fn sigstore_verifies_every_manifest_apply_signed_and_nothing_else() {
             .contains(&format!("UNSIGNED    no valid signature on {child}")),
         "{verify:?}"
     );
+}
+
+/// Upstream skopeo (sigstore) with a `policy.json` `sigstoreSigned` rule, as
+/// podman and CRI-O check at pull time: every platform of the index apply
+/// signed is admitted; another key is refused, and so is an image one of whose
+/// children carries no signature (signed without `--recursive`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_skopeo_policy_admits_what_apply_signed_and_nothing_else() {
+    let Some(skopeo) = sigstore_skopeo() else {
+        return;
+    };
+    let promotion = Promotion::start().await;
+    let gateway = promotion
+        .push_two_platform("gateway", "policy gateway")
+        .await;
+    promotion.write_releases(
+        "prod",
+        &[ServiceReleases::new(
+            "gateway",
+            &[("v1.0.0", gateway.digest())],
+        )],
+    );
+    let apply = promotion.run(["apply"]).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+    let host = promotion.host();
+    let key = promotion.dir.path().join("demo-cosign.pub");
+    let reference = format!("{host}/prod/gateway:v1.0.0");
+    policy_admits(&skopeo, &host, &reference, &key, None)
+        .unwrap_or_else(|refusal| panic!("policy.json refused what apply signed: {refusal}"));
+
+    let stranger = promotion.dir.path().join("stranger.pub");
+    std::fs::write(
+        &stranger,
+        SigningKey::generate().public_key().to_pem().unwrap(),
+    )
+    .unwrap();
+    assert!(policy_admits(&skopeo, &host, &reference, &stranger, None).is_err());
+
+    // A second tag on an image whose first child's signature was replaced
+    // by the index's: skopeo checks each platform, so it refuses.
+    let prod = promotion.direct("prod", "gateway");
+    let index_signatures = prod
+        .get_manifest(ManifestRef::Tag(&gateway.digest().signature_tag()))
+        .await
+        .unwrap()
+        .expect("the index is signed");
+    let child = &gateway.manifests[0].digest;
+    prod.put_manifest(&index_signatures, Some(&child.signature_tag()))
+        .await
+        .unwrap();
+    let refusal = policy_admits(&skopeo, &host, &reference, &key, None)
+        .expect_err("a child without its own signature is refused");
+    assert!(refusal.contains("ignature"), "{refusal}");
 }

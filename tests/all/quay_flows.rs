@@ -218,3 +218,125 @@ async fn plan_on_quay_shows_every_kind_of_change_and_refusal() {
         "{warnings:?}"
     );
 }
+
+/// What apply signs on Quay verifies with verifiers that are not quayside's:
+/// the sigstore crate (index and every child) and upstream skopeo's
+/// `policy.json` check (every platform, as podman and CRI-O check at pull);
+/// both refuse another key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_apply_writes_to_quay_pass_independent_verifiers() {
+    use crate::support::verifiers::{
+        constraints, policy_admits, signature_layers, sigstore_skopeo,
+    };
+    use sigstore::cosign::verify_constraints;
+    use sigstore::registry::Auth;
+    let Some(quay) = QuayPromotion::start(&["gateway"], Credentials::RobotPerOrganization).await
+    else {
+        return;
+    };
+    let gateway = quay.push_two_platform("gateway", "verified on quay").await;
+    quay.write_releases(&[ServiceReleases::new(
+        "gateway",
+        &[("v1.2.0", gateway.digest())],
+    )]);
+    let apply = quay.run(["apply"]).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+
+    let host = quay.quay.host();
+    let repository = format!("{}/gateway", quay.target_org);
+    let auth = Auth::Basic(
+        crate::support::real_quay::ADMIN.into(),
+        crate::support::real_quay::ADMIN_PASSWORD.into(),
+    );
+    let ours = constraints(&quay.demo_public_key().to_pem().unwrap());
+    let stranger_key = quayside::signing::SigningKey::generate().public_key();
+    let stranger = constraints(&stranger_key.to_pem().unwrap());
+    let digests = std::iter::once(gateway.digest().clone())
+        .chain(gateway.manifests.iter().map(|child| child.digest.clone()));
+    for digest in digests {
+        let layers = signature_layers(&host, &repository, &digest, &auth).await;
+        assert_eq!(layers.len(), 1, "{digest}: one signature");
+        verify_constraints(&layers, ours.iter())
+            .unwrap_or_else(|error| panic!("{digest}: {error:?}"));
+        assert!(verify_constraints(&layers, stranger.iter()).is_err());
+        let critical = &layers[0].simple_signing.critical;
+        assert_eq!(critical.identity.docker_reference, quay.identity("gateway"));
+        assert_eq!(critical.image.docker_manifest_digest, digest.to_string());
+    }
+
+    let Some(skopeo) = sigstore_skopeo() else {
+        return;
+    };
+    let reference = format!("{host}/{repository}:v1.2.0");
+    let credentials = Some((
+        crate::support::real_quay::ADMIN,
+        crate::support::real_quay::ADMIN_PASSWORD,
+    ));
+    policy_admits(
+        &skopeo,
+        &host,
+        &reference,
+        &quay.dir.path().join("demo-cosign.pub"),
+        credentials,
+    )
+    .unwrap_or_else(|refusal| panic!("policy.json refused what apply signed: {refusal}"));
+    let stranger_pub = quay.dir.path().join("stranger.pub");
+    std::fs::write(&stranger_pub, stranger_key.to_pem().unwrap()).unwrap();
+    let refusal = policy_admits(&skopeo, &host, &reference, &stranger_pub, credentials)
+        .expect_err("another key must not be admitted");
+    assert!(refusal.contains("signature"), "{refusal}");
+}
+
+/// With an immutability policy on the target organization, Quay answers an
+/// overwrite of a release tag 409 `TAG_IMMUTABLE`: the registry seam reports
+/// it as `TagImmutable` naming repository and tag (apply turns it into a
+/// `retag` refusal), never as a bare HTTP error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quay_answers_an_immutable_tag_overwrite_409_and_it_reads_as_tag_immutable() {
+    use quayside::registry::RegistryError;
+    use reqwest::Method;
+    let Some(quay) = QuayPromotion::start(&["gateway"], Credentials::OneForBoth).await else {
+        return;
+    };
+    quay.quay
+        .api_ok(
+            Method::POST,
+            &format!("organization/{}/immutabilitypolicy/", quay.target_org),
+            Some(serde_json::json!({"tagPattern": "^v[0-9].*", "tagPatternMatches": true})),
+        )
+        .await;
+    let target = quay.target("gateway");
+    let first = quay
+        .push_single_to(target.as_ref(), "immutable one", "v1.0.0")
+        .await;
+    let tags = quay.target_tags("gateway").await;
+    assert!(
+        tags.iter()
+            .any(|(name, digest, _, immutable)| name == "v1.0.0"
+                && *digest == first.to_string()
+                && *immutable),
+        "{tags:?}"
+    );
+    let (other, blobs) = crate::support::images::single_image("immutable two", ("linux", "amd64"));
+    for (digest, bytes) in blobs {
+        target
+            .put_blob(&digest, quayside::registry::BlobReader::from_bytes(bytes))
+            .await
+            .unwrap();
+    }
+    let error = target
+        .put_manifest(&other, Some("v1.0.0"))
+        .await
+        .expect_err("Quay refuses to move an immutable tag");
+    match &error {
+        RegistryError::TagImmutable { repository, tag } => {
+            assert!(repository.ends_with(&format!("{}/gateway", quay.target_org)));
+            assert_eq!(tag, "v1.0.0");
+        }
+        other => panic!("expected TagImmutable, got {other:?}"),
+    }
+    assert_eq!(
+        target.resolve_tag("v1.0.0").await.unwrap().as_ref(),
+        Some(&first)
+    );
+}

@@ -16,4 +16,5 @@ pub mod real_quay;
 pub mod registry;
 pub mod releases;
 pub mod seeded;
+pub mod verifiers;
 pub mod watcher;

@@ -1,0 +1,133 @@
+//! Independent verifiers of what quayside signs, none of them quayside's own
+//! code: the `sigstore` crate's cosign verification, and upstream skopeo
+//! built with sigstore (`../shared/tools/`, unpacked by `scripts/test`), whose
+//! containers `policy.json` check is what podman, CRI-O and OpenShift run at
+//! pull time (it checks every platform manifest of an index).
+
+use sigstore::cosign::signature_layers::SignatureLayer;
+use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
+use sigstore::cosign::{ClientBuilder, CosignCapabilities};
+use sigstore::crypto::SigningScheme;
+use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Once;
+
+pub fn constraints(pem: &str) -> VerificationConstraintVec {
+    vec![Box::new(
+        PublicKeyVerifier::new(pem.as_bytes(), &SigningScheme::ECDSA_P256_SHA256_ASN1)
+            .expect("a P-256 public key"),
+    )]
+}
+
+/// The signature layers sigstore trusts for `host/repository@digest`, read
+/// over plain HTTP with `auth`.
+pub async fn signature_layers(
+    host: &str,
+    repository: &str,
+    digest: &quayside::digest::Digest,
+    auth: &Auth,
+) -> Vec<SignatureLayer> {
+    let mut client = ClientBuilder::default()
+        .with_oci_client_config(ClientConfig {
+            protocol: ClientProtocol::Http,
+            ..Default::default()
+        })
+        .build()
+        .expect("a sigstore client");
+    let image: OciReference = format!("{host}/{repository}@{digest}")
+        .parse()
+        .expect("an image reference");
+    client
+        .trusted_signature_layers(auth, &image)
+        .await
+        .expect("sigstore reads the signature manifest")
+}
+
+static REPORTED: Once = Once::new();
+
+/// Upstream skopeo with sigstore; `None` (said once) where it is not
+/// unpacked, unless `QUAYSIDE_REQUIRE_SIGSTORE_SKOPEO=1` makes that a failure.
+pub fn sigstore_skopeo() -> Option<PathBuf> {
+    let path = std::env::var_os("QUAYSIDE_SIGSTORE_SKOPEO")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+            Some(cache.join("quayside/tools/skopeo-sigstore"))
+        })?;
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("QUAYSIDE_REQUIRE_SIGSTORE_SKOPEO").as_deref() == Ok("1") {
+        panic!(
+            "upstream skopeo with sigstore is required but {} is absent",
+            path.display()
+        );
+    }
+    REPORTED.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nquayside: the policy.json verification tests did NOT run: no {} \
+             (run `scripts/test`, which unpacks it from ../shared/tools).\n",
+            path.display()
+        );
+    });
+    None
+}
+
+/// Whether a containers `policy.json` demanding a cosign signature by
+/// `public_key` for `host` (`sigstoreSigned`, `matchRepository`) admits
+/// `docker://host/repository:tag` with every platform (`copy --all`): `Ok`
+/// when skopeo copies it, `Err` with skopeo's words when it refuses.
+pub fn policy_admits(
+    skopeo: &Path,
+    host: &str,
+    reference: &str,
+    public_key: &Path,
+    credentials: Option<(&str, &str)>,
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = serde_json::json!({
+        "default": [{"type": "reject"}],
+        "transports": {
+            "docker": {host: [{
+                "type": "sigstoreSigned",
+                "keyPath": public_key,
+                "signedIdentity": {"type": "matchRepository"},
+            }]},
+            "dir": {"": [{"type": "insecureAcceptAnything"}]},
+        },
+    });
+    std::fs::write(dir.path().join("policy.json"), policy.to_string()).expect("policy.json");
+    let registries = dir.path().join("registries.d");
+    std::fs::create_dir(&registries).expect("registries.d");
+    std::fs::write(
+        registries.join("any.yaml"),
+        format!("docker:\n  \"{host}\":\n    use-sigstore-attachments: true\n"),
+    )
+    .expect("registries.d/any.yaml");
+    let mut command = Command::new(skopeo);
+    command
+        .arg("--policy")
+        .arg(dir.path().join("policy.json"))
+        .arg("--registries.d")
+        .arg(&registries)
+        .args(["copy", "--all", "--src-tls-verify=false"]);
+    if let Some((user, password)) = credentials {
+        command.arg("--src-creds").arg(format!("{user}:{password}"));
+    }
+    let output = command
+        .arg(format!("docker://{reference}"))
+        .arg(format!("dir:{}", dir.path().join("out").display()))
+        .env("HOME", dir.path())
+        .output()
+        .expect("upstream skopeo runs");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
