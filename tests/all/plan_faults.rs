@@ -164,8 +164,8 @@ async fn regression_plan_and_apply_ride_out_connection_resets() {
     let resets = proxy.fault_counts().get(FaultKind::Reset);
     assert!(resets > 10, "only {resets} resets were injected");
     proxy.set_faults(FaultPlan::none());
-    // Resets after a POST (an upload session) may still fail a release; a
-    // rerun completes it.
+    // Resets after a PATCH (a streamed chunk, not repeatable) may still fail
+    // a release; a rerun completes it.
     if apply.code != 0 {
         let again = quayside(dir.path(), &["apply"]).await;
         assert_eq!(again.code, 0, "{again:?}\nfirst run: {apply:?}");

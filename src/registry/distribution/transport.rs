@@ -164,13 +164,14 @@ impl Registry {
                 Ok(response) => response,
                 Err(error) => {
                     // A connection closed before the answer (a reset, a
-                    // proxy or load balancer dropping it) is transient too,
-                    // for idempotent methods only (RFC 9110 9.2.2): sent
-                    // again, they cannot do the work twice. Found by
-                    // `tests/all/plan_faults.rs` (resets).
+                    // proxy or load balancer dropping it, a keep-alive
+                    // connection the server closed as we reused it) is
+                    // transient too, for requests that cannot do the work
+                    // twice. Found by `tests/all/plan_faults.rs` (resets) and
+                    // on Quay (`tests/all/quay_crash.rs`).
                     let transient = error.is_connect()
                         || error.is_timeout()
-                        || (error.is_request() && is_idempotent(&method));
+                        || (error.is_request() && safe_to_send_again(&method, &url));
                     tracing::debug!(%method, path = url.path(), attempt, transient, "request failed");
                     if transient && replayable && attempt < self.policy.max_attempts {
                         drop(permit);
@@ -237,13 +238,18 @@ impl Registry {
     }
 }
 
-/// Methods that may be sent again after a lost answer (RFC 9110 9.2.2);
-/// POST and PATCH may not.
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-    )
+/// Requests that may be sent again after a lost answer: the idempotent
+/// methods (RFC 9110 9.2.2), and a POST to `/blobs/uploads/`, which either
+/// stores or mounts a blob named by its digest (`?digest=`, `?mount=`: sent
+/// twice, the same bytes are there once) or opens an upload session (sent
+/// twice, one session is left unused and the registry expires it). A PATCH
+/// appends to a session and may not be repeated.
+fn safe_to_send_again(method: &Method, url: &Url) -> bool {
+    match *method {
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS => true,
+        Method::POST => url.path().ends_with("/blobs/uploads/"),
+        _ => false,
+    }
 }
 
 /// Reads at most `limit` bytes of a body; `Ok(None)` when it is longer.
@@ -280,4 +286,36 @@ async fn read_limited(response: Response, limit: usize) -> Option<Bytes> {
         }
     }
     Some(Bytes::from(buffer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(path: &str) -> Url {
+        Url::parse(&format!("http://127.0.0.1:5000{path}")).unwrap()
+    }
+
+    /// Quay's gunicorn closes keep-alive connections after 2 s idle; a mount
+    /// or upload POST sent on one as it closes is answered by a reset, and
+    /// failed the release (issue 12).
+    #[test]
+    fn regression_blob_upload_posts_are_sent_again_after_a_lost_answer() {
+        let uploads = url("/v2/prod/gateway/blobs/uploads/");
+        assert!(safe_to_send_again(&Method::POST, &uploads));
+        let mut mount = uploads.clone();
+        mount.set_query(Some("mount=sha256:abc&from=dev/gateway"));
+        assert!(safe_to_send_again(&Method::POST, &mount));
+        for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
+            assert!(safe_to_send_again(&method, &url("/v2/x/manifests/v1")));
+        }
+        assert!(!safe_to_send_again(
+            &Method::PATCH,
+            &url("/v2/x/blobs/uploads/0f3a")
+        ));
+        assert!(!safe_to_send_again(
+            &Method::POST,
+            &url("/api/v1/organization/")
+        ));
+    }
 }
