@@ -165,6 +165,13 @@ impl QuayApi<'_> {
                 "{} knows no scan of this manifest in {} (HTTP 404); if {} is not a Quay registry, set policy.quay_api to the Quay instance that scans it, or policy.vulnerability_source = \"none\"",
                 target.base, target.repository, target.registry
             ))),
+            // Quay's `downstream_issue`: its scanner (Clair's matcher) failed
+            // for this manifest. The image is not releasable on it, but the
+            // rest of the plan is: that release alone is refused.
+            520 => Ok(ScanStatus::Absent(format!(
+                "{} could not read this manifest's report from its scanner (HTTP 520 downstream_issue, Clair failed); run the plan again later",
+                target.base
+            ))),
             status => Err(ScanError::Http {
                 api: target.base.to_string(),
                 repository: target.repository.clone(),
@@ -183,7 +190,7 @@ impl QuayApi<'_> {
         };
         match status {
             401 | 403 => format!(
-                "Quay refused {credential}: set QUAY_API_TOKEN to an OAuth or robot token that may read {}; if {} is not a Quay registry, set policy.vulnerability_source = \"none\"",
+                "Quay refused {credential}: set QUAY_API_TOKEN to an OAuth access token (robot tokens are not accepted as bearer tokens by Quay's API) that may read {}; if {} is not a Quay registry, set policy.vulnerability_source = \"none\"",
                 target.repository, target.registry
             ),
             429 => format!(

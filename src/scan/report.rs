@@ -43,7 +43,8 @@ pub enum ScanStatus {
     Unsupported,
     /// `manifest_layer_too_large`, or any status this version does not know.
     Other(String),
-    /// `scanned` without data, or the API answered 404.
+    /// `scanned` without data, the API answered 404, or Quay could not read
+    /// the report from its scanner (HTTP 520).
     Absent(String),
 }
 
