@@ -525,6 +525,7 @@ async fn sigstore_verifies_the_signature_manifests_we_write() {
     }
     let (address, server) = serve(repository.clone()).await;
 
+    quayside::registry::distribution::install_tls_provider();
     let mut client = ClientBuilder::default()
         .with_oci_client_config(ClientConfig {
             protocol: ClientProtocol::Http,

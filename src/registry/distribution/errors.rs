@@ -217,6 +217,7 @@ mod tests {
         let (address, server) = truncating_server();
         // Credentials in the URL must never reach the message.
         let url = format!("http://user:hunter2@{address}/v2/dev/x/blobs/sha256:abc?token=s3cret");
+        crate::registry::distribution::install_tls_provider();
         let response = reqwest::Client::new()
             .get(&url)
             .send()

@@ -149,8 +149,17 @@ pub struct DistributionClient {
     registries: Mutex<HashMap<(Scheme, String), Arc<Registry>>>,
 }
 
+/// Makes ring the process's TLS provider, once. rustls picks a provider by
+/// itself only when exactly one is compiled in; test builds also carry
+/// aws-lc-rs (through the sigstore dev-dependency), so say which.
+pub fn install_tls_provider() {
+    // Err means a provider is already installed: nothing to do.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl DistributionClient {
     pub fn new(options: ClientOptions) -> Self {
+        install_tls_provider();
         let http = reqwest::Client::builder()
             .user_agent(options.user_agent.clone())
             .connect_timeout(options.connect_timeout)

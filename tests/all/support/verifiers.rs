@@ -29,6 +29,7 @@ pub async fn signature_layers(
     digest: &quayside::digest::Digest,
     auth: &Auth,
 ) -> Vec<SignatureLayer> {
+    quayside::registry::distribution::install_tls_provider();
     let mut client = ClientBuilder::default()
         .with_oci_client_config(ClientConfig {
             protocol: ClientProtocol::Http,
