@@ -1,10 +1,12 @@
 //! The git adapter: `releases.toml` as it was at a revision, whether the work
 //! tree holds uncommitted changes to it, and the commit it is applied from.
-//! libgit2 (through `git2`) reads the repository directly, so no `git` binary
-//! is needed and no output format has to be parsed.
+//! It runs the `git` command (plumbing commands and `--porcelain` forms, whose
+//! output is stable), which every checkout that has a `releases.toml` to plan
+//! already has; building libgit2 from C instead cost a fifth of a clean build.
 
-use git2::{DiffFindOptions, DiffOptions, ErrorCode, Oid, Repository, Status};
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Why the repository could not answer. Every message says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +36,10 @@ pub enum GitError {
     },
     #[error("{path} at {commit} is not UTF-8 text; releases.toml must be UTF-8 in every revision")]
     NotUtf8 { path: String, commit: String },
+    #[error(
+        "cannot run `git` ({message}): --base, the dirty check and the provenance commit need git; install it (Debian: apt-get install git)"
+    )]
+    NoGit { message: String },
 }
 
 fn revision_hint(rev: &str, repository: &Path, shallow: bool) -> String {
@@ -48,9 +54,30 @@ fn revision_hint(rev: &str, repository: &Path, shallow: bool) -> String {
     )
 }
 
+/// A full commit id (40 or 64 hex digits), as `git rev-parse` prints it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CommitId(String);
+
+impl CommitId {
+    /// The id of no commit (what tests use where none is needed).
+    pub fn zero() -> Self {
+        CommitId("0".repeat(40))
+    }
+
+    /// The first 7 hex digits, as `git log --oneline` shows.
+    pub fn short(&self) -> &str {
+        &self.0[..7.min(self.0.len())]
+    }
+}
+
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The git repository holding one `releases.toml`, and the file's path in it.
 pub struct FileHistory {
-    repo: Repository,
     workdir: PathBuf,
     /// Relative to the work tree root, with `/` separators (git's form).
     path: String,
@@ -59,13 +86,48 @@ pub struct FileHistory {
 /// The file as it was at a commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileAtCommit {
-    pub commit: Oid,
+    pub commit: CommitId,
     /// Where the file was at that commit (differs from today's after a rename).
     pub path: String,
     /// `None` when the commit has no such file: every release is new.
     pub text: Option<String>,
     /// Set when the file was found under an older name through rename detection.
     pub renamed_from: Option<String>,
+}
+
+/// What one `git` run printed, and whether it succeeded.
+struct Ran {
+    success: bool,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Runs `git -C dir args…` with a fixed, locale-free environment: no pager,
+/// no prompts, and no user configuration that could change plumbing output.
+fn run_git(dir: &Path, args: &[&str]) -> Result<Ran, GitError> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PAGER", "cat")
+        .env("LC_ALL", "C")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .output()
+        .map_err(|error| GitError::NoGit {
+            message: error.to_string(),
+        })?;
+    Ok(Ran {
+        success: output.status.success(),
+        stdout: output.stdout,
+        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+    })
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).trim().to_string()
 }
 
 impl FileHistory {
@@ -77,11 +139,15 @@ impl FileHistory {
             message: error.to_string(),
         })?;
         let folder = absolute.parent().unwrap_or(Path::new("/")).to_path_buf();
-        let repo =
-            Repository::discover(&folder).map_err(|_| GitError::NotARepository(folder.clone()))?;
-        let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+        if !folder.is_dir() {
             return Err(GitError::NotARepository(folder));
-        };
+        }
+        let top = run_git(&folder, &["rev-parse", "--show-toplevel"])?;
+        if !top.success {
+            // Outside any repository, or in a bare one (no work tree).
+            return Err(GitError::NotARepository(folder));
+        }
+        let workdir = PathBuf::from(text(&top.stdout));
         // Compare canonical forms: /tmp may be a symlink, and the user may
         // have named the file through `..`.
         let canonical_file = absolute.canonicalize().unwrap_or(absolute.clone());
@@ -97,11 +163,7 @@ impl FileHistory {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/");
-        Ok(FileHistory {
-            repo,
-            workdir,
-            path,
-        })
+        Ok(FileHistory { workdir, path })
     }
 
     /// The file's path relative to the repository root.
@@ -109,51 +171,62 @@ impl FileHistory {
         &self.path
     }
 
-    fn failed(&self, operation: &'static str) -> impl Fn(git2::Error) -> GitError + '_ {
-        move |error| GitError::Git {
-            operation,
-            repository: self.workdir.clone(),
-            message: error.message().to_string(),
+    fn git(&self, operation: &'static str, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        let ran = run_git(&self.workdir, args)?;
+        if ran.success {
+            Ok(ran.stdout)
+        } else {
+            Err(GitError::Git {
+                operation,
+                repository: self.workdir.clone(),
+                message: ran.stderr,
+            })
         }
     }
 
+    fn is_shallow(&self) -> bool {
+        run_git(&self.workdir, &["rev-parse", "--is-shallow-repository"])
+            .map(|ran| text(&ran.stdout) == "true")
+            .unwrap_or(false)
+    }
+
+    /// The commit `spec` names, `None` when it names none.
+    fn commit_of(&self, spec: &str) -> Result<Option<CommitId>, GitError> {
+        let peeled = format!("{spec}^{{commit}}");
+        let ran = run_git(
+            &self.workdir,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                &peeled,
+            ],
+        )?;
+        let id = text(&ran.stdout);
+        Ok((ran.success && !id.is_empty()).then_some(CommitId(id)))
+    }
+
     /// Resolves a revision (`origin/main`, `HEAD~1`, a commit id, a tag) to a commit.
-    pub fn resolve(&self, rev: &str) -> Result<Oid, GitError> {
-        let not_found = || GitError::RevisionNotFound {
-            rev: rev.to_string(),
-            repository: self.workdir.clone(),
-            shallow: self.repo.is_shallow(),
-        };
-        let object = self.repo.revparse_single(rev).map_err(|error| {
-            match error.code() {
-                ErrorCode::NotFound | ErrorCode::Ambiguous | ErrorCode::InvalidSpec => not_found(),
-                // A shallow clone fails with "object not found" style errors too.
-                _ if self.repo.is_shallow() => not_found(),
-                _ => self.failed("rev-parse")(error),
-            }
-        })?;
-        let commit = object.peel_to_commit().map_err(|_| not_found())?;
-        Ok(commit.id())
+    pub fn resolve(&self, rev: &str) -> Result<CommitId, GitError> {
+        self.commit_of(rev)?
+            .ok_or_else(|| GitError::RevisionNotFound {
+                rev: rev.to_string(),
+                repository: self.workdir.clone(),
+                shallow: self.is_shallow(),
+            })
     }
 
     /// The commit checked out (`None` in a repository without commits). A
     /// detached HEAD is an ordinary commit here: CI checks out detached.
-    pub fn head(&self) -> Result<Option<Oid>, GitError> {
-        match self.repo.head() {
-            Ok(head) => Ok(Some(
-                head.peel_to_commit().map_err(self.failed("HEAD"))?.id(),
-            )),
-            Err(error) if matches!(error.code(), ErrorCode::UnbornBranch | ErrorCode::NotFound) => {
-                Ok(None)
-            }
-            Err(error) => Err(self.failed("HEAD")(error)),
-        }
+    pub fn head(&self) -> Result<Option<CommitId>, GitError> {
+        self.commit_of("HEAD")
     }
 
     /// The file at `commit`. When the file is absent there but HEAD has it as
     /// a rename of another file, that older file is read (and reported).
-    pub fn read_at(&self, commit: Oid) -> Result<FileAtCommit, GitError> {
-        if let Some(text) = self.read_path(commit, &self.path)? {
+    pub fn read_at(&self, commit: CommitId) -> Result<FileAtCommit, GitError> {
+        if let Some(text) = self.read_path(&commit, &self.path)? {
             return Ok(FileAtCommit {
                 commit,
                 path: self.path.clone(),
@@ -161,8 +234,8 @@ impl FileHistory {
                 renamed_from: None,
             });
         }
-        if let Some(old) = self.renamed_since(commit)?
-            && let Some(text) = self.read_path(commit, &old)?
+        if let Some(old) = self.renamed_since(&commit)?
+            && let Some(text) = self.read_path(&commit, &old)?
         {
             return Ok(FileAtCommit {
                 commit,
@@ -179,22 +252,16 @@ impl FileHistory {
         })
     }
 
-    fn read_path(&self, commit: Oid, path: &str) -> Result<Option<String>, GitError> {
-        let tree = self
-            .repo
-            .find_commit(commit)
-            .and_then(|c| c.tree())
-            .map_err(self.failed("read commit"))?;
-        let entry = match tree.get_path(Path::new(path)) {
-            Ok(entry) => entry,
-            Err(error) if error.code() == ErrorCode::NotFound => return Ok(None),
-            Err(error) => return Err(self.failed("read tree")(error)),
-        };
-        let Ok(blob) = entry.to_object(&self.repo).and_then(|o| o.peel_to_blob()) else {
-            // A folder or a submodule under that name is no releases.toml.
+    fn read_path(&self, commit: &CommitId, path: &str) -> Result<Option<String>, GitError> {
+        let object = format!("{commit}:{path}");
+        let kind = run_git(&self.workdir, &["cat-file", "-t", &object])?;
+        // Absent at that commit; a folder or a submodule under that name is
+        // no releases.toml either.
+        if !kind.success || text(&kind.stdout) != "blob" {
             return Ok(None);
-        };
-        String::from_utf8(blob.content().to_vec())
+        }
+        let bytes = self.git("read file", &["cat-file", "blob", &object])?;
+        String::from_utf8(bytes)
             .map(Some)
             .map_err(|_| GitError::NotUtf8 {
                 path: path.to_string(),
@@ -203,53 +270,62 @@ impl FileHistory {
     }
 
     /// The file's name at `base`, if the file was renamed between `base` and
-    /// the work tree (git's similarity rename detection, as `git diff -M`).
-    fn renamed_since(&self, base: Oid) -> Result<Option<String>, GitError> {
-        let base_tree = self
-            .repo
-            .find_commit(base)
-            .and_then(|c| c.tree())
-            .map_err(self.failed("read commit"))?;
-        let mut options = DiffOptions::new();
-        options.include_untracked(true);
-        let mut diff = self
-            .repo
-            .diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))
-            .map_err(self.failed("diff"))?;
-        let mut find = DiffFindOptions::new();
-        find.renames(true).renames_from_rewrites(true);
-        diff.find_similar(Some(&mut find))
-            .map_err(self.failed("rename detection"))?;
-        Ok(diff.deltas().find_map(|delta| {
-            let new = delta
-                .new_file()
-                .path()?
-                .to_string_lossy()
-                .replace('\\', "/");
-            let old = delta
-                .old_file()
-                .path()?
-                .to_string_lossy()
-                .replace('\\', "/");
-            (delta.status() == git2::Delta::Renamed && new == self.path && old != self.path)
-                .then_some(old)
-        }))
+    /// the work tree (git's similarity rename detection, `git diff -M`).
+    fn renamed_since(&self, base: &CommitId) -> Result<Option<String>, GitError> {
+        let base = base.to_string();
+        let listing = self.git(
+            "diff",
+            &[
+                "diff",
+                "--no-ext-diff",
+                "--no-color",
+                "-M",
+                "--name-status",
+                "-z",
+                &base,
+                "--",
+            ],
+        )?;
+        // -z: `R<score>\0old\0new\0`, other entries `X\0path\0`.
+        let fields: Vec<String> = listing
+            .split(|byte| *byte == 0)
+            .map(|field| String::from_utf8_lossy(field).into_owned())
+            .collect();
+        let mut index = 0;
+        while index < fields.len() {
+            let status = &fields[index];
+            if status.starts_with('R') || status.starts_with('C') {
+                let (old, new) = match (fields.get(index + 1), fields.get(index + 2)) {
+                    (Some(old), Some(new)) => (old, new),
+                    _ => break,
+                };
+                if status.starts_with('R') && *new == self.path && *old != self.path {
+                    return Ok(Some(old.clone()));
+                }
+                index += 3;
+            } else {
+                index += 2;
+            }
+        }
+        Ok(None)
     }
 
     /// Whether the file has changes that are not committed: in the work tree,
     /// staged in the index, or the file is not tracked at all.
     pub fn is_dirty(&self) -> Result<bool, GitError> {
-        let status = self
-            .repo
-            .status_file(Path::new(&self.path))
-            .map_err(self.failed("status"))?;
-        // CURRENT is the empty set: anything else (modified, staged, new,
-        // ignored) means the bytes applied are not the bytes committed.
-        Ok(status != Status::CURRENT)
+        let status = self.git(
+            "status",
+            &[
+                "status",
+                "--porcelain=v1",
+                "--ignored",
+                "--untracked-files=all",
+                "--",
+                &self.path,
+            ],
+        )?;
+        // Empty means committed as it is; anything else (modified, staged,
+        // new, ignored) means the bytes applied are not the bytes committed.
+        Ok(!status.iter().all(u8::is_ascii_whitespace))
     }
-}
-
-/// The first 7 hex digits, as `git log --oneline` shows.
-pub fn short(oid: Oid) -> String {
-    oid.to_string()[..7].to_string()
 }

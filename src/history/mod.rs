@@ -13,8 +13,7 @@ pub mod rules;
 
 use crate::config::model::Desired;
 use crate::plan::{Plan, RefusalCode, WarningCode};
-use git::{FileHistory, GitError};
-use git2::Oid;
+use git::{CommitId, FileHistory, GitError};
 use rules::Comparison;
 use std::path::Path;
 
@@ -36,9 +35,9 @@ pub enum HistoryError {
 /// The base revision and what the change does relative to it.
 #[derive(Clone, Debug)]
 pub struct Baseline {
-    pub base: Oid,
+    pub base: CommitId,
     /// The commit checked out, when there is one.
-    pub head: Option<Oid>,
+    pub head: Option<CommitId>,
     /// `releases.toml@abc1234`: how locations in the base file are named.
     pub label: String,
     /// Unified diff base → work tree; empty when the file is unchanged.
@@ -62,12 +61,12 @@ impl Baseline {
         let history = FileHistory::open(file)?;
         let base = history.resolve(rev)?;
         let head = history.head()?;
-        let at = history.read_at(base)?;
+        let at = history.read_at(base.clone())?;
         let name = match &at.renamed_from {
             Some(old) => old.clone(),
             None => desired.file.clone(),
         };
-        let label = format!("{name}@{}", git::short(base));
+        let label = format!("{name}@{}", base.short());
         let base_desired = match &at.text {
             Some(text) => Some(
                 crate::config::parse_str(text, &label, &desired.base_dir).map_err(
@@ -94,7 +93,7 @@ impl Baseline {
             old_name,
             &desired.file,
         );
-        let comparison = rules::compare(base_desired.as_ref(), desired, &git::short(base));
+        let comparison = rules::compare(base_desired.as_ref(), desired, base.short());
         Ok(Baseline {
             base,
             head,
@@ -175,7 +174,7 @@ impl Baseline {
         plan.summary.warnings = plan.warnings.len();
         plan.summary.not_checked = not_checked;
         plan.base = Some(self.base.to_string());
-        plan.revision = self.head.map(|oid| oid.to_string());
+        plan.revision = self.head.as_ref().map(|oid| oid.to_string());
     }
 }
 
@@ -215,7 +214,7 @@ mod tests {
 
     fn baseline(base: &Desired, new: &Desired) -> Baseline {
         Baseline {
-            base: Oid::zero(),
+            base: CommitId::zero(),
             head: None,
             label: "r@0000000".into(),
             diff: String::new(),
