@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Starts a fresh PostgreSQL, Redis and Quay (one gunicorn app: web, API,
-# registry, secscan) on 127.0.0.1 in $QUAY_WORK, creates the first user
+# registry, secscan; and Quay's security worker, which asks the Clair v4
+# endpoint at $CLAIR_PORT) on 127.0.0.1 in $QUAY_WORK, creates the first user
 # (admin / password123) and writes its OAuth token to $QUAY_WORK/init.json.
 # Every process's PID is in a pid file under $QUAY_WORK; stop.sh ends them.
 # With $QUAY_WATCH_PID, a watchdog runs stop.sh and removes $QUAY_WORK as
 # soon as that process (the test binary) is gone, however it ended.
 #   QUAY_PORT PG_PORT REDIS_PORT CLAIR_PORT  free loopback ports (required)
+#   QUAY_SECURITY_WORKER                     0: no security worker (default 1)
 #   QUAYSIDE_QUAY_HOME                       as for setup.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -53,6 +55,16 @@ for _ in $(seq 1 600); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$QUAY_PORT/v2/")" = 401 ] && break
   sleep 0.1
 done
+# Quay's own security worker (workers/securityworker): indexes every pushed
+# manifest by calling Clair v4's indexer and matcher at $CLAIR_PORT (a
+# stand-in the test harness serves) every SECURITY_SCANNER_INDEXING_INTERVAL
+# seconds. Started once the app answers, so that its import (~5 s of CPU)
+# does not delay the app's start. QUAY_SECURITY_WORKER=0 leaves it out (with
+# nothing at $CLAIR_PORT it only logs a connection error every second).
+if [ "${QUAY_SECURITY_WORKER:-1}" != 0 ]; then
+  setsid nohup python -m workers.securityworker.securityworker >"$QUAY_WORK/securityworker.log" 2>&1 &
+  echo $! > "$QUAY_WORK/securityworker.pid"
+fi
 curl -sf -X POST "http://127.0.0.1:$QUAY_PORT/api/v1/user/initialize" -H 'Content-Type: application/json' \
   -d '{"username":"admin","password":"password123","email":"admin@example.com","access_token":true}' >"$QUAY_WORK/init.json"
 echo "quay: http://127.0.0.1:$QUAY_PORT"

@@ -1,10 +1,12 @@
 //! Test harness shared by the integration tests: a real `docker-registry`
 //! process per test, an in-process fake registry for misbehaviour the real one
-//! cannot show, a counting and fault-injecting proxy, deterministic test images, and
-//! scratch `releases.toml` directories.
+//! cannot show, a counting and fault-injecting proxy, deterministic test images,
+//! scratch `releases.toml` directories, and the real Quay with a Clair v4
+//! stand-in behind it.
 
 #![allow(dead_code)] // each test module uses a different part of the harness
 
+pub mod clair;
 pub mod fake;
 pub mod faults;
 pub mod images;

@@ -149,12 +149,29 @@ impl QuayPromotion {
     /// Writes `releases.toml`: source and target organizations on Quay over
     /// plain HTTP, the demo key, scanning off (the gate has its own tests).
     pub fn write_releases(&self, services: &[ServiceReleases]) -> PathBuf {
-        let host = self.quay.host();
+        self.write_releases_at(
+            "releases.toml",
+            &self.quay.host(),
+            &self.target_org,
+            services,
+        )
+    }
+
+    /// As [`Self::write_releases`], into the scratch folder's `file`, with
+    /// both registries at `host` (e.g. a test proxy in front of Quay) and the
+    /// target organization `target_org`.
+    pub fn write_releases_at(
+        &self,
+        file: &str,
+        host: &str,
+        target_org: &str,
+        services: &[ServiceReleases],
+    ) -> PathBuf {
         let mut text = format!(
             "version = 1\n\n[registries]\nsource = \"http://{host}/{}\"\ntarget = \"http://{host}/{}\"\n\n\
              [policy]\nvulnerability_source = \"none\"\n\n\
              [signing]\nkey = \"demo-cosign.key\"\npublic_key = \"demo-cosign.pub\"\n",
-            self.source_org, self.target_org
+            self.source_org, target_org
         );
         for service in services {
             let _ = write!(text, "\n[services.{}.releases]\n", service.name);
@@ -162,9 +179,20 @@ impl QuayPromotion {
                 let _ = writeln!(text, "\"{tag}\" = \"{digest}\"");
             }
         }
-        let path = self.dir.path().join("releases.toml");
+        let path = self.dir.path().join(file);
         std::fs::write(&path, text).expect("write releases.toml");
         path
+    }
+
+    /// Replaces the credentials with the admin's (as [`Credentials::OneForBoth`])
+    /// under each of `hosts` only: the hosts quayside is pointed at when test
+    /// proxies stand in front of Quay.
+    pub fn admin_credentials_for(&mut self, hosts: &[String]) {
+        let auths: Vec<_> = hosts
+            .iter()
+            .map(|host| (host.clone(), ADMIN.to_string(), ADMIN_PASSWORD.to_string()))
+            .collect();
+        self.docker_config = self.quay.docker_config(self.dir.path(), &auths);
     }
 
     /// The CLI in the scratch folder, with this set-up's credentials only.

@@ -3,7 +3,10 @@
 //! ports, started by `scripts/quay/start.sh` on first use and shared by every
 //! test, each of which makes its own organizations, repositories and robots
 //! through Quay's API. A watchdog started with it stops every process by PID
-//! and removes its folder as soon as the test binary is gone.
+//! and removes its folder as soon as the test binary is gone. Quay's own
+//! security worker runs beside it, indexing every pushed manifest through a
+//! stand-in for Clair v4 served by this test binary (`support::clair`), on
+//! the port Quay's config names as `SECURITY_SCANNER_V4_ENDPOINT`.
 //!
 //! Where Quay is not installed (no `../shared/quay`, or `scripts/quay/setup.sh`
 //! not run) the Quay tests say so once on stderr and return; with
@@ -11,6 +14,7 @@
 //! Quay) they fail instead, so CI cannot pass without having run them.
 
 use crate::quayside::repo_root;
+use crate::support::clair::Clair;
 use base64::Engine as _;
 use quayside::config::location::{RepositoryLocation, Scheme};
 use quayside::registry::Connector;
@@ -34,6 +38,8 @@ pub struct RealQuay {
     /// Where the instance's state and logs are (removed by the watchdog).
     pub work: PathBuf,
     names: AtomicU32,
+    /// The Clair v4 stand-in Quay's security worker and API call.
+    clair: Clair,
 }
 
 static QUAY: OnceLock<Result<RealQuay, String>> = OnceLock::new();
@@ -103,7 +109,9 @@ fn try_start(home: &Path) -> Result<RealQuay, String> {
         .tempdir()
         .map_err(|e| e.to_string())?
         .keep();
-    let ports = free_ports(4)?;
+    // Quay, PostgreSQL, Redis; the Clair stand-in holds its own port.
+    let ports = free_ports(3)?;
+    let clair = Clair::start()?;
     let started = std::time::Instant::now();
     let output = Command::new(repo_root().join("scripts/quay/start.sh"))
         .env("QUAYSIDE_QUAY_HOME", home)
@@ -111,7 +119,7 @@ fn try_start(home: &Path) -> Result<RealQuay, String> {
         .env("QUAY_PORT", ports[0].to_string())
         .env("PG_PORT", ports[1].to_string())
         .env("REDIS_PORT", ports[2].to_string())
-        .env("CLAIR_PORT", ports[3].to_string())
+        .env("CLAIR_PORT", clair.port.to_string())
         .env("QUAY_WATCH_PID", std::process::id().to_string())
         .output()
         .map_err(|e| format!("scripts/quay/start.sh: {e}"))?;
@@ -133,6 +141,7 @@ fn try_start(home: &Path) -> Result<RealQuay, String> {
                 token,
                 work,
                 names: AtomicU32::new(0),
+                clair,
             })
         }
         _ => {
@@ -184,6 +193,17 @@ impl RealQuay {
         }
     }
 
+    /// The Clair v4 stand-in behind this Quay: what it answers per manifest.
+    pub fn clair(&self) -> &Clair {
+        &self.clair
+    }
+
+    /// The admin's OAuth token (for `QUAY_API_TOKEN`: it may read every
+    /// repository).
+    pub fn admin_token(&self) -> &str {
+        &self.token
+    }
+
     /// A name no other test of this run has, starting with `prefix`.
     pub fn unique(&self, prefix: &str) -> String {
         format!("{prefix}{}", self.names.fetch_add(1, Ordering::Relaxed))
@@ -196,6 +216,7 @@ impl RealQuay {
             self.host(),
             path.trim_start_matches('/')
         );
+        quayside::registry::distribution::install_tls_provider();
         let mut request = reqwest::Client::new()
             .request(method.clone(), &url)
             .bearer_auth(&self.token);
