@@ -340,3 +340,41 @@ async fn quay_answers_an_immutable_tag_overwrite_409_and_it_reads_as_tag_immutab
         Some(&first)
     );
 }
+
+/// The stalls of issue 12 (a first apply on a fresh Quay taking 38–63 s,
+/// gaps of 5 s and 30 s after `POST …/blobs/uploads/?digest=`): Quay 3.18's
+/// blob lock (`GlobalLock`, one Redis connection per process, made when
+/// `app.py` is imported) is shared by every worker when gunicorn preloads the
+/// app, so concurrent blob commits read each other's Redis answers, time out
+/// ("Could not connect to Redis for lock …: Timeout reading from socket") and
+/// hold the lock until its 30 s TTL. The harness runs Quay without preloading;
+/// here a concurrent apply (streamed uploads of 4 services at once) must
+/// leave Quay's log free of those lock timeouts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_quay_blob_lock_never_times_out_during_a_concurrent_apply() {
+    let services = ["alpha", "beta", "gamma", "delta"];
+    let Some(quay) = QuayPromotion::start(&services, Credentials::RobotPerOrganization).await
+    else {
+        return;
+    };
+    let mut declared = Vec::new();
+    for service in services {
+        let image = quay
+            .push_two_platform(service, &format!("lock {service}"))
+            .await;
+        declared.push(ServiceReleases::new(service, &[("v1.0.0", image.digest())]));
+    }
+    quay.write_releases(&declared);
+    let apply = quay.run(["apply"]).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+    assert!(apply.stdout.contains("Blobs: 16 copied"), "{apply:?}");
+    let log = std::fs::read_to_string(quay.quay.work.join("gunicorn.log")).unwrap_or_default();
+    let timeouts: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("Could not connect to Redis for lock"))
+        .collect();
+    assert!(
+        timeouts.is_empty(),
+        "Quay's blob lock timed out: {timeouts:#?}"
+    );
+}

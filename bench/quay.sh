@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# quayside vs the signed skopeo loop on the real Quay (scripts/quay/, from
+# ../shared/quay): the same seeded workload as bench/run.sh (S services x V
+# versions of 2-platform images), pushed into organization `dev`, promoted
+# into a fresh organization per run. Wall time from /usr/bin/time, requests
+# from Quay's access log. Not run in CI.
+#
+#   bench/quay.sh [--reps 3] [--services 10] [--versions 2] [--base-mib 8] [--layer-mib 1]
+set -euo pipefail
+REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+while [ $# -gt 0 ]; do
+    case $1 in
+        --reps) REPS=$2; shift 2 ;;
+        --services) SERVICES=$2; shift 2 ;;
+        --versions) VERSIONS=$2; shift 2 ;;
+        --base-mib) BASE_MIB=$2; shift 2 ;;
+        --layer-mib) LAYER_MIB=$2; shift 2 ;;
+        *) echo "bench/quay.sh: unknown option $1" >&2; exit 1 ;;
+    esac
+done
+log() { echo "[bench-quay $(date +%T)] $*" >&2; }
+SKOPEO_SIGNED=${QUAYSIDE_SIGSTORE_SKOPEO:-${XDG_CACHE_HOME:-$HOME/.cache}/quayside/tools/skopeo-sigstore}
+[ -x "$SKOPEO_SIGNED" ] || { echo "no upstream skopeo at $SKOPEO_SIGNED: run scripts/test once" >&2; exit 1; }
+
+(cd "$ROOT" && cargo build --release --locked --bin quayside --example bench_workload)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+QUAYSIDE=$TARGET_DIR/release/quayside
+
+WORK=$(mktemp -d /tmp/quayside-bench-quay.XXXXXX)
+chmod 755 "$WORK" # PostgreSQL runs as user postgres and must reach $WORK/quay/pg
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export QUAY_WORK=$WORK/quay QUAY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) CLAIR_PORT=$(free_port)
+cleanup() { "$ROOT/scripts/quay/stop.sh"; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+log "starting Quay on 127.0.0.1:$QUAY_PORT"
+"$ROOT/scripts/quay/start.sh" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; exit 1; }
+H=127.0.0.1:$QUAY_PORT
+TOKEN=$(python3 -c "import json;print(json.load(open('$QUAY_WORK/init.json'))['access_token'])")
+api() { curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://$H/api/v1/$2" >/dev/null; }
+org() { api POST organization/ "{\"name\":\"$1\",\"email\":\"$1@example.com\"}"; }
+
+log "workload: $SERVICES services x $VERSIONS versions"
+"$TARGET_DIR/release/examples/bench_workload" "$WORK/workload" --services "$SERVICES" --versions "$VERSIONS" \
+    --base-mib "$BASE_MIB" --layer-mib "$LAYER_MIB" --big-layer-mib 0 --seed "$SEED"
+ROWS=$WORK/workload/workload.tsv
+org dev
+while IFS=$'\t' read -r svc devtag _ _; do
+    skopeo copy -q --all --preserve-digests --dest-tls-verify=false --dest-creds admin:password123 \
+        "oci:$WORK/workload/layout/$svc:$devtag" "docker://$H/dev/$svc:$devtag"
+done <"$ROWS"
+IMAGES=$(wc -l <"$ROWS")
+
+cp "$ROOT/examples/quickstart/demo-cosign.key" "$ROOT/examples/quickstart/demo-cosign.pub" "$WORK/"
+mkdir -p "$WORK/docker" "$WORK/registries.d"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$H" "$(printf admin:password123 | base64 -w0)" >"$WORK/docker/config.json"
+printf 'docker:\n  "%s":\n    use-sigstore-attachments: true\n' "$H" >"$WORK/registries.d/any.yaml"
+printf 'bench-passphrase' >"$WORK/pass.txt"
+"$SKOPEO_SIGNED" generate-sigstore-key --output-prefix "$WORK/loop" --passphrase-file "$WORK/pass.txt" >/dev/null
+
+releases_toml() { # TARGET_ORG FILE
+    {
+        printf 'version = 1\n[registries]\nsource = "http://%s/dev"\ntarget = "http://%s/%s"\n' "$H" "$H" "$1"
+        printf '[policy]\nvulnerability_source = "none"\n[signing]\nkey = "demo-cosign.key"\npublic_key = "demo-cosign.pub"\n'
+        local last=
+        while IFS=$'\t' read -r svc _ tag digest; do
+            [ "$svc" = "$last" ] || printf '[services.%s.releases]\n' "$svc"
+            last=$svc
+            printf '"%s" = "%s"\n' "$tag" "$digest"
+        done <"$ROWS"
+    } >"$2"
+}
+signed_loop() { # TARGET_ORG
+    while IFS=$'\t' read -r svc devtag tag _; do
+        "$SKOPEO_SIGNED" --registries.d "$WORK/registries.d" copy -q --all --preserve-digests \
+            --src-tls-verify=false --dest-tls-verify=false --src-creds admin:password123 --dest-creds admin:password123 \
+            --sign-by-sigstore-private-key "$WORK/loop.private" --sign-passphrase-file "$WORK/pass.txt" \
+            "docker://$H/dev/$svc:$devtag" "docker://$H/$1/$svc:$tag"
+    done <"$ROWS"
+}
+export -f signed_loop; export H WORK SKOPEO_SIGNED ROWS
+
+printf '| run | tool | scenario | wall s | requests | per image |\n|---|---|---|---:|---:|---:|\n'
+measure() { # REP TOOL SCENARIO COMMAND...
+    local rep=$1 tool=$2 scenario=$3 before after wall
+    shift 3
+    before=$(wc -l <"$QUAY_WORK/access.log")
+    /usr/bin/time -f %e -o "$WORK/t" "$@" >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; exit 1; }
+    sleep 0.3
+    after=$(wc -l <"$QUAY_WORK/access.log")
+    wall=$(cat "$WORK/t")
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$rep" "$tool" "$scenario" "$wall" "$((after - before))" \
+        "$(python3 -c "print(round($((after - before))/$IMAGES, 1))")"
+}
+for rep in $(seq "$REPS"); do
+    org "q$rep"; org "s$rep"
+    releases_toml "q$rep" "$WORK/q$rep.toml"
+    export DOCKER_CONFIG=$WORK/docker
+    measure "$rep" quayside "apply (create + sign $IMAGES images)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
+    measure "$rep" quayside "apply again (nothing to do)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
+    measure "$rep" quayside "plan --detailed-exitcode" "$QUAYSIDE" plan -f "$WORK/q$rep.toml" --detailed-exitcode
+    measure "$rep" "signed skopeo loop" "copy + sign $IMAGES images" bash -c "signed_loop s$rep"
+    measure "$rep" "signed skopeo loop" "again" bash -c "signed_loop s$rep"
+done
