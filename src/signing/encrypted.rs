@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use crypto_secretbox::XSalsa20Poly1305;
 use crypto_secretbox::aead::{Aead, KeyInit};
-use rand::RngCore as _;
+use rand_core::RngCore as _;
 use secrecy::zeroize::Zeroizing;
 use serde::{Deserialize, Serialize};
 
@@ -139,8 +139,8 @@ pub(crate) fn decrypt(
 pub(crate) fn encrypt(plain: &[u8], password: &[u8]) -> Result<Vec<u8>, EncryptedError> {
     let mut salt = [0u8; SALT_LEN];
     let mut nonce = [0u8; NONCE_LEN];
-    rand::rngs::OsRng.fill_bytes(&mut salt);
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    rand_core::OsRng.fill_bytes(&mut salt);
+    rand_core::OsRng.fill_bytes(&mut nonce);
     let key = derive(password, &salt, DEFAULT_LOG_N, DEFAULT_R, DEFAULT_P)?;
     let cipher = XSalsa20Poly1305::new(crypto_secretbox::Key::from_slice(key.as_slice()));
     let ciphertext = cipher

@@ -103,7 +103,7 @@ impl fmt::Debug for PublicKey {
 impl SigningKey {
     /// A fresh random key (for the quickstart and tests).
     pub fn generate() -> Self {
-        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let secret = p256::SecretKey::random(&mut rand_core::OsRng);
         SigningKey {
             inner: p256::ecdsa::SigningKey::from(secret),
         }

@@ -1,7 +1,7 @@
 //! When to retry a request and how long to wait: exponential backoff with
 //! jitter, or the registry's own `Retry-After` (capped).
 
-use rand::Rng;
+use rand_core::{OsRng, RngCore as _};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Statuses that say "try again later" rather than "this is wrong".
@@ -28,7 +28,9 @@ impl RetryPolicy {
             .saturating_mul(1u32 << exponent)
             .min(self.max_backoff);
         let half = ceiling / 2;
-        let jitter = rand::thread_rng().gen_range(0..=half.as_millis().max(1) as u64);
+        // Uniform enough for jitter: the modulo bias of a 64-bit draw over a
+        // range of at most a few thousand milliseconds is negligible.
+        let jitter = OsRng.next_u64() % (half.as_millis().max(1) as u64 + 1);
         (half + Duration::from_millis(jitter)).min(self.max_backoff)
     }
 
