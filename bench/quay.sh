@@ -31,7 +31,7 @@ QUAYSIDE=$TARGET_DIR/release/quayside
 WORK=$(mktemp -d /tmp/quayside-bench-quay.XXXXXX)
 chmod 755 "$WORK" # PostgreSQL runs as user postgres and must reach $WORK/quay/pg
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-export QUAY_WORK=$WORK/quay QUAY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) CLAIR_PORT=$(free_port)
+export QUAY_SECURITY_WORKER=0 QUAY_WORK=$WORK/quay QUAY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) CLAIR_PORT=$(free_port)
 cleanup() { "$ROOT/scripts/quay/stop.sh"; rm -rf "$WORK"; }
 trap cleanup EXIT INT TERM
 log "starting Quay on 127.0.0.1:$QUAY_PORT"
