@@ -3,6 +3,7 @@
 //! count of an incremental plan against a real registry.
 
 use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use crate::support::git::git;
 use crate::support::images::{push, two_platform_image};
 use crate::support::registry::TestRegistry;
 use quayside::history::Baseline;
@@ -10,33 +11,8 @@ use quayside::live::{Scope, read_live_state};
 use quayside::registry::Connector;
 use quayside::registry::distribution::{ClientOptions, CredentialEnv};
 use std::path::Path;
-use std::process::Command;
 
 const NEW_DIGEST: &str = "sha256:65d681280213865236277e11c79346bb537519c32620e6ac630e8eed6adcf6f9";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=quayside test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 /// The quickstart in a new git repository whose first commit ("base") holds
 /// `releases.toml` as `base` makes it; the work tree then holds the original.

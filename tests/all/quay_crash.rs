@@ -11,6 +11,7 @@
 //! kill points run a few at a time, each with its own proxy, file and
 //! target organization.
 
+use crate::support::git::git;
 use crate::support::promotion::{ServiceReleases, run_async};
 use crate::support::proxy::Proxy;
 use crate::support::quay_promotion::{Credentials, QuayPromotion};
@@ -25,7 +26,6 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -531,33 +531,6 @@ async fn two_applies_on_quay_at_once_both_succeed() {
 
 // ---------------------------------------------------------------------------
 // 3. A PR's `plan --base`, then a saved plan applied, on Quay.
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
-        .current_dir(dir)
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .args([
-            "-c",
-            "user.name=quayside test",
-            "-c",
-            "user.email=test@example.invalid",
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 fn commit_releases(dir: &Path, message: &str) -> String {
     git(dir, &["add", "releases.toml"]);

@@ -13,11 +13,11 @@ use quayside::signing::store::{self, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_
 use quayside::signing::{KeyError, Payload, PublicKey, SignatureEntry, SigningKey};
 use secrecy::{ExposeSecret, SecretString};
 use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
-use sigstore::cosign::{ClientBuilder, CosignCapabilities, verify_constraints};
+use sigstore::cosign::verify_constraints;
 use sigstore::crypto::signing_key::SigStoreKeyPair;
 use sigstore::crypto::signing_key::ecdsa::{ECDSAKeys, EllipticCurve};
 use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
-use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
+use sigstore::registry::{Auth, OciReference};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -525,19 +525,13 @@ async fn sigstore_verifies_the_signature_manifests_we_write() {
     }
     let (address, server) = serve(repository.clone()).await;
 
-    quayside::registry::distribution::install_tls_provider();
-    let mut client = ClientBuilder::default()
-        .with_oci_client_config(ClientConfig {
-            protocol: ClientProtocol::Http,
-            ..Default::default()
-        })
-        .build()
-        .unwrap();
-    let image: OciReference = format!("{address}/prod/gateway@{digest}").parse().unwrap();
-    let layers = client
-        .trusted_signature_layers(&Auth::Anonymous, &image)
-        .await
-        .unwrap();
+    let layers = crate::support::verifiers::signature_layers(
+        &address.to_string(),
+        "prod/gateway",
+        &digest,
+        &Auth::Anonymous,
+    )
+    .await;
     assert_eq!(layers.len(), 2, "both signatures are read back");
 
     // Each key finds its signature, a third key finds none.
@@ -550,11 +544,13 @@ async fn sigstore_verifies_the_signature_manifests_we_write() {
 
     // A signature for another image is not a signature for this one.
     let other = repository.add_image("v2.0.0");
-    let other_image: OciReference = format!("{address}/prod/gateway@{other}").parse().unwrap();
-    let layers = client
-        .trusted_signature_layers(&Auth::Anonymous, &other_image)
-        .await
-        .unwrap();
+    let layers = crate::support::verifiers::signature_layers(
+        &address.to_string(),
+        "prod/gateway",
+        &other,
+        &Auth::Anonymous,
+    )
+    .await;
     assert!(layers.is_empty());
     server.abort();
 }
