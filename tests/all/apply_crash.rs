@@ -10,10 +10,7 @@ use crate::support::watcher::{Report, Watched, Watcher};
 use quayside::digest::Digest;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::os::unix::process::ExitStatusExt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 struct Scenario {
     promotion: Promotion,
@@ -87,37 +84,11 @@ impl Scenario {
     /// Runs apply and SIGKILLs it once the registry has answered request
     /// `kill_after`. Returns whether it died by that signal.
     async fn apply_killed_after(&self, kill_after: u64) -> bool {
-        let pid = Arc::new(AtomicU32::new(0));
-        let armed = pid.clone();
-        self.promotion.proxy.reset();
-        self.promotion.proxy.arm(kill_after, move || {
-            // The child exists before it can send a request, but its PID is
-            // stored just after spawning: wait for it.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let mut target = armed.load(Ordering::SeqCst);
-            while target == 0 && Instant::now() < deadline {
-                std::thread::yield_now();
-                target = armed.load(Ordering::SeqCst);
-            }
-            if let Ok(target) = libc::pid_t::try_from(target)
-                && target > 0
-            {
-                // Our own child, not yet reaped, so the PID cannot be reused.
-                // SAFETY: kill(2) has no memory-safety preconditions.
-                unsafe { libc::kill(target, libc::SIGKILL) };
-            }
-        });
-        let mut command =
-            tokio::process::Command::from(self.promotion.quayside().args(["apply"]).into_command());
-        command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("quayside apply starts");
-        pid.store(child.id().expect("a running child"), Ordering::SeqCst);
-        let status = child.wait().await.expect("wait for apply");
-        self.promotion.proxy.disarm();
-        status.signal() == Some(libc::SIGKILL)
+        let command = self.promotion.quayside().args(["apply"]).into_command();
+        self.promotion
+            .proxy
+            .run_killed_after(command, kill_after)
+            .await
     }
 
     /// The registry's log lines about failed requests, for failure messages.

@@ -24,10 +24,9 @@ use quayside::signing::PublicKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// `(service, [(tag, digest)])`.
@@ -308,40 +307,12 @@ impl Crash {
     /// request number `kill_after` that came through `proxy`. Returns
     /// whether it died by that signal.
     async fn apply_killed_after(&self, proxy: &Proxy, file: &str, kill_after: u64) -> bool {
-        let pid = Arc::new(AtomicU32::new(0));
-        let armed = pid.clone();
-        proxy.reset();
-        proxy.arm(kill_after, move || {
-            // The PID is stored just after spawning: wait for it.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let mut target = armed.load(Ordering::SeqCst);
-            while target == 0 && Instant::now() < deadline {
-                std::thread::yield_now();
-                target = armed.load(Ordering::SeqCst);
-            }
-            if let Ok(target) = libc::pid_t::try_from(target)
-                && target > 0
-            {
-                // Our own child, not yet reaped, so the PID cannot be reused.
-                // SAFETY: kill(2) has no memory-safety preconditions.
-                unsafe { libc::kill(target, libc::SIGKILL) };
-            }
-        });
-        let mut command = tokio::process::Command::from(
-            self.quay
-                .quayside()
-                .args(["apply", "-f", file])
-                .into_command(),
-        );
-        command
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let mut child = command.spawn().expect("quayside apply starts");
-        pid.store(child.id().expect("a running child"), Ordering::SeqCst);
-        let status = child.wait().await.expect("wait for apply");
-        proxy.disarm();
-        status.signal() == Some(libc::SIGKILL)
+        let command = self
+            .quay
+            .quayside()
+            .args(["apply", "-f", file])
+            .into_command();
+        proxy.run_killed_after(command, kill_after).await
     }
 
     /// Kills apply after `kill_after` requests on a fresh target, applies

@@ -185,6 +185,43 @@ impl Proxy {
     }
 
     /// Drops a hook that has not fired; true if there was one.
+    /// Runs `command` (stdout and stderr discarded) and SIGKILLs it once the
+    /// upstream has answered the `kill_after`-th request through this proxy.
+    /// Whether it died by that signal.
+    pub async fn run_killed_after(&self, command: std::process::Command, kill_after: u64) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let pid = Arc::new(AtomicU32::new(0));
+        let armed = pid.clone();
+        self.reset();
+        self.arm(kill_after, move || {
+            // The PID is stored just after spawning: wait for it.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            let mut target = armed.load(Ordering::SeqCst);
+            while target == 0 && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+                target = armed.load(Ordering::SeqCst);
+            }
+            if let Ok(target) = libc::pid_t::try_from(target)
+                && target > 0
+            {
+                // Our own child, not yet reaped, so the PID cannot be reused.
+                // SAFETY: kill(2) has no memory-safety preconditions.
+                unsafe { libc::kill(target, libc::SIGKILL) };
+            }
+        });
+        let mut command = tokio::process::Command::from(command);
+        command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let mut child = command.spawn().expect("the command starts");
+        pid.store(child.id().expect("a running child"), Ordering::SeqCst);
+        let status = child.wait().await.expect("wait for the command");
+        self.disarm();
+        status.signal() == Some(libc::SIGKILL)
+    }
+
     pub fn disarm(&self) -> bool {
         lock(&self.shared.hook).take().is_some()
     }
