@@ -18,6 +18,7 @@ mod hostile;
 mod hostile_bytes;
 mod independent_verify;
 mod layout;
+mod missing_tools;
 mod plan_bench;
 mod plan_cli;
 mod plan_faults;

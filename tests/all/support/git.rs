@@ -7,6 +7,7 @@ use std::process::Command;
 /// Runs `git args…` in `dir`; panics with git's words when it fails. Its
 /// stdout, trimmed.
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    super::tools::require(super::tools::GIT);
     let output = Command::new("git")
         .current_dir(dir)
         .env_remove("GIT_DIR")

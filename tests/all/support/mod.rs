@@ -19,5 +19,6 @@ pub mod real_quay;
 pub mod registry;
 pub mod releases;
 pub mod seeded;
+pub mod tools;
 pub mod verifiers;
 pub mod watcher;

@@ -30,6 +30,10 @@ impl TestRegistry {
     }
 
     fn start_with(auth: Option<(&str, &str)>) -> Self {
+        super::tools::require(super::tools::DOCKER_REGISTRY);
+        if auth.is_some() {
+            super::tools::require(super::tools::HTPASSWD);
+        }
         let mut last_error = String::new();
         // A port found free can be taken before the registry binds it: retry.
         for _ in 0..3 {
@@ -38,7 +42,7 @@ impl TestRegistry {
                 Err(error) => last_error = error,
             }
         }
-        panic!("cannot start {BINARY}: {last_error} (install the Debian package docker-registry)");
+        panic!("cannot start {BINARY}: {last_error}");
     }
 
     fn try_start(auth: Option<(&str, &str)>) -> Result<Self, String> {

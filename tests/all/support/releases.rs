@@ -59,6 +59,7 @@ pub fn write_releases(dir: &Path, source: &str, target: &str, releases: &[Declar
 /// `docker://<destination>` (`host/repository:tag`) with skopeo, keeping its
 /// digest.
 pub fn skopeo_push(service: &str, tag: &str, destination: &str) {
+    super::tools::require(super::tools::SKOPEO);
     let layout = quickstart().join("dev").join(service);
     let output = Command::new("skopeo")
         .args([
@@ -70,7 +71,7 @@ pub fn skopeo_push(service: &str, tag: &str, destination: &str) {
         .arg(format!("oci:{}:{tag}", layout.display()))
         .arg(format!("docker://{destination}"))
         .output()
-        .expect("skopeo runs (install the Debian package skopeo)");
+        .expect("skopeo runs");
     assert!(
         output.status.success(),
         "skopeo copy {service}:{tag} to {destination} failed: {}",
