@@ -4,6 +4,7 @@
 //! `index.json` read-modify-write cycles are serialised across processes with
 //! an advisory lock on a lock file beside it.
 
+use crate::fsutil::TempFile;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -32,21 +33,15 @@ pub fn at(path: &Path) -> impl FnOnce(io::Error) -> PathError + '_ {
 
 /// A new temp file in `dir`, which will later be renamed within that
 /// directory (rename is only atomic inside one file system).
-pub fn temp_file_in(dir: &Path) -> Result<tempfile::NamedTempFile, PathError> {
-    tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .map_err(at(dir))
+pub fn temp_file_in(dir: &Path) -> Result<TempFile, PathError> {
+    TempFile::new_in(dir, TEMP_PREFIX).map_err(at(dir))
 }
 
 /// Makes a finished temp file durable under `target`: fsync the data, rename,
 /// then fsync the directory so the rename itself survives a power loss.
-pub fn persist(temp: tempfile::NamedTempFile, target: &Path) -> Result<(), PathError> {
+pub fn persist(temp: TempFile, target: &Path) -> Result<(), PathError> {
     temp.as_file().sync_all().map_err(at(temp.path()))?;
-    temp.persist(target).map_err(|error| PathError {
-        path: target.to_path_buf(),
-        source: error.error,
-    })?;
+    temp.persist(target).map_err(at(target))?;
     sync_parent(target)
 }
 

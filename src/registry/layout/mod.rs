@@ -474,10 +474,7 @@ impl Repository for LayoutRepository {
         self.blocking("storing a blob", move || {
             temp_path
                 .persist(&target)
-                .map_err(|error| PathError {
-                    path: target.clone(),
-                    source: error.error,
-                })
+                .map_err(files::at(&target))
                 .and_then(|()| files::sync_parent(&target))
                 .map_err(io)
         })
