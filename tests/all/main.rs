@@ -11,6 +11,7 @@ mod apply_measure;
 mod apply_race;
 mod broken_body;
 mod ci_recipes;
+mod ci_script;
 mod credentials;
 mod distribution;
 mod history;

@@ -10,6 +10,7 @@ pub mod clair;
 pub mod fake;
 pub mod faults;
 pub mod git;
+pub mod github;
 pub mod images;
 pub mod promotion;
 pub mod proxy;
