@@ -26,11 +26,31 @@ struct Release {
     sha256: String,
 }
 
+/// The completions and man pages, made by the example that the release
+/// workflow runs (cargo builds examples with the tests).
+fn generate_docs(out: &Path) {
+    let deps = std::env::current_exe().unwrap();
+    let generator = deps.parent().unwrap().join("../examples/generate_docs");
+    let output = std::process::Command::new(&generator)
+        .arg(out)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (`cargo test` builds it; with a target filter such as `--test all`, run `cargo build --example generate_docs` first)",
+                generator.display()
+            )
+        });
+    assert!(output.status.success(), "{output:?}");
+}
+
 fn package_release() -> Release {
     let dist = tempfile::tempdir().unwrap();
+    let docs = dist.path().join("docs");
+    generate_docs(&docs);
     let output = std::process::Command::new(repo_root().join("scripts/package-release"))
         .args([VERSION, &target_triple(), env!("CARGO_BIN_EXE_quayside")])
         .arg(dist.path())
+        .arg(&docs)
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
@@ -354,4 +374,60 @@ async fn the_github_comment_is_posted_once_then_updated_in_place() {
         "{refused:?}"
     );
     assert!(!refused.stderr.contains("ghs_wrong"), "{refused:?}");
+}
+
+#[test]
+fn the_release_archive_carries_completions_and_man_pages_that_work() {
+    let release = package_release();
+    let unpacked = tempfile::tempdir().unwrap();
+    let archive = release
+        .dist
+        .path()
+        .join(format!("quayside-{VERSION}-{}.tar.gz", target_triple()));
+    let output = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(unpacked.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let root = unpacked.path();
+    for file in [
+        "quayside",
+        "README.md",
+        "complete/quayside.bash",
+        "complete/quayside.fish",
+        "complete/_quayside",
+        "complete/_quayside.ps1",
+        "man/quayside.1",
+        "man/quayside-plan.1",
+        "man/quayside-apply.1",
+        "man/quayside-verify.1",
+        "man/quayside-validate.1",
+    ] {
+        assert!(root.join(file).is_file(), "{file} is in the archive");
+    }
+    // bash loads the completion and completes the commands.
+    let completion = root.join("complete/quayside.bash");
+    let script = format!(
+        "source '{}'; COMP_WORDS=(quayside pl); COMP_CWORD=1; _quayside quayside pl quayside; echo \"${{COMPREPLY[@]}}\"",
+        completion.display()
+    );
+    let output = std::process::Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "plan",
+        "{output:?}"
+    );
+    // The plan page documents its options with the CLI's own words.
+    let page = std::fs::read_to_string(root.join("man/quayside-plan.1")).unwrap();
+    assert!(
+        page.contains(".SH NAME\nquayside\\-plan \\- Read the live registries"),
+        "{page}"
+    );
+    assert!(page.contains("\\-\\-detailed\\-exitcode"), "{page}");
 }
