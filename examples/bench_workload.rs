@@ -299,9 +299,11 @@ fn to_manifest(value: &Value) -> Result<RawManifest> {
 #[allow(clippy::result_large_err)]
 fn file_blob(file: tokio::fs::File, size: u64) -> BlobReader {
     let stream = tokio_util::io::ReaderStream::new(file).map(|chunk| {
-        chunk.map_err(|error| RegistryError::Invalid {
+        chunk.map_err(|source| RegistryError::Io {
             repository: "bench workload".into(),
-            message: format!("reading a generated layer: {error}"),
+            operation: "reading".into(),
+            path: "a generated layer".into(),
+            source,
         })
     });
     BlobReader {

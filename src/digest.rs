@@ -35,6 +35,11 @@ impl Digest {
         Digest(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
     }
 
+    /// The digest of what `hasher` was fed.
+    pub fn of_hasher(hasher: Sha256) -> Self {
+        Digest(format!("sha256:{}", hex::encode(hasher.finalize())))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

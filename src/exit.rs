@@ -15,6 +15,18 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// What `plan` ends with: refused, else with `--detailed-exitcode` and
+    /// changes pending `Changes`, else success.
+    pub fn of_plan(refused: bool, changes_pending: bool, detailed_exitcode: bool) -> Self {
+        if refused {
+            ExitStatus::Refused
+        } else if detailed_exitcode && changes_pending {
+            ExitStatus::Changes
+        } else {
+            ExitStatus::Success
+        }
+    }
+
     pub fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,
@@ -41,5 +53,20 @@ mod tests {
         assert_eq!(ExitStatus::Error.code(), 1);
         assert_eq!(ExitStatus::Changes.code(), 2);
         assert_eq!(ExitStatus::Refused.code(), 3);
+    }
+
+    #[test]
+    fn a_plan_exits_3_when_refused_and_2_only_for_detailed_changes() {
+        for (refused, changes, detailed, code) in [
+            (true, true, true, 3),
+            (true, false, false, 3),
+            (false, true, true, 2),
+            (false, true, false, 0),
+            (false, false, true, 0),
+            (false, false, false, 0),
+        ] {
+            let status = ExitStatus::of_plan(refused, changes, detailed);
+            assert_eq!(status.code(), code, "{refused} {changes} {detailed}");
+        }
     }
 }

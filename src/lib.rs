@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod digest;
+pub mod error;
 pub mod exit;
 pub mod fsutil;
 pub mod history;

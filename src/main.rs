@@ -1,23 +1,32 @@
 //! The `quayside` binary: parse arguments, set up logging and the runtime,
-//! run the command, exit with its status.
+//! run the command, print its error if it failed, exit with its status.
 
 use clap::Parser;
 use quayside::cli::Cli;
+use quayside::error::Error;
 use quayside::exit::ExitStatus;
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     quayside::logging::init(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+    let status = match run(cli) {
+        Ok(status) => status,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitStatus::Error.into();
+            // The one place errors are printed. A closed stderr leaves
+            // nobody to tell, so a failed write is not reported either.
+            let _ = std::io::stderr().write_all(error.report().as_bytes());
+            error.exit_status()
         }
     };
-    runtime.block_on(quayside::commands::run(cli)).into()
+    status.into()
+}
+
+fn run(cli: Cli) -> Result<ExitStatus, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    runtime.block_on(quayside::commands::run(cli))
 }

@@ -9,6 +9,7 @@
 //! so two uploads of one blob into one repository race with a manifest put
 //! that reads it.
 
+use crate::apply::ApplyError;
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::registry::manifest::ManifestKind;
@@ -71,7 +72,7 @@ impl Copier {
         source: &dyn Repository,
         target: &dyn Repository,
         digest: &Digest,
-    ) -> Result<RawManifest, RegistryError> {
+    ) -> Result<RawManifest, ApplyError> {
         let root = fetch_manifest(source, digest).await?;
         // The one "already there?" check that crash recovery needs: the root
         // is put last, after everything it references, so a root in the
@@ -108,14 +109,11 @@ impl Copier {
         source: &dyn Repository,
         target: &dyn Repository,
         manifest: &RawManifest,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), ApplyError> {
         let ManifestKind::Image { config, layers } = kind_of(source, manifest)? else {
-            return Err(RegistryError::Invalid {
+            return Err(ApplyError::NestedIndex {
                 repository: source.location().reference(),
-                message: format!(
-                    "{} is an index nested inside an index; quayside copies indexes of images only",
-                    manifest.digest
-                ),
+                digest: manifest.digest.clone(),
             });
         };
         stream::iter(std::iter::once(config).chain(layers))
@@ -135,7 +133,7 @@ impl Copier {
         &self,
         target: &dyn Repository,
         manifest: &RawManifest,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), ApplyError> {
         put_manifest_racing(target, manifest, None).await?;
         self.stats.manifests_written.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -148,7 +146,7 @@ impl Copier {
         target: &dyn Repository,
         digest: &Digest,
         size: u64,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), ApplyError> {
         cell(&self.blobs, target.location().reference(), digest)
             .get_or_try_init(|| self.transfer_blob(source, target, digest, size))
             .await
@@ -161,7 +159,7 @@ impl Copier {
         target: &dyn Repository,
         digest: &Digest,
         size: u64,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), ApplyError> {
         // Within a registry: mount from the source. A mount answers "already
         // there" too, so no HEAD first.
         if source.location().same_registry(target.location()) {
@@ -181,7 +179,7 @@ impl Copier {
         let streamed_into = crossing
             .get_or_try_init(|| async {
                 self.stream_blob(source, target, digest, size).await?;
-                Ok::<_, RegistryError>(target.location().clone())
+                Ok::<_, ApplyError>(target.location().clone())
             })
             .await?;
         if streamed_into.reference() == target.location().reference()
@@ -199,7 +197,7 @@ impl Copier {
         digest: &Digest,
         size: u64,
         from: &RepositoryLocation,
-    ) -> Result<bool, RegistryError> {
+    ) -> Result<bool, ApplyError> {
         if target.mount_blob(digest, from).await? != Mount::Mounted {
             return Ok(false);
         }
@@ -215,7 +213,7 @@ impl Copier {
         target: &dyn Repository,
         digest: &Digest,
         size: u64,
-    ) -> Result<(), RegistryError> {
+    ) -> Result<(), ApplyError> {
         if target.blob_exists(digest).await? {
             self.stats.blobs_present.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -240,13 +238,13 @@ fn registry_key(location: &RepositoryLocation) -> Option<String> {
 async fn fetch_manifest(
     repository: &dyn Repository,
     digest: &Digest,
-) -> Result<RawManifest, RegistryError> {
+) -> Result<RawManifest, ApplyError> {
     repository
         .get_manifest(ManifestRef::Digest(digest))
         .await?
-        .ok_or_else(|| RegistryError::Invalid {
+        .ok_or_else(|| ApplyError::SourceManifestMissing {
             repository: repository.location().reference(),
-            message: format!("manifest {digest} is missing; push it to the source again"),
+            digest: digest.clone(),
         })
 }
 
@@ -254,8 +252,8 @@ fn kind_of(
     repository: &dyn Repository,
     manifest: &RawManifest,
 ) -> Result<ManifestKind, RegistryError> {
-    manifest.kind().map_err(|error| RegistryError::Invalid {
+    manifest.kind().map_err(|source| RegistryError::Manifest {
         repository: repository.location().reference(),
-        message: error.to_string(),
+        source,
     })
 }

@@ -4,7 +4,10 @@
 //! so that one failing release does not block the others.
 
 pub mod copy;
+mod error;
 pub mod sign;
+
+pub use error::ApplyError;
 
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
@@ -52,7 +55,7 @@ pub enum Outcome {
         found: Option<Digest>,
         message: String,
     },
-    Failed(RegistryError),
+    Failed(ApplyError),
 }
 
 impl Outcome {
@@ -157,12 +160,10 @@ impl Apply<'_> {
             .iter()
             .find(|s| s.name == action.service)
         else {
-            let outcome = Outcome::Failed(RegistryError::Invalid {
-                repository: action.target.clone(),
-                message: format!(
-                    "the plan names service {} which {} does not declare; make a new plan",
-                    action.service, self.desired.file
-                ),
+            let outcome = Outcome::Failed(ApplyError::UnknownService {
+                target: action.target.clone(),
+                service: action.service.clone(),
+                file: self.desired.file.clone(),
             });
             return (outcome, None);
         };
@@ -176,7 +177,7 @@ impl Apply<'_> {
             ActionKind::Unchanged => Ok(Outcome::Signed { signatures: 0 }),
         };
         let outcome = result.unwrap_or_else(|error| match error {
-            RegistryError::TagImmutable { repository, tag } => Outcome::Retag {
+            ApplyError::Registry(RegistryError::TagImmutable { repository, tag }) => Outcome::Retag {
                 found: None,
                 message: format!(
                     "{repository} refused to write tag {tag}: it is immutable and already exists"
@@ -197,7 +198,7 @@ impl Apply<'_> {
         action: &Action,
         ready: Option<&RawManifest>,
         prepared: &mut Option<RawManifest>,
-    ) -> Result<Outcome, RegistryError> {
+    ) -> Result<Outcome, ApplyError> {
         let target = self.connector.open(&service.target);
         let (root, signatures) = match ready {
             Some(root) => (root.clone(), 0),
@@ -230,14 +231,11 @@ impl Apply<'_> {
         put_manifest_racing(target.as_ref(), &root, Some(&action.tag)).await?;
         let read_back = target.resolve_tag(&action.tag).await?;
         if read_back.as_ref() != Some(&action.digest) {
-            return Err(RegistryError::Invalid {
+            return Err(ApplyError::ReadBack {
                 repository: service.target.reference(),
-                message: format!(
-                    "tag {} reads back as {} instead of {}; check the registry for a concurrent writer",
-                    action.tag,
-                    read_back.map_or("nothing".to_string(), |d| d.to_string()),
-                    action.digest
-                ),
+                tag: action.tag.clone(),
+                expected: action.digest.clone(),
+                found: read_back,
             });
         }
         Ok(Outcome::Created { signatures })
@@ -251,7 +249,7 @@ impl Apply<'_> {
         action: &Action,
         root: Option<&RawManifest>,
         prepared: &mut Option<RawManifest>,
-    ) -> Result<usize, RegistryError> {
+    ) -> Result<usize, ApplyError> {
         let target = self.connector.open(&service.target);
         let root = match root {
             Some(root) => root.clone(),
@@ -273,12 +271,12 @@ impl Apply<'_> {
     }
 }
 
-async fn read_root(target: &dyn Repository, digest: &Digest) -> Result<RawManifest, RegistryError> {
+async fn read_root(target: &dyn Repository, digest: &Digest) -> Result<RawManifest, ApplyError> {
     target
         .get_manifest(ManifestRef::Digest(digest))
         .await?
-        .ok_or_else(|| RegistryError::Invalid {
+        .ok_or_else(|| ApplyError::SignedManifestMissing {
             repository: target.location().reference(),
-            message: format!("cannot sign {digest}: the manifest is not in the repository"),
+            digest: digest.clone(),
         })
 }

@@ -7,6 +7,7 @@
 //! share a platform manifest, so writers of one `.sig` tag take its lock in
 //! [`SignatureLocks`] first.
 
+use crate::apply::ApplyError;
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::plan::SignatureCheck;
@@ -70,10 +71,10 @@ pub async fn sign_image(
     verifier: &dyn SignatureCheck,
     provenance: &Provenance,
     locks: &SignatureLocks,
-) -> Result<usize, RegistryError> {
-    let children = root.children().map_err(|error| RegistryError::Invalid {
+) -> Result<usize, ApplyError> {
+    let children = root.children().map_err(|source| RegistryError::Manifest {
         repository: target.location().reference(),
-        message: error.to_string(),
+        source,
     })?;
     let digests: Vec<Digest> = std::iter::once(root.digest.clone())
         .chain(children.into_iter().map(|child| child.digest))
@@ -97,7 +98,7 @@ async fn sign_manifest(
     signer: &dyn Signer,
     verifier: &dyn SignatureCheck,
     provenance: &Provenance,
-) -> Result<bool, RegistryError> {
+) -> Result<bool, ApplyError> {
     let identity = target.location().signed_identity();
     let existing = read_signature_tag(target, digest).await?;
     if let Some(manifest) = &existing {
@@ -113,12 +114,11 @@ async fn sign_manifest(
         optional: provenance.annotations.clone(),
     }
     .to_bytes();
-    let signature = signer
-        .sign(&payload)
-        .map_err(|error| RegistryError::Invalid {
-            repository: target.location().reference(),
-            message: format!("signing {digest} failed: {error}"),
-        })?;
+    let signature = signer.sign(&payload).map_err(|source| ApplyError::Sign {
+        repository: target.location().reference(),
+        digest: digest.clone(),
+        source,
+    })?;
     let entry = SignatureEntry {
         payload: Bytes::from(payload),
         signature,

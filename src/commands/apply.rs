@@ -4,65 +4,43 @@
 
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier};
 use crate::cli::ApplyArgs;
-use crate::commands::load_desired;
-use crate::commands::plan::{load_public_key, make_plan_since};
-use crate::config::model::Desired;
+use crate::commands::saved_plan;
+use crate::commands::steps::{connector, load_public_key, make_plan_since};
+use crate::commands::write_stdout;
+use crate::config::{self, model::Desired};
+use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
 use crate::live::{Scope, read_live_state};
 use crate::plan::{ActionKind, Plan, SignatureCheck, render};
 use crate::registry::Connector;
 use crate::signing::{PublicKey, SigningKey};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
+pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Error> {
     let started = Instant::now();
     let (file, saved) = match &args.plan {
-        Some(path) => match read_saved_plan(path) {
-            Ok(saved) => (PathBuf::from(&saved.file), Some(saved)),
-            Err(message) => {
-                eprintln!("error: {message}");
-                return ExitStatus::Error;
-            }
-        },
+        Some(path) => {
+            let saved = saved_plan::read(path)?;
+            (PathBuf::from(&saved.file), Some(saved))
+        }
         None => (args.file.clone(), None),
     };
-    let desired = match load_desired(&file) {
-        Ok(desired) => desired,
-        Err(status) => return status,
-    };
-    let commit = match provenance_commit(&file, args.allow_dirty) {
-        Ok(commit) => commit,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitStatus::Error;
-        }
-    };
-    let keys = match load_keys(&desired) {
-        Ok(keys) => keys,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitStatus::Error;
-        }
-    };
+    let desired = config::load(&file)?;
+    let commit = provenance_commit(&file, args.allow_dirty)?;
+    let keys = load_keys(&desired)?;
     let verifier: Option<&dyn SignatureCheck> = keys.verifier.as_ref().map(|k| k as _);
-    let connector = super::connector(concurrency);
+    let connector = connector(concurrency);
     // With --base every release is still checked (full): apply must make the
     // registries match the whole file, and the history rules still refuse.
     let base = args.base.as_deref().map(|rev| (rev, true));
-    let plan = match make_plan_since(&desired, &file, base, &connector, verifier).await {
-        Ok((plan, _)) => plan,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitStatus::Error;
-        }
-    };
-    print!("{}", render::text::render(&plan));
+    let (plan, _) = make_plan_since(&desired, &file, base, &connector, verifier).await?;
+    write_stdout(&render::text::render(&plan))?;
     if plan.is_refused() {
         eprintln!("apply refused: the plan breaks a rule; nothing was written.");
-        return ExitStatus::Refused;
+        return Ok(ExitStatus::Refused);
     }
     if let Some(saved) = &saved
         && let Some(difference) = plan_difference(saved, &plan)
@@ -70,16 +48,15 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
         eprintln!(
             "apply refused: the registries changed since the plan was made ({difference}); nothing was written. Make a new plan."
         );
-        return ExitStatus::Refused;
+        return Ok(ExitStatus::Refused);
     }
     if !plan.has_changes() {
-        println!("\nNothing to do.");
-        return ExitStatus::Success;
+        write_stdout("\nNothing to do.\n")?;
+        return Ok(ExitStatus::Success);
     }
+    // The planner refuses creates and signs without a key; this is a guard.
     let (Some(signer), Some(verifier)) = (&keys.signer, &keys.verifier) else {
-        // The planner refuses creates and signs without a key; this is a guard.
-        eprintln!("error: no signing key is configured; nothing was written");
-        return ExitStatus::Error;
+        return Err(Error::NoSigningKey);
     };
 
     let apply = Apply {
@@ -93,7 +70,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
     };
     let outcomes = apply.run(&plan).await;
     let confirmed = confirm(&desired, &connector, verifier, &plan).await;
-    print!("{}", summary(&apply, &outcomes, &connector, started));
+    write_stdout(&summary(&apply, &outcomes, &connector, started))?;
     status_of(&outcomes, confirmed)
 }
 
@@ -105,23 +82,22 @@ struct Keys {
 /// Loads the private key (when configured) before anything else, so that a
 /// missing key or a wrong password fails before the first write. Without a
 /// configured public key, signatures are checked with the signing key's own.
-fn load_keys(desired: &Desired) -> Result<Keys, String> {
+fn load_keys(desired: &Desired) -> Result<Keys, Error> {
     let signer = match desired.signing.as_ref().and_then(|s| s.key.as_ref()) {
-        Some(source) => Some(SigningKey::load(source).map_err(|error| {
-            format!(
-                "{}: [signing] key: {error}; nothing was written",
-                desired.file
-            )
-        })?),
+        Some(source) => Some(
+            SigningKey::load(source).map_err(|source| Error::SigningKey {
+                file: desired.file.clone(),
+                source,
+            })?,
+        ),
         None => None,
     };
     let verifier = match (load_public_key(desired)?, &signer) {
         (Some(public), Some(signer)) => {
             if public != signer.public_key() {
-                return Err(format!(
-                    "{}: [signing] key and public_key are not a pair: signatures made by the key would not verify; nothing was written",
-                    desired.file
-                ));
+                return Err(Error::KeysNotAPair {
+                    file: desired.file.clone(),
+                });
             }
             Some(public)
         }
@@ -130,26 +106,6 @@ fn load_keys(desired: &Desired) -> Result<Keys, String> {
         (None, None) => None,
     };
     Ok(Keys { signer, verifier })
-}
-
-fn read_saved_plan(path: &Path) -> Result<Plan, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read the plan {}: {error}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|error| {
-        format!(
-            "{} is not a quayside plan (made by `quayside plan --out`): {error}",
-            path.display()
-        )
-    })?;
-    if plan.schema != crate::plan::SCHEMA_VERSION {
-        return Err(format!(
-            "{} has plan schema {}, this quayside reads schema {}",
-            path.display(),
-            plan.schema,
-            crate::plan::SCHEMA_VERSION
-        ));
-    }
-    Ok(plan)
 }
 
 /// How the fresh plan differs from the saved one, if it does.
@@ -192,10 +148,8 @@ async fn confirm(
     connector: &Connector,
     verifier: &PublicKey,
     plan: &Plan,
-) -> Result<(), String> {
-    let live = read_live_state(desired, connector, Scope::TargetOnly)
-        .await
-        .map_err(|error| error.to_string())?;
+) -> Result<(), Error> {
+    let live = read_live_state(desired, connector, Scope::TargetOnly).await?;
     let checks = crate::verify::check(desired, &live, verifier);
     let pending: Vec<String> = plan
         .actions
@@ -211,7 +165,7 @@ async fn confirm(
     if pending.is_empty() {
         Ok(())
     } else {
-        Err(format!("not in place after apply: {}", pending.join(", ")))
+        Err(Error::NotInPlace { releases: pending })
     }
 }
 
@@ -283,27 +237,25 @@ fn summary(
     out
 }
 
-fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> ExitStatus {
+/// Exit 3 if a tag appeared at another digest during apply (a retag, nothing
+/// tagged), else an error if a release failed or is not in place, else 0.
+fn status_of(
+    outcomes: &[ReleaseOutcome],
+    confirmed: Result<(), Error>,
+) -> Result<ExitStatus, Error> {
     if outcomes
         .iter()
         .any(|o| matches!(o.outcome, Outcome::Retag { .. }))
     {
-        return ExitStatus::Refused;
+        return Ok(ExitStatus::Refused);
     }
     if outcomes
         .iter()
         .any(|o| matches!(o.outcome, Outcome::Failed(_)))
     {
-        eprintln!(
-            "apply failed for some releases; the others are in place. Fix the cause and run apply again: it completes the work."
-        );
-        return ExitStatus::Error;
+        return Err(Error::ReleasesFailed);
     }
-    if let Err(message) = confirmed {
-        eprintln!("error: {message}");
-        return ExitStatus::Error;
-    }
-    ExitStatus::Success
+    confirmed.map(|()| ExitStatus::Success)
 }
 
 fn human_bytes(bytes: u64) -> String {
@@ -318,5 +270,63 @@ fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::ApplyError;
+    use crate::digest::Digest;
+
+    fn release(outcome: Outcome) -> ReleaseOutcome {
+        ReleaseOutcome {
+            service: "gateway".into(),
+            tag: "v1.0.0".into(),
+            digest: Digest::of_bytes(b"image"),
+            outcome,
+        }
+    }
+
+    fn created() -> ReleaseOutcome {
+        release(Outcome::Created { signatures: 1 })
+    }
+
+    fn failed() -> ReleaseOutcome {
+        release(Outcome::Failed(ApplyError::UnknownService {
+            target: "prod/gateway".into(),
+            service: "gateway".into(),
+            file: "releases.toml".into(),
+        }))
+    }
+
+    fn code(status: Result<ExitStatus, Error>) -> u8 {
+        status.unwrap_or_else(|error| error.exit_status()).code()
+    }
+
+    #[test]
+    fn apply_exits_3_on_a_retag_1_on_a_failure_or_a_missing_release_else_0() {
+        let retag = release(Outcome::Retag {
+            found: None,
+            message: "refused".into(),
+        });
+        let missing = || {
+            Err(Error::NotInPlace {
+                releases: vec!["gateway v1.0.0".into()],
+            })
+        };
+        assert_eq!(code(status_of(&[created()], Ok(()))), 0);
+        assert_eq!(code(status_of(&[], Ok(()))), 0);
+        assert_eq!(code(status_of(&[created(), retag, failed()], missing())), 3);
+        assert!(matches!(
+            status_of(&[created(), failed()], missing()),
+            Err(Error::ReleasesFailed)
+        ));
+        assert!(matches!(
+            status_of(&[created()], missing()),
+            Err(Error::NotInPlace { .. })
+        ));
+        assert_eq!(code(status_of(&[failed()], Ok(()))), 1);
+        assert_eq!(code(status_of(&[created()], missing())), 1);
     }
 }

@@ -1,19 +1,20 @@
-//! One module per command: each turns arguments into an `ExitStatus`,
-//! printing results on stdout and diagnostics on stderr.
+//! One module per command: each turns arguments into an `ExitStatus` or an
+//! [`Error`], printing results on stdout (through [`write_stdout`]) and
+//! progress and notes on stderr; `main` prints the error.
 
 pub mod apply;
 pub mod plan;
+pub mod saved_plan;
+pub mod steps;
 pub mod validate;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
-use crate::config::{self, model::Desired};
+use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::registry::Connector;
-use crate::registry::distribution::ClientOptions;
-use std::path::Path;
+use std::io::Write;
 
-pub async fn run(cli: Cli) -> ExitStatus {
+pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Validate { file } => validate::run(&file),
         Command::Plan(args) => plan::run(&args, cli.concurrency).await,
@@ -22,19 +23,13 @@ pub async fn run(cli: Cli) -> ExitStatus {
     }
 }
 
-/// A connector whose registry clients keep `concurrency` requests in flight
-/// per host.
-pub fn connector(concurrency: usize) -> Connector {
-    Connector::new(ClientOptions {
-        max_concurrency_per_host: concurrency.max(1),
-        ..ClientOptions::default()
-    })
-}
-
-/// Loads and validates the file, printing every problem on failure.
-pub fn load_desired(file: &Path) -> Result<Desired, ExitStatus> {
-    config::load(file).map_err(|error| {
-        eprint!("{}", validate::report_load_error(&error));
-        ExitStatus::Error
-    })
+/// Writes `text` to stdout, flushed: the one way commands print results. A
+/// failed write is an [`Error::Stdout`] (where `print!` would panic), and a
+/// reader that closed the pipe ends the program quietly (see `main`).
+pub fn write_stdout(text: &str) -> Result<(), Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(Error::Stdout)
 }

@@ -90,34 +90,67 @@ pub(crate) fn parse<'i>(
     let (root, errors) = DeTable::parse_recoverable(text);
     let mut duplicates = Vec::new();
     for error in &errors {
-        let span = error.span().unwrap_or(0..0);
-        if error.message().starts_with("duplicate key") {
-            let key = text.get(span.clone()).unwrap_or_default();
-            duplicates.push(
-                src.diag(
-                    "duplicate-key",
-                    format!("{} is declared more than once", quoted(key)),
-                    &span,
-                    "declared again here",
-                )
-                .with_help(
-                    "TOML allows each key once per table (and each release tag once per service): remove or rename one",
-                ),
-            );
-        } else {
-            let message = error.message().trim_end();
-            return Err(vec![
-                src.diag(
-                    "toml-syntax",
-                    format!("this is not valid TOML: {message}"),
-                    &span,
-                    message.to_string(),
-                )
-                .with_help("fix the syntax first; see https://toml.io/en/v1.0.0 for the format"),
-            ]);
+        match TomlProblem::of(error) {
+            TomlProblem::DuplicateKey { span } => {
+                let key = text.get(span.clone()).unwrap_or_default();
+                duplicates.push(
+                    src.diag(
+                        "duplicate-key",
+                        format!("{} is declared more than once", quoted(key)),
+                        &span,
+                        "declared again here",
+                    )
+                    .with_help(
+                        "TOML allows each key once per table (and each release tag once per service): remove or rename one",
+                    ),
+                );
+            }
+            TomlProblem::Syntax { message, span } => {
+                return Err(vec![
+                    src.diag(
+                        "toml-syntax",
+                        format!("this is not valid TOML: {message}"),
+                        &span,
+                        message.to_string(),
+                    )
+                    .with_help(
+                        "fix the syntax first; see https://toml.io/en/v1.0.0 for the format",
+                    ),
+                ]);
+            }
         }
     }
     Ok((root.into_inner(), duplicates))
+}
+
+/// A toml parse error, by what validation does with it.
+enum TomlProblem<'e> {
+    /// A key (or release tag) declared again; the recovered tree keeps the
+    /// first, so parsing goes on.
+    DuplicateKey { span: Range<usize> },
+    /// Anything else: the tree is meaningless.
+    Syntax {
+        message: &'e str,
+        span: Range<usize>,
+    },
+}
+
+impl<'e> TomlProblem<'e> {
+    /// toml 0.9 gives its errors a description and a span but no kind, so
+    /// the kind is read here, once, from the description its parser gives
+    /// every duplicate; `toml_wording_is_what_the_classification_reads`
+    /// fails if a toml upgrade words it otherwise.
+    fn of(error: &'e toml::de::Error) -> Self {
+        let span = error.span().unwrap_or(0..0);
+        if error.message().starts_with("duplicate key") {
+            TomlProblem::DuplicateKey { span }
+        } else {
+            TomlProblem::Syntax {
+                message: error.message().trim_end(),
+                span,
+            }
+        }
+    }
 }
 
 /// A table's entries in the order the file wrote them (toml's map may sort
@@ -264,6 +297,30 @@ mod tests {
         assert_eq!(dups[0].code, "duplicate-key");
         assert_eq!((dups[0].location.line, dups[0].location.column), (3, 1));
         assert!(root.iter().any(|(k, _)| key_name(k) == "b"));
+    }
+
+    #[test]
+    fn toml_wording_is_what_the_classification_reads() {
+        for text in [
+            "a = 1\na = 2\n",
+            "[t]\nx = 1\n[t]\ny = 2\n",
+            "t = { a = 1, a = 2 }\n",
+            "[s.releases]\n\"v1.0.0\" = \"x\"\n\"v1.0.0\" = \"y\"\n",
+        ] {
+            let (_, errors) = DeTable::parse_recoverable(text);
+            assert!(!errors.is_empty(), "{text}");
+            for error in &errors {
+                assert!(
+                    matches!(TomlProblem::of(error), TomlProblem::DuplicateKey { .. }),
+                    "{text}: {error}"
+                );
+            }
+        }
+        let (_, errors) = DeTable::parse_recoverable("x = [1,\n");
+        assert!(matches!(
+            TomlProblem::of(&errors[0]),
+            TomlProblem::Syntax { .. }
+        ));
     }
 
     #[test]

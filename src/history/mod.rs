@@ -30,6 +30,14 @@ pub enum HistoryError {
         file: String,
         source: std::io::Error,
     },
+    #[error(
+        "{path} has uncommitted changes (in the work tree or the index, or it is not tracked): apply releases what git records. Commit the file first, or pass --allow-dirty to apply it as it is (the signatures then record {} without these changes); nothing was written",
+        head.as_ref().map_or("no commit".to_string(), |oid| format!("commit {oid}"))
+    )]
+    Uncommitted {
+        path: String,
+        head: Option<CommitId>,
+    },
 }
 
 /// The base revision and what the change does relative to it.
@@ -180,20 +188,18 @@ impl Baseline {
 
 /// The commit `apply` records as provenance, after checking that the file
 /// holds no uncommitted change (unless `allow_dirty`). `Ok(None)` outside git.
-pub fn provenance_commit(file: &Path, allow_dirty: bool) -> Result<Option<String>, String> {
+pub fn provenance_commit(file: &Path, allow_dirty: bool) -> Result<Option<String>, HistoryError> {
     let history = match FileHistory::open(file) {
         Ok(history) => history,
         Err(GitError::NotARepository(_)) => return Ok(None),
-        Err(error) => return Err(error.to_string()),
+        Err(error) => return Err(error.into()),
     };
-    let head = history.head().map_err(|e| e.to_string())?;
-    if !allow_dirty && history.is_dirty().map_err(|e| e.to_string())? {
-        return Err(format!(
-            "{} has uncommitted changes (in the work tree or the index, or it is not tracked): apply releases what git records. Commit the file first, or pass --allow-dirty to apply it as it is (the signatures then record {} without these changes); nothing was written",
-            history.path(),
-            head.map(|oid| format!("commit {oid}"))
-                .unwrap_or_else(|| "no commit".to_string())
-        ));
+    let head = history.head()?;
+    if !allow_dirty && history.is_dirty()? {
+        return Err(HistoryError::Uncommitted {
+            path: history.path().to_string(),
+            head,
+        });
     }
     Ok(head.map(|oid| oid.to_string()))
 }

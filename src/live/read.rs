@@ -238,9 +238,9 @@ fn children_of(
 ) -> Result<Vec<Digest>, RegistryError> {
     let children = manifest
         .children()
-        .map_err(|error| RegistryError::Invalid {
+        .map_err(|source| RegistryError::Manifest {
             repository: repository.location().reference(),
-            message: error.to_string(),
+            source,
         })?;
     Ok(children.into_iter().map(|child| child.digest).collect())
 }

@@ -16,20 +16,24 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use std::sync::Arc;
 
-pub use manifest::{ManifestKind, RawManifest};
+pub use manifest::{ManifestError, ManifestKind, RawManifest};
 
 /// A registry operation failed. Every variant names where it happened and says
 /// what to do; none ever carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("{registry}: {operation} on {repository} failed: HTTP {status}{detail}. {hint}")]
+    #[error(
+        "{registry}: {operation} on {repository} failed: HTTP {status}{}. {hint}",
+        oci.detail
+    )]
     Http {
         registry: String,
         repository: String,
         operation: String,
         status: u16,
-        /// Already formatted, starting with `: ` when non-empty.
-        detail: String,
+        /// What the answer's OCI error body said (boxed: rarely read, and
+        /// it keeps every `Result<_, RegistryError>` small).
+        oci: Box<distribution::OciErrors>,
         hint: String,
     },
     #[error("{registry}: {operation} on {repository} failed: {message}. {hint}")]
@@ -73,12 +77,50 @@ pub enum RegistryError {
         expected: Digest,
         actual: Digest,
     },
-    #[error("{repository}: {message}")]
-    Invalid { repository: String, message: String },
     #[error(
         "{repository}: tag {tag} already exists and the registry refuses to overwrite it (immutable tag)"
     )]
     TagImmutable { repository: String, tag: String },
+    /// A manifest's bytes are not an image manifest or index quayside reads.
+    #[error("{repository}: {source}")]
+    Manifest {
+        repository: String,
+        source: ManifestError,
+    },
+    /// A small blob (config, signature payload) is larger than its reader takes.
+    #[error("{repository}: blob {digest} is {size} bytes, more than the {limit} allowed here")]
+    BlobTooLarge {
+        repository: String,
+        digest: Digest,
+        size: u64,
+        limit: u64,
+    },
+    /// The OCI distribution backend's own failures.
+    #[error("{repository}: {failure}")]
+    Distribution {
+        repository: String,
+        failure: distribution::DistributionFailure,
+    },
+    /// The `oci:` layout backend's own failures.
+    #[error("{repository}: {failure}")]
+    Layout {
+        repository: String,
+        failure: layout::LayoutFailure,
+    },
+    /// What a `sha256-<hex>.sig` tag holds is not a cosign signature manifest
+    /// that can be read or extended (see `signing::store`).
+    #[error("{repository}: {message}")]
+    SignatureTag { repository: String, message: String },
+}
+
+impl RegistryError {
+    /// Whether the registry's error body carried the OCI error `code`.
+    pub fn has_code(&self, code: &str) -> bool {
+        match self {
+            RegistryError::Http { oci, .. } => oci.codes.iter().any(|c| c == code),
+            _ => false,
+        }
+    }
 }
 
 /// A blob being read: its size when known, and its bytes as a stream, so that
@@ -158,9 +200,11 @@ pub trait Repository: Send + Sync {
     /// larger than `limit` bytes.
     async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {
         let mut blob = self.get_blob(digest).await?;
-        let too_large = |size: u64| RegistryError::Invalid {
+        let too_large = |size: u64| RegistryError::BlobTooLarge {
             repository: self.location().reference(),
-            message: format!("blob {digest} is {size} bytes, more than the {limit} allowed here"),
+            digest: digest.clone(),
+            size,
+            limit,
         };
         if let Some(size) = blob.size.filter(|size| *size > limit) {
             return Err(too_large(size));

@@ -11,16 +11,16 @@ use std::time::Duration;
 /// Attempts of a manifest put refused for a racing write.
 const ATTEMPTS: u32 = 4;
 
+/// The OCI error codes of a put refused for a blob being rewritten.
+const RACE_CODES: [&str; 3] = ["DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"];
+
 impl RegistryError {
     /// The registry refused a write for content a concurrent writer of the
     /// same blob was rewriting (see the module comment).
     pub fn is_write_race(&self) -> bool {
         match self {
-            RegistryError::Http { status, detail, .. } => {
-                matches!(status, 400 | 404)
-                    && ["DIGEST_INVALID", "MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN"]
-                        .iter()
-                        .any(|code| detail.contains(code))
+            RegistryError::Http { status, .. } => {
+                matches!(status, 400 | 404) && RACE_CODES.iter().any(|code| self.has_code(code))
             }
             _ => false,
         }
@@ -44,5 +44,32 @@ pub async fn put_manifest_racing(
             }
             other => return other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, codes: &[&str], detail: &str) -> RegistryError {
+        RegistryError::Http {
+            registry: "127.0.0.1:5000".into(),
+            repository: "prod/gateway".into(),
+            operation: "put manifest".into(),
+            status,
+            oci: Box::new(crate::registry::distribution::OciErrors {
+                codes: codes.iter().map(|code| code.to_string()).collect(),
+                detail: detail.into(),
+            }),
+            hint: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_race_is_read_from_the_error_codes_not_the_words() {
+        assert!(refused(400, &["MANIFEST_INVALID", "DIGEST_INVALID"], "").is_write_race());
+        assert!(refused(404, &["BLOB_UNKNOWN"], "").is_write_race());
+        assert!(!refused(409, &["BLOB_UNKNOWN"], "").is_write_race());
+        assert!(!refused(400, &["MANIFEST_INVALID"], ": BLOB_UNKNOWN in the text").is_write_race());
     }
 }

@@ -98,9 +98,9 @@ impl QuayApi<'_> {
         };
         let children = manifest
             .children()
-            .map_err(|error| RegistryError::Invalid {
+            .map_err(|source_error| RegistryError::Manifest {
                 repository: source.location().reference(),
-                message: error.to_string(),
+                source: source_error,
             })?;
         let wanted: Vec<(Option<String>, Digest)> = if children.is_empty() {
             vec![(None, digest.clone())]

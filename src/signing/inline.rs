@@ -112,9 +112,12 @@ mod tests {
         }
 
         fn refused(&self, what: &str) -> RegistryError {
-            RegistryError::Invalid {
+            RegistryError::Transport {
+                registry: "the test double".into(),
                 repository: self.location.reference(),
-                message: format!("{what} is not part of this test"),
+                operation: what.into(),
+                message: "not part of this test".into(),
+                hint: "The double answers only what the test reads".into(),
             }
         }
     }

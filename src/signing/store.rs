@@ -281,7 +281,7 @@ fn is_signature_layer(layer: &Value, payload_digest: &Digest, signature: &str) -
 }
 
 fn invalid(repository: &dyn Repository, message: String) -> RegistryError {
-    RegistryError::Invalid {
+    RegistryError::SignatureTag {
         repository: repository.location().reference(),
         message,
     }

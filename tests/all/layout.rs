@@ -5,7 +5,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
-use quayside::registry::layout::LayoutRepository;
+use quayside::registry::layout::{LayoutFailure, LayoutRepository};
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use std::path::Path;
@@ -255,7 +255,16 @@ async fn invalid_tags_and_inconsistent_manifests_are_refused() {
         .await
         .err()
         .unwrap();
-    assert!(matches!(error, RegistryError::Invalid { .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            RegistryError::Layout {
+                failure: LayoutFailure::InvalidTag { .. },
+                ..
+            }
+        ),
+        "{error}"
+    );
     let mut lying = manifest.clone();
     lying.digest = Digest::of_bytes(b"something else");
     let error = repository.put_manifest(&lying, None).await.err().unwrap();

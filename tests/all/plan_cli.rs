@@ -145,3 +145,49 @@ fn help_lists_the_commands() {
     assert_eq!(out.code, 0, "{out:?}");
     insta::assert_snapshot!("help", out.stdout);
 }
+
+/// `quayside plan | head -1`: `print!` panicked ("failed printing to stdout:
+/// Broken pipe") and exited 101 when the reader closed the pipe. The read end
+/// here is closed before quayside writes, so every run hits the closed pipe.
+#[test]
+fn regression_plan_into_a_closed_pipe_exits_0_without_a_panic() {
+    let dir = quickstart();
+    for format in ["text", "json", "markdown"] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let mut command = Quayside::new(dir.path())
+            .args(["plan", "-f", "releases.toml", "--format", format])
+            .into_command();
+        let output = command
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("the quayside binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{format}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+        assert!(!stderr.contains("error"), "{format}: {stderr}");
+    }
+}
+
+#[test]
+fn a_stdout_that_cannot_be_written_is_an_error_exit_1() {
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let dir = quickstart();
+    let output = Quayside::new(dir.path())
+        .args(["plan"])
+        .into_command()
+        .stdout(full)
+        .output()
+        .expect("the quayside binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write to stdout: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -218,10 +218,15 @@ impl MemoryRepository {
         state.manifests.get(&digest).cloned()
     }
 
+    /// What a registry answers for an absent object: HTTP 404.
     fn missing(&self, what: String) -> RegistryError {
-        RegistryError::Invalid {
+        RegistryError::Http {
+            registry: "memory".into(),
             repository: self.location.reference(),
-            message: format!("{what} not found"),
+            operation: format!("get {what}"),
+            status: 404,
+            oci: Box::default(),
+            hint: format!("{what} not found"),
         }
     }
 }

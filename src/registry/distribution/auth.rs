@@ -8,7 +8,7 @@
 
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
-use super::errors::{self, Context};
+use super::errors::{self, Context, DistributionFailure};
 use super::transport::{Authorization, Call, Registry, RequestBody, read_capped};
 use crate::registry::RegistryError;
 use base64::Engine as _;
@@ -238,9 +238,12 @@ impl AuthState {
     ) -> Result<Lookup, RegistryError> {
         self.credential(registry, context.repository)
             .await
-            .map_err(|message| RegistryError::Invalid {
+            .map_err(|message| RegistryError::Distribution {
                 repository: context.repository.to_string(),
-                message: format!("{}: {message}", registry.host),
+                failure: DistributionFailure::Credentials {
+                    registry: registry.host.clone(),
+                    message,
+                },
             })
     }
 

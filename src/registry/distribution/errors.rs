@@ -1,8 +1,42 @@
 //! Turning HTTP answers and transport failures into `RegistryError`s that say
-//! where it happened and what to do, without ever quoting a secret.
+//! where it happened and what to do, without ever quoting a secret; and the
+//! backend's own failures ([`DistributionFailure`]).
 
+use crate::digest::Digest;
 use crate::registry::RegistryError;
 use serde::Deserialize;
+
+/// What the distribution backend itself finds wrong: answers outside the
+/// API, limits it keeps, credentials it cannot look up, a layout location it
+/// was given by mistake. Each reads after `repository: `.
+#[derive(Debug, thiserror::Error)]
+pub enum DistributionFailure {
+    #[error("an `oci:` layout cannot be reached over the distribution API")]
+    NotRemote,
+    /// The credential lookup failed (a credential helper, a config file).
+    #[error("{registry}: {message}")]
+    Credentials { registry: String, message: String },
+    #[error(
+        "blob {digest} was announced as {announced} bytes but {arrived} arrived; nothing was uploaded"
+    )]
+    BlobSizeMismatch {
+        digest: Digest,
+        announced: u64,
+        arrived: usize,
+    },
+    #[error("a page of the tag list is larger than 16 MiB")]
+    TagPageTooLarge,
+    #[error("the tag list is not the expected JSON: {0}")]
+    TagListNotJson(serde_json::Error),
+    #[error("the tag list's Link header is not a URL: {reason}")]
+    TagLinkNotUrl { reason: String },
+    #[error("the tag list did not end after {pages} pages")]
+    TagListEndless { pages: usize },
+    #[error("manifest {reference} is larger than {limit} bytes; refusing it")]
+    ManifestTooLarge { reference: String, limit: usize },
+    #[error("manifest {digest} has an unusable media type")]
+    UnusableMediaType { digest: Digest },
+}
 
 /// What an error needs to name its place.
 #[derive(Clone, Debug)]
@@ -27,25 +61,33 @@ struct ErrorEntry {
     message: String,
 }
 
-/// The first OCI error code in a body, e.g. `TAG_IMMUTABLE`.
-pub(crate) fn error_codes(body: &[u8]) -> Vec<String> {
-    serde_json::from_slice::<ErrorBody>(body)
-        .map(|body| body.errors.into_iter().map(|e| e.code).collect())
-        .unwrap_or_default()
+/// What an OCI error body says, read once: every code, for the decisions
+/// made about the failure (`TAG_IMMUTABLE`, `BLOB_UNKNOWN`), and the first
+/// entry as a short line for people. Decisions never read `detail`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OciErrors {
+    pub codes: Vec<String>,
+    /// `: CODE: message`, on one line; empty when the body has no entry.
+    pub detail: String,
 }
 
-/// `: CODE: message` from an OCI error body, short and on one line.
-fn detail(body: &[u8]) -> String {
+fn body_errors(body: &[u8]) -> OciErrors {
     let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) else {
-        return String::new();
+        return OciErrors::default();
     };
-    let Some(first) = parsed.errors.first() else {
-        return String::new();
-    };
-    let mut text = match (first.code.is_empty(), first.message.is_empty()) {
-        (false, false) => format!("{}: {}", first.code, first.message),
-        (false, true) => first.code.clone(),
-        (true, _) => first.message.clone(),
+    let detail = parsed.errors.first().map(detail).unwrap_or_default();
+    OciErrors {
+        codes: parsed.errors.into_iter().map(|e| e.code).collect(),
+        detail,
+    }
+}
+
+/// `: CODE: message` of one entry, short and on one line.
+fn detail(entry: &ErrorEntry) -> String {
+    let mut text = match (entry.code.is_empty(), entry.message.is_empty()) {
+        (false, false) => format!("{}: {}", entry.code, entry.message),
+        (false, true) => entry.code.clone(),
+        (true, _) => entry.message.clone(),
     };
     text.retain(|c| !c.is_control());
     if text.chars().count() > 200 {
@@ -93,7 +135,7 @@ pub(crate) fn http(
         repository: context.repository.to_string(),
         operation: context.operation.to_string(),
         status,
-        detail: detail(body),
+        oci: Box::new(body_errors(body)),
         hint: hint(status, credentials, retries),
     }
 }
@@ -167,10 +209,13 @@ mod tests {
     fn detail_reads_the_oci_error_body() {
         let body =
             br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{}}]}"#;
-        assert_eq!(detail(body), ": MANIFEST_UNKNOWN: manifest unknown");
-        assert_eq!(detail(b"<html>"), "");
         assert_eq!(
-            error_codes(br#"{"errors":[{"code":"TAG_IMMUTABLE"}]}"#),
+            body_errors(body).detail,
+            ": MANIFEST_UNKNOWN: manifest unknown"
+        );
+        assert_eq!(body_errors(b"<html>").detail, "");
+        assert_eq!(
+            body_errors(br#"{"errors":[{"code":"TAG_IMMUTABLE"}]}"#).codes,
             ["TAG_IMMUTABLE"]
         );
     }
@@ -192,6 +237,21 @@ mod tests {
         };
         let message = http(&context, 404, b"", "", 0).to_string();
         assert!(message.starts_with("127.0.0.1:5000: list tags on prod/gateway failed: HTTP 404."));
+    }
+
+    #[test]
+    fn http_errors_keep_every_oci_code_as_data() {
+        let context = Context {
+            registry: "127.0.0.1:5000",
+            repository: "prod/gateway",
+            operation: "put manifest",
+        };
+        let body = br#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown"},{"code":"TAG_IMMUTABLE"}]}"#;
+        let error = http(&context, 409, body, "", 0);
+        assert!(error.has_code("MANIFEST_BLOB_UNKNOWN") && error.has_code("TAG_IMMUTABLE"));
+        assert!(!error.has_code("BLOB_UNKNOWN"));
+        let words = http(&context, 409, b"TAG_IMMUTABLE, said in prose", "", 0);
+        assert!(!words.has_code("TAG_IMMUTABLE"));
     }
 
     /// A server on 127.0.0.1 that announces 100 bytes, sends 10 and closes:

@@ -15,6 +15,7 @@ mod transport;
 
 pub use api::ApiAnswer;
 pub use credentials::CredentialEnv;
+pub use errors::{DistributionFailure, OciErrors};
 
 use crate::config::location::{RepositoryLocation, Scheme};
 use crate::registry::Repository;

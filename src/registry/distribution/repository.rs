@@ -2,7 +2,7 @@
 //! pagination, manifests by tag or digest as original bytes, streamed blobs,
 //! monolithic or streamed uploads, and cross-repository mounts.
 
-use super::errors::{self, Context};
+use super::errors::{self, Context, DistributionFailure};
 use super::transport::{Answer, Authorization, Call, Registry, RequestBody, read_capped};
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
@@ -62,10 +62,14 @@ impl DistributionRepository {
     fn registry(&self) -> Result<&Registry, RegistryError> {
         self.registry
             .as_deref()
-            .ok_or_else(|| RegistryError::Invalid {
-                repository: self.reference.clone(),
-                message: "an `oci:` layout cannot be reached over the distribution API".into(),
-            })
+            .ok_or_else(|| self.failure(DistributionFailure::NotRemote))
+    }
+
+    fn failure(&self, failure: DistributionFailure) -> RegistryError {
+        RegistryError::Distribution {
+            repository: self.reference.clone(),
+            failure,
+        }
     }
 
     fn context<'a>(&'a self, registry: &'a Registry, operation: &'a str) -> Context<'a> {
@@ -173,13 +177,11 @@ impl DistributionRepository {
             }
         }
         if buffer.len() as u64 != size {
-            return Err(RegistryError::Invalid {
-                repository: self.reference.clone(),
-                message: format!(
-                    "blob {digest} was announced as {size} bytes but {} arrived; nothing was uploaded",
-                    buffer.len()
-                ),
-            });
+            return Err(self.failure(DistributionFailure::BlobSizeMismatch {
+                digest: digest.clone(),
+                announced: size,
+                arrived: buffer.len(),
+            }));
         }
         let body = Bytes::from(buffer);
         registry.counters.uploaded(size);
@@ -381,31 +383,23 @@ impl Repository for DistributionRepository {
                         error,
                     )
                 })?
-                .ok_or_else(|| RegistryError::Invalid {
-                    repository: self.reference.clone(),
-                    message: "a page of the tag list is larger than 16 MiB".into(),
-                })?;
-            let list: TagList =
-                serde_json::from_slice(&body).map_err(|error| RegistryError::Invalid {
-                    repository: self.reference.clone(),
-                    message: format!("the tag list is not the expected JSON: {error}"),
-                })?;
+                .ok_or_else(|| self.failure(DistributionFailure::TagPageTooLarge))?;
+            let list: TagList = serde_json::from_slice(&body)
+                .map_err(|error| self.failure(DistributionFailure::TagListNotJson(error)))?;
             tags.extend(list.tags.unwrap_or_default());
             match next {
                 Some(Ok(next)) if next != url => url = next,
                 Some(Err(error)) => {
-                    return Err(RegistryError::Invalid {
-                        repository: self.reference.clone(),
-                        message: format!("the tag list's Link header is not a URL: {error}"),
-                    });
+                    return Err(self.failure(DistributionFailure::TagLinkNotUrl {
+                        reason: error.to_string(),
+                    }));
                 }
                 _ => return Ok(tags),
             }
         }
-        Err(RegistryError::Invalid {
-            repository: self.reference.clone(),
-            message: format!("the tag list did not end after {MAX_TAG_PAGES} pages"),
-        })
+        Err(self.failure(DistributionFailure::TagListEndless {
+            pages: MAX_TAG_PAGES,
+        }))
     }
 
     async fn resolve_tag(&self, tag: &str) -> Result<Option<Digest>, RegistryError> {
@@ -455,16 +449,16 @@ impl Repository for DistributionRepository {
         let bytes = read_capped(answer.response, MAX_MANIFEST_BYTES)
             .await
             .map_err(|error| errors::broken_body(&context, &format!("manifest {text}"), error))?
-            .ok_or_else(|| RegistryError::Invalid {
-                repository: self.reference.clone(),
-                message: format!(
-                    "manifest {text} is larger than {MAX_MANIFEST_BYTES} bytes; refusing it"
-                ),
+            .ok_or_else(|| {
+                self.failure(DistributionFailure::ManifestTooLarge {
+                    reference: text.clone(),
+                    limit: MAX_MANIFEST_BYTES,
+                })
             })?;
-        let manifest = RawManifest::from_bytes(bytes, media_type.as_deref()).map_err(|error| {
-            RegistryError::Invalid {
+        let manifest = RawManifest::from_bytes(bytes, media_type.as_deref()).map_err(|source| {
+            RegistryError::Manifest {
                 repository: self.reference.clone(),
-                message: error.to_string(),
+                source,
             }
         })?;
         // By digest the bytes must match it; by tag, the digest the registry
@@ -496,11 +490,11 @@ impl Repository for DistributionRepository {
         let reference = tag.map_or_else(|| manifest.digest.to_string(), str::to_string);
         let url = registry.url(&format!("{}/manifests/{reference}", self.path), &context)?;
         let mut call = self.call(Method::PUT, url, self.push(), context.clone());
-        let content_type =
-            HeaderValue::from_str(&manifest.media_type).map_err(|_| RegistryError::Invalid {
-                repository: self.reference.clone(),
-                message: format!("manifest {} has an unusable media type", manifest.digest),
-            })?;
+        let content_type = HeaderValue::from_str(&manifest.media_type).map_err(|_| {
+            self.failure(DistributionFailure::UnusableMediaType {
+                digest: manifest.digest.clone(),
+            })
+        })?;
         call.headers.insert(CONTENT_TYPE, content_type);
         call.body = RequestBody::Bytes(manifest.bytes.clone());
         let answer = registry.send(call).await?;
@@ -513,18 +507,15 @@ impl Repository for DistributionRepository {
                     .ok()
                     .flatten()
                     .unwrap_or_default();
-                let immutable = errors::error_codes(&body)
-                    .iter()
-                    .any(|c| c == "TAG_IMMUTABLE")
-                    || String::from_utf8_lossy(&body).contains("TAG_IMMUTABLE");
-                if immutable {
+                let credentials = registry.auth.describe().await;
+                let error = errors::http(&context, status, &body, &credentials, retries);
+                if error.has_code("TAG_IMMUTABLE") {
                     return Err(RegistryError::TagImmutable {
                         repository: self.reference.clone(),
                         tag: reference,
                     });
                 }
-                let credentials = registry.auth.describe().await;
-                return Err(errors::http(&context, status, &body, &credentials, retries));
+                return Err(error);
             }
             _ => return Err(registry.failure(&context, answer).await),
         }
@@ -765,21 +756,15 @@ fn verified_stream(
                 Some((Err(error), state))
             }
             None => {
-                let hasher = state.hasher.take()?;
-                let computed = format!("sha256:{}", hex::encode(hasher.finalize()));
-                let error = match Digest::parse(&computed) {
-                    Ok(actual) if actual == state.digest => return None,
-                    Ok(actual) => RegistryError::DigestMismatch {
-                        repository: state.owned.reference.clone(),
-                        what: format!("blob {}", state.digest),
-                        expected: state.digest.clone(),
-                        actual,
-                    },
-                    // Unreachable in practice: SHA-256 hex is always a digest.
-                    Err(error) => RegistryError::Invalid {
-                        repository: state.owned.reference.clone(),
-                        message: error.to_string(),
-                    },
+                let actual = Digest::of_hasher(state.hasher.take()?);
+                if actual == state.digest {
+                    return None;
+                }
+                let error = RegistryError::DigestMismatch {
+                    repository: state.owned.reference.clone(),
+                    what: format!("blob {}", state.digest),
+                    expected: state.digest.clone(),
+                    actual,
                 };
                 Some((Err(error), state))
             }

@@ -12,11 +12,6 @@ use sha2::{Digest as _, Sha256};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-pub(super) fn digest_of(hasher: Sha256) -> Digest {
-    Digest::parse(&format!("sha256:{}", hex::encode(hasher.finalize())))
-        .expect("the hex of a sha256 hash is a well-formed digest")
-}
-
 /// Blocking: copies `source` into a temp file beside `target` while hashing,
 /// and renames it into place only if it hashes to `digest`.
 pub(super) fn copy_verified(
@@ -46,7 +41,7 @@ pub(super) fn copy_verified(
         hasher: Sha256::new(),
     };
     io::copy(&mut reader, &mut writer).map_err(files::at(temp.path()))?;
-    let actual = digest_of(writer.hasher);
+    let actual = Digest::of_hasher(writer.hasher);
     if &actual != digest {
         // Dropping the temp file removes it.
         return Ok(Some(actual));
@@ -95,7 +90,7 @@ pub(super) fn verifying_stream(
                 Some((Err(error), state))
             }
             None => {
-                let actual = digest_of(state.hasher.take()?);
+                let actual = Digest::of_hasher(state.hasher.take()?);
                 if actual == state.expected {
                     return None;
                 }

@@ -9,15 +9,18 @@
 //! lose each other's tags. A missing directory is a repository with no tags.
 
 mod blobs;
+mod errors;
 mod files;
 pub mod index;
+
+pub use errors::LayoutFailure;
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::registry::manifest::MAX_MANIFEST_BYTES;
 use crate::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use async_trait::async_trait;
-use blobs::{copy_verified, digest_of, verifying_stream};
+use blobs::{copy_verified, verifying_stream};
 use bytes::Bytes;
 use files::{IndexLock, PathError};
 use futures::StreamExt;
@@ -62,11 +65,13 @@ impl LayoutRepository {
     }
 
     fn dir(&self) -> Result<&Path, RegistryError> {
-        self.dir.as_deref().ok_or_else(|| RegistryError::Invalid {
-            repository: self.repository(),
-            message: "is not an `oci:` location, so it cannot be opened as a layout directory"
-                .into(),
-        })
+        self.dir
+            .as_deref()
+            .ok_or_else(|| self.failure(LayoutFailure::NotALayout))
+    }
+
+    fn failure(&self, failure: LayoutFailure) -> RegistryError {
+        failure_in(self.repository(), failure)
     }
 
     fn blob_path(&self, digest: &Digest) -> Result<PathBuf, RegistryError> {
@@ -195,13 +200,20 @@ fn blobs_dir(dir: &Path) -> PathBuf {
 }
 
 fn parse_index(repository: &str, path: &Path, bytes: &[u8]) -> Result<LayoutIndex, RegistryError> {
-    LayoutIndex::parse(bytes).map_err(|reason| RegistryError::Invalid {
-        repository: repository.to_string(),
-        message: format!(
-            "{}:{reason}; this is not a valid OCI layout index: restore the file or recreate the layout",
-            path.display()
-        ),
+    LayoutIndex::parse(bytes).map_err(|reason| {
+        let path = path.to_path_buf();
+        failure_in(
+            repository.to_string(),
+            LayoutFailure::BadIndex { path, reason },
+        )
     })
+}
+
+fn failure_in(repository: String, failure: LayoutFailure) -> RegistryError {
+    RegistryError::Layout {
+        repository,
+        failure,
+    }
 }
 
 /// Blocking: makes `dir` a layout if it is not one yet.
@@ -290,25 +302,22 @@ impl Repository for LayoutRepository {
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 return match tag {
                     None => Ok(None),
-                    Some(tag) => Err(RegistryError::Invalid {
-                        repository: self.repository(),
-                        message: format!(
-                            "tag {tag} points at manifest {digest}, but {} is missing; the layout is damaged: copy the image into it again",
-                            path.display()
-                        ),
-                    }),
+                    Some(tag) => Err(self.failure(LayoutFailure::TaggedManifestMissing {
+                        tag: tag.to_string(),
+                        digest,
+                        path,
+                    })),
                 };
             }
             Err(error) => return Err(self.io_at(operation(), READ_HINT, &path, error)),
         };
         if size > MAX_MANIFEST_BYTES as u64 {
-            return Err(RegistryError::Invalid {
-                repository: self.repository(),
-                message: format!(
-                    "manifest {digest} ({}) is {size} bytes, more than the {MAX_MANIFEST_BYTES} a manifest may have; the layout holds something else under that name",
-                    path.display()
-                ),
-            });
+            return Err(self.failure(LayoutFailure::ManifestTooLarge {
+                digest,
+                path,
+                size,
+                limit: MAX_MANIFEST_BYTES,
+            }));
         }
         let bytes = tokio::fs::read(&path)
             .await
@@ -324,10 +333,7 @@ impl Repository for LayoutRepository {
         }
         RawManifest::from_bytes(Bytes::from(bytes), media_type.as_deref())
             .map(Some)
-            .map_err(|error| RegistryError::Invalid {
-                repository: self.repository(),
-                message: format!("{}: {error}", path.display()),
-            })
+            .map_err(|source| self.failure(LayoutFailure::Manifest { path, source }))
     }
 
     async fn put_manifest(
@@ -345,12 +351,9 @@ impl Repository for LayoutRepository {
             });
         }
         if let Some(tag) = tag.filter(|tag| !index::is_valid_tag(tag)) {
-            return Err(RegistryError::Invalid {
-                repository: self.repository(),
-                message: format!(
-                    "`{tag}` is not a valid tag: use up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`"
-                ),
-            });
+            return Err(self.failure(LayoutFailure::InvalidTag {
+                tag: tag.to_string(),
+            }));
         }
         self.ensure_layout().await?;
         // The blob first: a crash between the two leaves an untagged
@@ -397,13 +400,10 @@ impl Repository for LayoutRepository {
         let file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                return Err(RegistryError::Invalid {
-                    repository: self.repository(),
-                    message: format!(
-                        "blob {digest} is not in the layout ({} is missing); copy the image into it again",
-                        path.display()
-                    ),
-                });
+                return Err(self.failure(LayoutFailure::BlobMissing {
+                    digest: digest.clone(),
+                    path,
+                }));
             }
             Err(error) => {
                 return Err(self.io_at(format!("opening blob {digest}"), READ_HINT, &path, error));
@@ -461,7 +461,7 @@ impl Repository for LayoutRepository {
         file.flush().await.map_err(write_error)?;
         file.sync_all().await.map_err(write_error)?;
         drop(file);
-        let actual = digest_of(hasher);
+        let actual = Digest::of_hasher(hasher);
         if &actual != digest {
             return Err(RegistryError::DigestMismatch {
                 repository: self.repository(),
