@@ -15,10 +15,6 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Requests in flight per registry host.
-    #[arg(long, global = true, default_value_t = 16, value_name = "N")]
-    pub concurrency: usize,
-
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,11 +32,34 @@ pub enum Command {
     /// Make the registries match the file: copy by digest, sign, then tag.
     Apply(ApplyArgs),
     /// Audit every declared release: exists, right digest, validly signed.
-    Verify {
-        /// The desired-state file.
-        #[arg(short = 'f', long = "file", default_value = "releases.toml")]
-        file: PathBuf,
-    },
+    Verify(VerifyArgs),
+}
+
+/// How hard the commands that talk to registries may push them.
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    /// Requests in flight per registry host (at least 1).
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = at_least_one)]
+    pub concurrency: usize,
+}
+
+/// `--concurrency 0` would never send a request: refused while parsing.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (requests in flight per registry host)".to_string()),
+        Ok(n) => Ok(n),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The desired-state file.
+    #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub requests: RequestArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,6 +87,9 @@ pub struct ApplyArgs {
     /// record a commit that does not hold them).
     #[arg(long)]
     pub allow_dirty: bool,
+
+    #[command(flatten)]
+    pub requests: RequestArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,4 +124,7 @@ pub struct PlanArgs {
     /// With --base: check every release, not only those the change adds.
     #[arg(long, requires = "base")]
     pub full: bool,
+
+    #[command(flatten)]
+    pub requests: RequestArgs,
 }

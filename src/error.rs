@@ -93,7 +93,7 @@ impl Error {
         let mut text = match self {
             _ if self.is_closed_stdout() => return String::new(),
             // Each diagnostic carries its own `error[code]:` heading.
-            Error::Load(error) => error.to_string(),
+            Error::Load(LoadError::Invalid(diagnostics)) => diagnostics.to_string(),
             // It follows the summary that lists the failures.
             Error::ReleasesFailed => self.to_string(),
             _ => format!("error: {self}"),

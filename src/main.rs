@@ -9,7 +9,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(usage) => return usage_exit(&usage),
+    };
     quayside::logging::init(cli.verbose);
     let status = match run(cli) {
         Ok(status) => status,
@@ -21,6 +24,18 @@ fn main() -> ExitCode {
         }
     };
     status.into()
+}
+
+/// `--help` and `--version` print and succeed; a usage error exits 1, the
+/// code of every error (clap's own 2 is what `plan --detailed-exitcode`
+/// means by "changes pending", which a typo in CI must never read as).
+fn usage_exit(usage: &clap::Error) -> ExitCode {
+    let _ = usage.print();
+    if usage.use_stderr() {
+        ExitStatus::Error.into()
+    } else {
+        ExitStatus::Success.into()
+    }
 }
 
 fn run(cli: Cli) -> Result<ExitStatus, Error> {

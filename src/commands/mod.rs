@@ -17,9 +17,9 @@ use std::io::Write;
 pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     match cli.command {
         Command::Validate { file } => validate::run(&file),
-        Command::Plan(args) => plan::run(&args, cli.concurrency).await,
-        Command::Apply(args) => apply::run(&args, cli.concurrency).await,
-        Command::Verify { file } => verify::run(&file, cli.concurrency).await,
+        Command::Plan(args) => plan::run(&args, args.requests.concurrency).await,
+        Command::Apply(args) => apply::run(&args, args.requests.concurrency).await,
+        Command::Verify(args) => verify::run(&args.file, args.requests.concurrency).await,
     }
 }
 

@@ -24,6 +24,13 @@ pub enum SavedPlanError {
         path.display()
     )]
     Schema { path: PathBuf, found: u32 },
+    /// `apply releases.toml`: the terraform habit of naming the config.
+    #[error(
+        "{} is a releases file, not a saved plan: run `quayside apply -f {}` to apply it (a plan saved by `quayside plan --out PLAN.json` is applied with `quayside apply PLAN.json`)",
+        path.display(),
+        path.display()
+    )]
+    ReleasesFile { path: PathBuf },
 }
 
 pub fn read(path: &Path) -> Result<Plan, SavedPlanError> {
@@ -31,9 +38,17 @@ pub fn read(path: &Path) -> Result<Plan, SavedPlanError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|source| SavedPlanError::NotAPlan {
-        path: path.to_path_buf(),
-        source,
+    let plan: Plan = serde_json::from_str(&text).map_err(|source| {
+        if looks_like_a_releases_file(&text) {
+            SavedPlanError::ReleasesFile {
+                path: path.to_path_buf(),
+            }
+        } else {
+            SavedPlanError::NotAPlan {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     })?;
     if plan.schema != SCHEMA_VERSION {
         return Err(SavedPlanError::Schema {
@@ -42,4 +57,30 @@ pub fn read(path: &Path) -> Result<Plan, SavedPlanError> {
         });
     }
     Ok(plan)
+}
+
+/// TOML with a `version` and `[services…]`: what `releases.toml` holds.
+fn looks_like_a_releases_file(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|table| table.contains_key("version") && table.contains_key("services"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_releases_file_given_as_the_plan_suggests_dash_f() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("releases.toml");
+        std::fs::write(&path, "version = 1\n[services.gateway.releases]\n").unwrap();
+        let error = read(&path).unwrap_err();
+        assert!(matches!(error, SavedPlanError::ReleasesFile { .. }));
+        assert!(error.to_string().contains("run `quayside apply -f "));
+        std::fs::write(&path, "not json, not toml = = =").unwrap();
+        assert!(matches!(
+            read(&path).unwrap_err(),
+            SavedPlanError::NotAPlan { .. }
+        ));
+    }
 }

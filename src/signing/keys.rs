@@ -36,9 +36,7 @@ const ACCEPTED_PRIVATE: &str = "`ENCRYPTED SIGSTORE PRIVATE KEY`, `ENCRYPTED COS
 /// environment variable); no variant ever carries key material or a password.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error(
-        "{origin}: cannot read the key: {source}. Check the path in [signing] of releases.toml"
-    )]
+    #[error("{origin}: cannot read the key: {source}. Check the path in [signing]")]
     Read {
         origin: String,
         #[source]
@@ -72,6 +70,10 @@ pub enum KeyError {
         "{origin}: cannot decrypt the key: the password is wrong or the key file is damaged. Set {PASSWORD_VARIABLE} to the password given to `cosign generate-key-pair`"
     )]
     WrongPassword { origin: String },
+    #[error(
+        "{origin} is encrypted and {PASSWORD_VARIABLE} is not set: set it to the password given to `cosign generate-key-pair` (an empty password was tried and does not open it)"
+    )]
+    PasswordUnset { origin: String },
     #[error("{PASSWORD_VARIABLE} is not valid UTF-8")]
     PasswordNotUnicode,
 }
@@ -117,7 +119,8 @@ impl SigningKey {
     }
 
     /// Loads the key `releases.toml` names, with the password from
-    /// `COSIGN_PASSWORD` (unset and empty both mean the empty password).
+    /// `COSIGN_PASSWORD` (unset and empty both open a key made with the
+    /// empty password; unset is named in the error when that fails).
     pub fn load(source: &KeySource) -> Result<Self, KeyError> {
         let password = match std::env::var(PASSWORD_VARIABLE) {
             Ok(value) => Some(SecretString::from(value)),
@@ -167,9 +170,18 @@ impl SigningKey {
             }
             SIGSTORE_ENCRYPTED_LABEL | COSIGN_ENCRYPTED_LABEL => {
                 let empty = SecretString::from(String::new());
-                let password = password.unwrap_or(&empty);
-                let plain = encrypted::decrypt(&der, password.expose_secret().as_bytes())
-                    .map_err(|error| error.at(origin))?;
+                let decrypted =
+                    encrypted::decrypt(&der, password.unwrap_or(&empty).expose_secret().as_bytes());
+                // An unset password that fails is most likely not a wrong
+                // one: say what is missing.
+                if password.is_none()
+                    && matches!(decrypted, Err(encrypted::EncryptedError::WrongPassword))
+                {
+                    return Err(KeyError::PasswordUnset {
+                        origin: origin.to_string(),
+                    });
+                }
+                let plain = decrypted.map_err(|error| error.at(origin))?;
                 p256::SecretKey::from_pkcs8_der(&plain).map_err(|e| malformed(e.to_string()))?
             }
             PUBLIC_LABEL => {
@@ -396,9 +408,14 @@ mod tests {
         let message = format!("{error} {error:?}");
         assert!(message.contains(PASSWORD_VARIABLE), "{message}");
         assert!(!message.contains("wrong-one") && !message.contains("right-one"));
-        // No password at all: the empty one is tried, and fails the same way.
+        // No password at all: the empty one is tried, and the error says the
+        // password is unset rather than wrong.
         let error = SigningKey::from_pem(pem.expose_secret().as_bytes(), None).unwrap_err();
-        assert!(matches!(error, KeyError::WrongPassword { .. }), "{error:?}");
+        assert!(matches!(error, KeyError::PasswordUnset { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("COSIGN_PASSWORD is not set"),
+            "{error}"
+        );
     }
 
     #[test]

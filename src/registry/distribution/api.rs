@@ -46,7 +46,7 @@ impl DistributionClient {
             return Err(errors::transport(
                 &context,
                 "cannot build the API URL".into(),
-                "Check policy.quay_api and the source registry host in releases.toml",
+                "Check policy.quay_api and the source registry host in the releases file",
             ));
         };
         let scheme = match url.scheme() {

@@ -110,8 +110,10 @@ pub(crate) fn hint(status: u16, credentials: &str, retries: u32) -> String {
         403 => format!(
             "The registry denied access with {credentials}: check that this account may read (and, for pushes, write) this repository"
         ),
-        404 => "The repository, tag or blob does not exist: check the location in releases.toml"
-            .to_string(),
+        404 => {
+            "The repository, tag or blob does not exist: check the location in the releases file"
+                .to_string()
+        }
         409 => "The registry refused a conflicting write: check the tag and repository state"
             .to_string(),
         429 => format!(

@@ -103,7 +103,7 @@ impl Registry {
             errors::transport(
                 context,
                 format!("cannot build a URL: {error}"),
-                "Check the registry host in releases.toml",
+                "Check the registry host in the releases file",
             )
         })
     }
