@@ -3,7 +3,8 @@
 //! plans, refusals and key failures, and the promise that a refused or
 //! failed apply writes nothing at all.
 
-use crate::support::promotion::{Promotion, ServiceReleases};
+use crate::support::promotion::Promotion;
+use crate::support::releases::ServiceReleases;
 use quayside::digest::Digest;
 use quayside::signing::SigningKey;
 use secrecy::{ExposeSecret, SecretString};

@@ -3,13 +3,14 @@
 //! count of an incremental plan against a real registry.
 
 use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use crate::support::client::anonymous_options;
 use crate::support::git::git;
 use crate::support::images::{push, two_platform_image};
 use crate::support::registry::TestRegistry;
 use quayside::history::Baseline;
 use quayside::live::{Scope, read_live_state};
 use quayside::registry::Connector;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
+use quayside::registry::distribution::ClientOptions;
 use std::path::Path;
 
 const NEW_DIGEST: &str = "sha256:65d681280213865236277e11c79346bb537519c32620e6ac630e8eed6adcf6f9";
@@ -271,12 +272,8 @@ async fn apply_refuses_uncommitted_changes_unless_allowed_and_records_the_commit
 #[tokio::test]
 async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     let registry = TestRegistry::start();
-    let options = || ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    };
     let image = two_platform_image("history");
-    let setup = Connector::new(options());
+    let setup = Connector::new(anonymous_options());
     let mut base_text = format!(
         "version = 1\n[registries]\nsource = \"http://{0}/dev\"\ntarget = \"http://{0}/prod\"\n[policy]\nvulnerability_source = \"none\"\n",
         registry.host()
@@ -312,13 +309,13 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     std::fs::write(&file, &new_text).unwrap();
     let desired = quayside::config::load(&file).expect("valid file");
 
-    let full = Connector::new(options());
+    let full = Connector::new(anonymous_options());
     read_live_state(&desired, &full, Scope::Plan)
         .await
         .expect("full read");
     let baseline = Baseline::load(&file, "HEAD", &desired).expect("baseline");
     let scoped = baseline.scope(&desired, false);
-    let incremental = Connector::new(options());
+    let incremental = Connector::new(anonymous_options());
     read_live_state(&scoped.desired, &incremental, Scope::Plan)
         .await
         .expect("incremental read");

@@ -7,7 +7,8 @@
 //! `policy.json` check admits every platform of what apply signed, and
 //! refuses an image one of whose children is unsigned.
 
-use crate::support::promotion::{Promotion, ServiceReleases};
+use crate::support::promotion::Promotion;
+use crate::support::releases::ServiceReleases;
 use crate::support::verifiers::{constraints, policy_admits, signature_layers, sigstore_skopeo};
 use quayside::digest::Digest;
 use quayside::registry::ManifestRef;

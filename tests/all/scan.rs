@@ -4,12 +4,12 @@
 //! rate limits, a registry that is not Quay, and `--strict`.
 
 use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use crate::support::client::anonymous_connector;
 use crate::support::images::{TestImage, push, two_platform_image};
 use crate::support::quay::{FakeQuay, QuayConfig, Scan};
 use crate::support::registry::TestRegistry;
 use quayside::digest::Digest;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
-use quayside::registry::{Connector, Repository};
+use quayside::registry::Repository;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,10 +32,7 @@ impl Bench {
 
     /// Pushes a two-platform image built from `seed` to `dev/gateway`.
     async fn image(&self, seed: &str) -> TestImage {
-        let connector = Connector::new(ClientOptions {
-            credentials: CredentialEnv::anonymous(),
-            ..ClientOptions::default()
-        });
+        let connector = anonymous_connector();
         let repository: Arc<dyn Repository> =
             connector.open(&self.registry.location("dev/gateway"));
         let image = two_platform_image(seed);
