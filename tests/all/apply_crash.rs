@@ -22,22 +22,7 @@ impl Scenario {
     /// two-platform image; notifier: a single-platform image.
     async fn start() -> Self {
         let promotion = Promotion::start().await;
-        let gateway = promotion.push_two_platform("gateway", "gateway 1").await;
-        let datastorage = promotion
-            .push_two_platform("datastorage", "datastorage 1")
-            .await;
-        let notifier = promotion.push_single("notifier", "notifier 1").await;
-        let releases = vec![
-            ServiceReleases::new(
-                "gateway",
-                &[
-                    ("v1.0.0-rc1", gateway.digest()),
-                    ("v1.0.0", gateway.digest()),
-                ],
-            ),
-            ServiceReleases::new("datastorage", &[("v0.3.0", datastorage.digest())]),
-            ServiceReleases::new("notifier", &[("v2.0.0", &notifier)]),
-        ];
+        let (releases, ..) = promotion.three_services().await;
         Scenario {
             promotion,
             releases,

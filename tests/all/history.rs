@@ -62,7 +62,7 @@ fn pr_adding_a_release_plans_one_create_and_skips_the_rest() {
     insta::assert_snapshot!("history_add_text", redact(&text, &base));
 
     let json = plan(dir.path(), &["--base", "HEAD", "--format", "json"]);
-    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let value = json.json();
     assert_eq!(value["summary"]["create"], 1, "{json:?}");
     assert_eq!(value["summary"]["not_checked"], 2);
     assert_eq!(value["actions"].as_array().unwrap().len(), 1);
@@ -79,7 +79,7 @@ fn pr_adding_a_release_plans_one_create_and_skips_the_rest() {
         dir.path(),
         &["--base", "HEAD", "--full", "--format", "json"],
     );
-    let value: serde_json::Value = serde_json::from_str(&full.stdout).unwrap();
+    let value = full.json();
     assert_eq!(value["actions"].as_array().unwrap().len(), 3, "{full:?}");
     assert!(value["summary"].get("not_checked").is_none());
 }
@@ -95,7 +95,7 @@ fn pr_editing_a_released_digest_is_refused_changed() {
 
     let out = plan(dir.path(), &["--base", "HEAD", "--format", "json"]);
     assert_eq!(out.code, 3, "{out:?}");
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let value = out.json();
     let refusal = &value["refusals"][0];
     assert_eq!(refusal["code"], "changed");
     assert_eq!(refusal["tag"], "v1.0.0");
@@ -121,7 +121,7 @@ fn pr_deleting_a_release_is_refused_removed_at_the_base_line() {
 
     let out = plan(dir.path(), &["--base", "HEAD", "--format", "json"]);
     assert_eq!(out.code, 3, "{out:?}");
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let value = out.json();
     let refusal = &value["refusals"][0];
     assert_eq!(refusal["code"], "removed");
     assert_eq!(refusal["service"], "datastorage");
@@ -219,7 +219,7 @@ fn detached_head_and_a_renamed_file_work() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("renamed from releases.toml"), "{out:?}");
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let value = out.json();
     assert_eq!(value["summary"]["create"], 1, "{out:?}");
     assert_eq!(value["actions"][0]["tag"], "v1.1.0-rc1");
 }

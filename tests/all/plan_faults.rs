@@ -93,7 +93,7 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
 
     let clean = quayside(dir.path(), &["plan", "--format", "json"]).await;
     assert_eq!(clean.code, 0, "{clean:?}");
-    let plan: serde_json::Value = serde_json::from_str(&clean.stdout).expect("JSON plan");
+    let plan = clean.json();
     assert_eq!(plan["summary"]["unchanged"], 6, "{clean:?}");
     assert_eq!(plan["summary"]["create"], 1, "{clean:?}");
 

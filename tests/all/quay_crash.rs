@@ -542,7 +542,7 @@ async fn base_pr_plan_and_saved_plan_on_quay() {
         .run(["plan", "--base", &base, "--format", "json"])
         .await;
     assert_eq!(json.code, 0, "{json:?}");
-    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON plan");
+    let value = json.json();
     assert_eq!(value["summary"]["create"], 1, "{value:#}");
     assert_eq!(value["summary"]["not_checked"], 1, "{value:#}");
     let actions = value["actions"].as_array().expect("actions");

@@ -164,7 +164,7 @@ async fn plan_on_quay_shows_every_kind_of_change_and_refusal() {
     ]);
     let plan = quay.run(["plan", "--format", "json"]).await;
     assert_eq!(plan.code, 3, "{plan:?}");
-    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    let json = plan.json();
     let kind_of = |tag: &str| {
         json["actions"]
             .as_array()

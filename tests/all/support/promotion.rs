@@ -8,8 +8,8 @@ use crate::support::images::{TestImage, push, push_single, two_platform_image};
 use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
 use crate::support::releases::{
-    DEMO_KEY, DEMO_PUBLIC_KEY, ServiceReleases, demo_public_key, releases_toml_signed_with,
-    scratch_dir,
+    DEMO_KEY, DEMO_PUBLIC_KEY, NO_SCANNING, ServiceReleases, demo_public_key, releases_toml_with,
+    scratch_dir, signing_lines,
 };
 use bytes::Bytes;
 use quayside::config::location::RepositoryLocation;
@@ -78,6 +78,33 @@ impl Promotion {
         push_single(self.direct("dev", service).as_ref(), seed, "dev").await
     }
 
+    /// Pushes three services' images and declares them: gateway, an rc and
+    /// its final on one two-platform image; datastorage, a two-platform
+    /// image; notifier, a single-platform image. Returns the declarations
+    /// and the three digests.
+    pub async fn three_services(&self) -> (Vec<ServiceReleases>, Digest, Digest, Digest) {
+        let gateway = self.push_two_platform("gateway", "gateway 1").await;
+        let datastorage = self.push_two_platform("datastorage", "datastorage 1").await;
+        let notifier = self.push_single("notifier", "notifier 1").await;
+        let services = vec![
+            ServiceReleases::new(
+                "gateway",
+                &[
+                    ("v1.0.0-rc1", gateway.digest()),
+                    ("v1.0.0", gateway.digest()),
+                ],
+            ),
+            ServiceReleases::new("datastorage", &[("v0.3.0", datastorage.digest())]),
+            ServiceReleases::new("notifier", &[("v2.0.0", &notifier)]),
+        ];
+        (
+            services,
+            gateway.digest().clone(),
+            datastorage.digest().clone(),
+            notifier,
+        )
+    }
+
     /// Writes `releases.toml` promoting `dev/<service>` to `<target>/<service>`
     /// through the proxy, signed with the demo key, scanning off.
     pub fn write_releases(&self, target: &str, services: &[ServiceReleases]) -> PathBuf {
@@ -92,11 +119,11 @@ impl Promotion {
         public_key: &str,
     ) -> PathBuf {
         let host = self.host();
-        let text = releases_toml_signed_with(
+        let text = releases_toml_with(
             &format!("http://{host}/dev"),
             &format!("http://{host}/{target}"),
-            key,
-            public_key,
+            NO_SCANNING,
+            &signing_lines(key, public_key),
             &ServiceReleases::declared(services),
         );
         let path = self.dir.path().join("releases.toml");

@@ -11,6 +11,14 @@ use std::process::Command;
 /// One declared release: service, tag, digest.
 pub type Declared<'a> = (&'a str, &'a str, &'a str);
 
+/// `(tag, digest)` releases of one service as [`Declared`] rows.
+pub fn declared_for<'a>(service: &'a str, releases: &[(&'a str, &'a Digest)]) -> Vec<Declared<'a>> {
+    releases
+        .iter()
+        .map(|(tag, digest)| (service, *tag, digest.as_str()))
+        .collect()
+}
+
 /// The demo key pair's file names, as [`scratch_dir`] copies them.
 pub const DEMO_KEY: &str = "demo-cosign.key";
 pub const DEMO_PUBLIC_KEY: &str = "demo-cosign.pub";
@@ -66,25 +74,39 @@ pub fn demo_public_key(dir: &Path) -> PublicKey {
     PublicKey::load(&dir.join(DEMO_PUBLIC_KEY)).expect("the demo public key")
 }
 
+/// The `[policy]` lines of a file that does not scan.
+pub const NO_SCANNING: &str = "vulnerability_source = \"none\"\n";
+
+/// The `[signing]` lines for a key pair beside the file.
+pub fn signing_lines(key: &str, public_key: &str) -> String {
+    format!("key = \"{key}\"\npublic_key = \"{public_key}\"\n")
+}
+
 /// A `releases.toml` whose registries are `source` and `target` (full
 /// locations such as `http://127.0.0.1:5000/dev`), without a vulnerability
 /// source, signing with the demo key; services in order of first mention.
 pub fn releases_toml(source: &str, target: &str, releases: &[Declared<'_>]) -> String {
-    releases_toml_signed_with(source, target, DEMO_KEY, DEMO_PUBLIC_KEY, releases)
+    releases_toml_with(
+        source,
+        target,
+        NO_SCANNING,
+        &signing_lines(DEMO_KEY, DEMO_PUBLIC_KEY),
+        releases,
+    )
 }
 
-/// [`releases_toml`] signing with `key` and `public_key` (paths beside the file).
-pub fn releases_toml_signed_with(
+/// [`releases_toml`] with the given `[policy]` and `[signing]` lines (each
+/// ending in a newline).
+pub fn releases_toml_with(
     source: &str,
     target: &str,
-    key: &str,
-    public_key: &str,
+    policy: &str,
+    signing: &str,
     releases: &[Declared<'_>],
 ) -> String {
     let mut text = format!(
         "version = 1\n\n[registries]\nsource = \"{source}\"\ntarget = \"{target}\"\n\n\
-         [policy]\nvulnerability_source = \"none\"\n\n\
-         [signing]\nkey = \"{key}\"\npublic_key = \"{public_key}\"\n"
+         [policy]\n{policy}\n[signing]\n{signing}"
     );
     let mut services: Vec<&str> = Vec::new();
     for (service, _, _) in releases {
