@@ -10,6 +10,8 @@ set -euo pipefail
 REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 while [ $# -gt 0 ]; do
     case $1 in
         --reps) REPS=$2; shift 2 ;;
@@ -52,25 +54,13 @@ while IFS=$'\t' read -r svc devtag _ _; do
 done <"$ROWS"
 IMAGES=$(wc -l <"$ROWS")
 
-cp "$ROOT/examples/quickstart/demo-cosign.key" "$ROOT/examples/quickstart/demo-cosign.pub" "$WORK/"
+copy_demo_keys "$ROOT" "$WORK"
 mkdir -p "$WORK/docker" "$WORK/registries.d"
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$H" "$(printf admin:password123 | base64 -w0)" >"$WORK/docker/config.json"
 printf 'docker:\n  "%s":\n    use-sigstore-attachments: true\n' "$H" >"$WORK/registries.d/any.yaml"
 printf 'bench-passphrase' >"$WORK/pass.txt"
 "$SKOPEO_SIGNED" generate-sigstore-key --output-prefix "$WORK/loop" --passphrase-file "$WORK/pass.txt" >/dev/null
 
-releases_toml() { # TARGET_ORG FILE
-    {
-        printf 'version = 1\n[registries]\nsource = "http://%s/dev"\ntarget = "http://%s/%s"\n' "$H" "$H" "$1"
-        printf '[policy]\nvulnerability_source = "none"\n[signing]\nkey = "demo-cosign.key"\npublic_key = "demo-cosign.pub"\n'
-        local last=
-        while IFS=$'\t' read -r svc _ tag digest; do
-            [ "$svc" = "$last" ] || printf '[services.%s.releases]\n' "$svc"
-            last=$svc
-            printf '"%s" = "%s"\n' "$tag" "$digest"
-        done <"$ROWS"
-    } >"$2"
-}
 signed_loop() { # TARGET_ORG
     while IFS=$'\t' read -r svc devtag tag _; do
         "$SKOPEO_SIGNED" --registries.d "$WORK/registries.d" copy -q --all --preserve-digests \
@@ -95,7 +85,7 @@ measure() { # REP TOOL SCENARIO COMMAND...
 }
 for rep in $(seq "$REPS"); do
     org "q$rep"; org "s$rep"
-    releases_toml "q$rep" "$WORK/q$rep.toml"
+    releases_toml "http://$H/dev" "http://$H/q$rep" "$ROWS" "$WORK/q$rep.toml"
     export DOCKER_CONFIG=$WORK/docker
     measure "$rep" quayside "apply (create + sign $IMAGES images)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
     measure "$rep" quayside "apply again (nothing to do)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"

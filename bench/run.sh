@@ -10,6 +10,8 @@ set -euo pipefail
 REPS=3 LATENCIES=0,20 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 BIG_MIB=0 SEED=7
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
 OUT=$HERE/results.md
 KEEP=0
 while [ $# -gt 0 ]; do
@@ -111,23 +113,7 @@ while IFS=$'\t' read -r svc devtag _ _; do
         "oci:$WORK/workload/layout/$svc:$devtag" "docker://127.0.0.1:$DEV/dev/$svc:$devtag"
 done <"$ROWS"
 
-cp "$ROOT/examples/quickstart/demo-cosign.key" "$ROOT/examples/quickstart/demo-cosign.pub" "$WORK/"
-
-# releases_toml SOURCE_HOST TARGET_HOST ROWS FILE
-releases_toml() {
-    {
-        printf 'version = 1\n[registries]\nsource = "http://%s/dev"\ntarget = "http://%s/prod"\n' "$1" "$2"
-        printf '[policy]\nvulnerability_source = "none"\n'
-        printf '[signing]\nkey = "demo-cosign.key"\npublic_key = "demo-cosign.pub"\n'
-        # One table per service: the rows of a service are consecutive.
-        local last=
-        while IFS=$'\t' read -r svc _ tag digest; do
-            [ "$svc" = "$last" ] || printf '[services.%s.releases]\n' "$svc"
-            last=$svc
-            printf '"%s" = "%s"\n' "$tag" "$digest"
-        done <"$3"
-    } >"$4"
-}
+copy_demo_keys "$ROOT" "$WORK"
 
 # The shell loop a user would write: one skopeo copy per release.
 skopeo_promote() { # SOURCE_HOST TARGET_HOST ROWS
@@ -178,8 +164,8 @@ for latency in "${LATENCY_LIST[@]}"; do
     else
         D=127.0.0.1:$(start_proxy "$DEV" "$latency") P=127.0.0.1:$(start_proxy "$PROD2" "$latency")
     fi
-    releases_toml "$D" "$D" "$WORK/main.tsv" "$WORK/same.toml"
-    releases_toml "$D" "$P" "$WORK/main.tsv" "$WORK/cross.toml"
+    releases_toml "http://$D/dev" "http://$D/prod" "$WORK/main.tsv" "$WORK/same.toml"
+    releases_toml "http://$D/dev" "http://$P/prod" "$WORK/main.tsv" "$WORK/cross.toml"
     for rep in $(seq "$REPS"); do
         log "latency ${latency} ms, repetition $rep/$REPS"
         # (a) same registry, then (c) re-run and (d) check on its result.
@@ -197,7 +183,7 @@ for latency in "${LATENCY_LIST[@]}"; do
         reset_targets
         measure "$latency" b skopeo "$rep" bash -c "skopeo_promote $D $P $WORK/main.tsv"
         if [ -s "$WORK/big.tsv" ]; then
-            releases_toml "$D" "$P" "$WORK/big.tsv" "$WORK/big.toml"
+            releases_toml "http://$D/dev" "http://$P/prod" "$WORK/big.tsv" "$WORK/big.toml"
             reset_targets
             measure "$latency" e quayside "$rep" "$QUAYSIDE" apply -f "$WORK/big.toml"
             reset_targets

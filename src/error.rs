@@ -141,12 +141,15 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_does_not_load_reads_as_its_diagnostics() {
+    fn a_file_that_cannot_be_read_is_an_error_with_the_prefix() {
         let error =
             Error::from(crate::config::load(std::path::Path::new("absent.toml")).unwrap_err());
         assert_eq!(error.exit_status(), ExitStatus::Error);
         let report = error.report();
-        assert!(report.starts_with("cannot read absent.toml: "), "{report}");
+        assert!(
+            report.starts_with("error: cannot read absent.toml: "),
+            "{report}"
+        );
         assert!(report.ends_with('\n'));
     }
 }

@@ -16,6 +16,7 @@ pub mod live;
 pub mod logging;
 pub mod plan;
 pub mod progress;
+pub mod quay;
 pub mod registry;
 pub mod scan;
 pub mod signing;

@@ -6,6 +6,7 @@
 use crate::config::model::{Desired, VulnerabilitySource};
 use crate::digest::Digest;
 use crate::live::LiveState;
+use crate::quay::QuayClient;
 use crate::registry::Connector;
 use crate::scan::quay::{QuayApi, ScanError};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -26,9 +27,11 @@ pub async fn read_scans(
         return Ok(());
     }
     let api = QuayApi {
-        connector,
-        base: desired.policy.quay_api.as_deref(),
-        token,
+        quay: QuayClient::new(
+            connector.distribution(),
+            desired.policy.quay_api.as_deref(),
+            token,
+        ),
     };
     let mut wanted: Vec<(&str, Digest)> = Vec::new();
     for service in &desired.services {

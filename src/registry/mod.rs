@@ -253,18 +253,11 @@ impl Connector {
         }
     }
 
-    /// A JSON API read (Quay's security API) under the same per-host
-    /// concurrency, retry and counting rules as registry requests.
-    pub async fn api_get(
-        &self,
-        url: &str,
-        bearer: Option<&secrecy::SecretString>,
-        repository: &str,
-        operation: &str,
-    ) -> Result<distribution::ApiAnswer, RegistryError> {
-        self.distribution
-            .api_get(url, bearer, repository, operation)
-            .await
+    /// The live registries' shared HTTP state, for a registry's own REST
+    /// API beside this seam (its requests share the host's concurrency limit,
+    /// retries and counters).
+    pub fn distribution(&self) -> &distribution::DistributionClient {
+        &self.distribution
     }
 
     /// Requests sent so far, by HTTP method.

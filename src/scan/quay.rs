@@ -1,14 +1,14 @@
-//! Quay's security API client (IO): reads the scan of an image from
-//! `GET {api}/api/v1/repository/{namespace}/{repo}/manifest/{digest}/security`,
-//! one request per platform manifest (Quay reports indexes `unsupported`).
+//! Reads the scan of an image through Quay's security API (the `quay`
+//! adapter), one request per platform manifest (Quay reports indexes
+//! `unsupported`), and says what each answer means for the gate.
 
-use crate::config::location::{RepositoryLocation, Scheme};
+use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
+use crate::quay::{QuayClient, QuayRepository};
 use crate::registry::manifest::Descriptor;
 use crate::registry::{Connector, ManifestRef, RegistryError, Repository};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, parse_security};
 use futures::{StreamExt, TryStreamExt, stream};
-use secrecy::SecretString;
 
 /// Platform manifests read at once per image; the registry host's own limit
 /// still bounds requests in flight.
@@ -41,13 +41,9 @@ pub enum ScanError {
     },
 }
 
-/// Where and how to ask Quay.
+/// Reads image scans from Quay.
 pub struct QuayApi<'a> {
-    pub connector: &'a Connector,
-    /// `policy.quay_api`; `None` means the source registry's own host.
-    pub base: Option<&'a str>,
-    /// From `QUAY_API_TOKEN`; sent as `Authorization: Bearer`.
-    pub token: Option<&'a SecretString>,
+    pub quay: QuayClient<'a>,
 }
 
 impl QuayApi<'_> {
@@ -67,28 +63,12 @@ impl QuayApi<'_> {
             }
             RepositoryLocation::Remote { scheme, host, path } => (*scheme, host, path),
         };
-        let Some((namespace, repo)) = path.split_once('/') else {
+        let Some(target) = self.quay.repository(scheme, host, path) else {
             return Ok(ImageScan::Unavailable {
                 reason: format!(
                     "{host}/{path} is not a Quay `namespace/repository` path; set policy.vulnerability_source = \"none\" if {host} is not Quay"
                 ),
             });
-        };
-        let base = match self.base {
-            Some(base) => base.to_string(),
-            None => format!(
-                "{}://{host}",
-                if scheme == Scheme::Http {
-                    "http"
-                } else {
-                    "https"
-                }
-            ),
-        };
-        let target = ScanTarget {
-            base: &base,
-            registry: host,
-            repository: format!("{namespace}/{repo}"),
         };
 
         let Some(manifest) = source.get_manifest(ManifestRef::Digest(digest)).await? else {
@@ -138,43 +118,31 @@ impl QuayApi<'_> {
 
     async fn scan_manifest(
         &self,
-        target: &ScanTarget<'_>,
+        target: &QuayRepository,
         digest: &Digest,
     ) -> Result<ScanStatus, ScanError> {
-        let url = format!(
-            "{}/api/v1/repository/{}/manifest/{digest}/security?vulnerabilities=true",
-            target.base, target.repository
-        );
-        let answer = self
-            .connector
-            .api_get(
-                &url,
-                self.token,
-                &target.repository,
-                "read vulnerability scan",
-            )
-            .await?;
+        let answer = self.quay.manifest_security(target, digest).await?;
         match answer.status {
             200 => parse_security(&answer.body).map_err(|message| ScanError::Invalid {
-                api: target.base.to_string(),
-                repository: target.repository.clone(),
+                api: target.api.clone(),
+                repository: target.name.clone(),
                 digest: digest.clone(),
                 message,
             }),
             404 => Ok(ScanStatus::Absent(format!(
                 "{} knows no scan of this manifest in {} (HTTP 404); if {} is not a Quay registry, set policy.quay_api to the Quay instance that scans it, or policy.vulnerability_source = \"none\"",
-                target.base, target.repository, target.registry
+                target.api, target.name, target.registry
             ))),
             // Quay's `downstream_issue`: its scanner (Clair's matcher) failed
             // for this manifest. The image is not releasable on it, but the
             // rest of the plan is: that release alone is refused.
             520 => Ok(ScanStatus::Absent(format!(
                 "{} could not read this manifest's report from its scanner (HTTP 520 downstream_issue, Clair failed); run the plan again later",
-                target.base
+                target.api
             ))),
             status => Err(ScanError::Http {
-                api: target.base.to_string(),
-                repository: target.repository.clone(),
+                api: target.api.clone(),
+                repository: target.name.clone(),
                 digest: digest.clone(),
                 status,
                 hint: self.hint(status, answer.retries, target),
@@ -182,8 +150,8 @@ impl QuayApi<'_> {
         }
     }
 
-    fn hint(&self, status: u16, retries: u32, target: &ScanTarget<'_>) -> String {
-        let credential = if self.token.is_some() {
+    fn hint(&self, status: u16, retries: u32, target: &QuayRepository) -> String {
+        let credential = if self.quay.has_token() {
             "the token in QUAY_API_TOKEN"
         } else {
             "an anonymous request (QUAY_API_TOKEN is not set)"
@@ -191,7 +159,7 @@ impl QuayApi<'_> {
         match status {
             401 | 403 => format!(
                 "Quay refused {credential}: set QUAY_API_TOKEN to an OAuth access token (robot tokens are not accepted as bearer tokens by Quay's API) that may read {}; if {} is not a Quay registry, set policy.vulnerability_source = \"none\"",
-                target.repository, target.registry
+                target.name, target.registry
             ),
             429 => format!(
                 "Quay is rate limiting us (retried {retries} times): wait and run again, or lower --concurrency"
@@ -201,14 +169,6 @@ impl QuayApi<'_> {
                 .to_string(),
         }
     }
-}
-
-struct ScanTarget<'a> {
-    base: &'a str,
-    /// The source registry host, to name it in advice.
-    registry: &'a str,
-    /// `namespace/repo`.
-    repository: String,
 }
 
 /// BuildKit stores provenance and SBOM attestations as extra index entries
@@ -230,10 +190,7 @@ pub async fn read_into(
     connector: &Connector,
     live: &mut crate::live::LiveState,
 ) -> Result<(), ScanError> {
-    let token = std::env::var("QUAY_API_TOKEN")
-        .ok()
-        .filter(|token| !token.is_empty())
-        .map(SecretString::from);
+    let token = crate::quay::token_from_env();
     live.today = Some(crate::scan::today_utc(std::time::SystemTime::now()));
     crate::live::scans::read_scans(desired, connector, token.as_ref(), live).await
 }

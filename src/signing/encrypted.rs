@@ -4,7 +4,6 @@
 //! with base64 byte strings; scrypt derives a 32-byte key from the password
 //! and the secretbox plaintext is the PKCS#8 DER key.
 
-use crate::signing::keys::KeyError;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use crypto_secretbox::XSalsa20Poly1305;
@@ -28,26 +27,12 @@ const MAX_LOG_N: u8 = 20;
 const MAX_R: u32 = 16;
 const MAX_P: u32 = 16;
 
-/// Why an encrypted key could not be opened; turned into a [`KeyError`] that
-/// names the key's origin by [`EncryptedError::at`].
+/// Why an encrypted key could not be opened; `keys` turns it into a
+/// `KeyError` that names the key's origin.
 #[derive(Debug)]
 pub(crate) enum EncryptedError {
     Format(String),
     WrongPassword,
-}
-
-impl EncryptedError {
-    pub(crate) fn at(self, origin: &str) -> KeyError {
-        match self {
-            EncryptedError::Format(reason) => KeyError::EncryptedFormat {
-                origin: origin.to_string(),
-                reason,
-            },
-            EncryptedError::WrongPassword => KeyError::WrongPassword {
-                origin: origin.to_string(),
-            },
-        }
-    }
 }
 
 #[derive(Serialize, Deserialize)]

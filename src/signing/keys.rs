@@ -6,7 +6,7 @@
 use crate::config::model::KeySource;
 use crate::digest::Digest;
 use crate::signing::SignatureEntry;
-use crate::signing::encrypted;
+use crate::signing::encrypted::{self, EncryptedError};
 use crate::signing::payload::Payload;
 use crate::signing::signer::{SignError, Signer};
 use base64::Engine as _;
@@ -76,6 +76,21 @@ pub enum KeyError {
     PasswordUnset { origin: String },
     #[error("{PASSWORD_VARIABLE} is not valid UTF-8")]
     PasswordNotUnicode,
+}
+
+impl KeyError {
+    /// Why the encrypted key from `origin` could not be opened.
+    fn encrypted(error: EncryptedError, origin: &str) -> KeyError {
+        match error {
+            EncryptedError::Format(reason) => KeyError::EncryptedFormat {
+                origin: origin.to_string(),
+                reason,
+            },
+            EncryptedError::WrongPassword => KeyError::WrongPassword {
+                origin: origin.to_string(),
+            },
+        }
+    }
 }
 
 /// An ECDSA P-256 private key. Its memory is wiped on drop and it never
@@ -181,7 +196,7 @@ impl SigningKey {
                         origin: origin.to_string(),
                     });
                 }
-                let plain = decrypted.map_err(|error| error.at(origin))?;
+                let plain = decrypted.map_err(|error| KeyError::encrypted(error, origin))?;
                 p256::SecretKey::from_pkcs8_der(&plain).map_err(|e| malformed(e.to_string()))?
             }
             PUBLIC_LABEL => {
@@ -238,7 +253,7 @@ impl SigningKey {
             reason: e.to_string(),
         })?;
         let document = encrypted::encrypt(der.as_bytes(), password.expose_secret().as_bytes())
-            .map_err(|error| error.at(origin))?;
+            .map_err(|error| KeyError::encrypted(error, origin))?;
         let pem = pem::encode_string(SIGSTORE_ENCRYPTED_LABEL, pem::LineEnding::LF, &document)
             .map_err(|e| KeyError::Malformed {
                 origin: origin.to_string(),

@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 
 /// The `critical.type` every cosign container image signature carries.
 pub const SIGNATURE_TYPE: &str = "cosign container image signature";
+/// Media type of a simple-signing payload (a signature manifest's layer).
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Payloads are a few hundred bytes; anything much larger is not ours.
+pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
 
 /// What a signature says: "the image with this manifest digest is released as
 /// this repository", plus free-form `optional` annotations.

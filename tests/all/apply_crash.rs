@@ -5,17 +5,16 @@
 //! complete, `verify` must pass, and no declared tag may ever have been
 //! visible unsigned or at a wrong digest.
 
-use crate::support::promotion::{Promotion, ServiceReleases};
+use crate::support::promotion::Promotion;
+use crate::support::releases::ServiceReleases;
+use crate::support::rng::seeded_points;
 use crate::support::watcher::{Report, Watched, Watcher};
-use quayside::digest::Digest;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
 struct Scenario {
     promotion: Promotion,
-    /// `(service, [(tag, digest)])`, the same for every target path.
-    releases: Vec<(String, Vec<(String, Digest)>)>,
+    /// The same for every target path.
+    releases: Vec<ServiceReleases>,
 }
 
 impl Scenario {
@@ -23,28 +22,7 @@ impl Scenario {
     /// two-platform image; notifier: a single-platform image.
     async fn start() -> Self {
         let promotion = Promotion::start().await;
-        let gateway = promotion.push_two_platform("gateway", "gateway 1").await;
-        let datastorage = promotion
-            .push_two_platform("datastorage", "datastorage 1")
-            .await;
-        let notifier = promotion.push_single("notifier", "notifier 1").await;
-        let releases = vec![
-            (
-                "gateway".to_string(),
-                vec![
-                    ("v1.0.0-rc1".to_string(), gateway.digest().clone()),
-                    ("v1.0.0".to_string(), gateway.digest().clone()),
-                ],
-            ),
-            (
-                "datastorage".to_string(),
-                vec![("v0.3.0".to_string(), datastorage.digest().clone())],
-            ),
-            (
-                "notifier".to_string(),
-                vec![("v2.0.0".to_string(), notifier)],
-            ),
-        ];
+        let (releases, ..) = promotion.three_services().await;
         Scenario {
             promotion,
             releases,
@@ -53,25 +31,17 @@ impl Scenario {
 
     /// Points `releases.toml` at a fresh target path.
     fn target(&self, path: &str) {
-        let services: Vec<ServiceReleases> = self
-            .releases
-            .iter()
-            .map(|(name, releases)| ServiceReleases {
-                name: name.clone(),
-                releases: releases.clone(),
-            })
-            .collect();
-        self.promotion.write_releases(path, &services);
+        self.promotion.write_releases(path, &self.releases);
     }
 
     fn watch(&self, path: &str) -> Watcher {
         let watched = self
             .releases
             .iter()
-            .map(|(service, releases)| Watched {
-                repository: self.promotion.direct_location(path, service),
-                identity: self.promotion.identity(path, service),
-                releases: releases.clone(),
+            .map(|service| Watched {
+                repository: self.promotion.direct_location(path, &service.name),
+                identity: self.promotion.identity(path, &service.name),
+                releases: service.releases.clone(),
             })
             .collect();
         Watcher::start(
@@ -132,16 +102,6 @@ impl Scenario {
         );
         (killed, watcher.stop().await)
     }
-}
-
-/// `points` distinct kill points in `1..=total`, drawn from `seed`, sorted.
-fn seeded_points(seed: u64, total: u64, points: u64) -> Vec<u64> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut at = std::collections::BTreeSet::new();
-    while (at.len() as u64) < points.min(total) {
-        at.insert(rng.gen_range(1..=total));
-    }
-    at.into_iter().collect()
 }
 
 async fn crash_at_seeded_points(seed: u64, points: u64) {

@@ -3,42 +3,15 @@
 //! plans, refusals and key failures, and the promise that a refused or
 //! failed apply writes nothing at all.
 
-use crate::support::promotion::{Promotion, ServiceReleases};
-use quayside::digest::Digest;
+use crate::support::promotion::Promotion;
+use crate::support::releases::ServiceReleases;
 use quayside::signing::SigningKey;
 use secrecy::{ExposeSecret, SecretString};
-
-/// gateway: an rc and its final on one two-platform image; datastorage: a
-/// two-platform image; notifier: a single-platform image.
-async fn three_services(promotion: &Promotion) -> (Vec<ServiceReleases>, Digest, Digest, Digest) {
-    let gateway = promotion.push_two_platform("gateway", "gateway 1").await;
-    let datastorage = promotion
-        .push_two_platform("datastorage", "datastorage 1")
-        .await;
-    let notifier = promotion.push_single("notifier", "notifier 1").await;
-    let services = vec![
-        ServiceReleases::new(
-            "gateway",
-            &[
-                ("v1.0.0-rc1", gateway.digest()),
-                ("v1.0.0", gateway.digest()),
-            ],
-        ),
-        ServiceReleases::new("datastorage", &[("v0.3.0", datastorage.digest())]),
-        ServiceReleases::new("notifier", &[("v2.0.0", &notifier)]),
-    ];
-    (
-        services,
-        gateway.digest().clone(),
-        datastorage.digest().clone(),
-        notifier,
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_creates_signs_and_tags_then_a_rerun_writes_nothing() {
     let promotion = Promotion::start().await;
-    let (services, gateway, _, _) = three_services(&promotion).await;
+    let (services, gateway, _, _) = promotion.three_services().await;
     promotion.write_releases("prod", &services);
 
     let plan = promotion.run(["plan", "--detailed-exitcode"]).await;
@@ -87,7 +60,7 @@ async fn apply_creates_signs_and_tags_then_a_rerun_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_applies() {
     let promotion = Promotion::start().await;
-    let (services, ..) = three_services(&promotion).await;
+    let (services, ..) = promotion.three_services().await;
     promotion.write_releases("prod", &services);
 
     let plan = promotion.run(["plan", "--out", "p.json"]).await;
@@ -101,7 +74,7 @@ async fn a_saved_plan_applies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_saved_plan_is_refused_once_the_target_changed() {
     let promotion = Promotion::start().await;
-    let (services, _, datastorage, _) = three_services(&promotion).await;
+    let (services, _, datastorage, _) = promotion.three_services().await;
     promotion.write_releases("prod", &services);
     let plan = promotion.run(["plan", "--out", "p.json"]).await;
     assert_eq!(plan.code, 0, "{plan:?}");
@@ -136,7 +109,7 @@ async fn a_saved_plan_is_refused_once_the_target_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_signing_key_fails_before_any_write() {
     let promotion = Promotion::start().await;
-    let (services, ..) = three_services(&promotion).await;
+    let (services, ..) = promotion.three_services().await;
     promotion.write_releases_with_key("prod", &services, "no-such.key", "demo-cosign.pub");
 
     let storage = promotion.storage_hash();
@@ -151,7 +124,7 @@ async fn a_missing_signing_key_fails_before_any_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_cosign_password_fails_before_any_write_and_the_right_one_applies() {
     let promotion = Promotion::start().await;
-    let (services, ..) = three_services(&promotion).await;
+    let (services, ..) = promotion.three_services().await;
     let key = SigningKey::generate();
     let right = "harbour-lights-7";
     let encrypted = key
@@ -198,7 +171,7 @@ async fn a_wrong_cosign_password_fails_before_any_write_and_the_right_one_applie
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_plan_leaves_the_registry_byte_for_byte_untouched() {
     let promotion = Promotion::start().await;
-    let (services, ..) = three_services(&promotion).await;
+    let (services, ..) = promotion.three_services().await;
     // prod/gateway v1.0.0 already exists, pointing at another image: the
     // file would retag it.
     let other = crate::support::images::two_platform_image("gateway 0");

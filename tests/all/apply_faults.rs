@@ -11,17 +11,16 @@
 //! body faults reach blob reads too.
 
 use crate::quayside::{Outcome, Quayside};
+use crate::support::client::anonymous_connector;
 use crate::support::faults::{FaultCounts, FaultKind, FaultPlan};
 use crate::support::promotion::run_async;
 use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
-use crate::support::releases::scratch_dir;
+use crate::support::releases::{demo_public_key, scratch_dir};
 use crate::support::seeded::{Release, push_images, write_file};
 use crate::support::watcher::{Watched, Watcher};
 use quayside::digest::Digest;
 use quayside::registry::Connector;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
-use quayside::signing::PublicKey;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,10 +52,7 @@ impl Faulty {
         let registry = TestRegistry::start();
         let source = Proxy::start(&registry.host()).await;
         let target = Proxy::start(&registry.host()).await;
-        let connector = Arc::new(Connector::new(ClientOptions {
-            credentials: CredentialEnv::anonymous(),
-            ..ClientOptions::default()
-        }));
+        let connector = Arc::new(anonymous_connector());
         let releases = push_images(&connector, &registry.host(), services, per_service).await;
         let dir = scratch_dir();
         write_file(dir.path(), &source.host(), &target.host(), &releases);
@@ -121,7 +117,7 @@ impl Faulty {
                 releases,
             })
             .collect();
-        let key = PublicKey::load(&self.dir.path().join("demo-cosign.pub")).expect("demo key");
+        let key = demo_public_key(self.dir.path());
         Watcher::start(self.connector.clone(), key, watched)
     }
 

@@ -9,17 +9,15 @@
 //! are streamed through quayside rather than mounted, so blob lies are read.
 
 use crate::quayside::{Outcome, Quayside};
+use crate::support::client::anonymous_connector;
 use crate::support::faults::Lie;
 use crate::support::images::{TestImage, push, two_platform_image};
 use crate::support::promotion::run_async;
 use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
-use crate::support::releases::{scratch_dir, write_releases};
+use crate::support::releases::{demo_public_key, scratch_dir, write_releases};
 use crate::support::watcher::{Watched, Watcher};
 use quayside::digest::Digest;
-use quayside::registry::Connector;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
-use quayside::signing::PublicKey;
 use std::sync::Arc;
 
 /// Which object of an image a lie is about.
@@ -106,10 +104,7 @@ async fn a_lying_registry_stops_apply_for_that_image_only_and_nothing_wrong_is_t
     let registry = TestRegistry::start();
     let source = Proxy::start(&registry.host()).await;
     let target = Proxy::start(&registry.host()).await;
-    let connector = Arc::new(Connector::new(ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    }));
+    let connector = Arc::new(anonymous_connector());
     let mut declared = Vec::new();
     for case in CASES {
         let image = two_platform_image(&format!("lying {}", case.service));
@@ -135,7 +130,7 @@ async fn a_lying_registry_stops_apply_for_that_image_only_and_nothing_wrong_is_t
         &format!("http://{}/prod", target.host()),
         &releases,
     );
-    let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo key");
+    let key = demo_public_key(dir.path());
     let watcher = Watcher::start(
         connector.clone(),
         key,

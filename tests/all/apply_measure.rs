@@ -11,7 +11,8 @@
 //! `cargo build --release` then `QUAYSIDE_MEASURE_BIN=target/release/quayside`).
 
 use crate::support::images::push;
-use crate::support::promotion::{Promotion, ServiceReleases, sized_two_platform_image};
+use crate::support::promotion::{Promotion, sized_two_platform_image};
+use crate::support::releases::ServiceReleases;
 use std::time::Instant;
 
 const SERVICES: usize = 10;

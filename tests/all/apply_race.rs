@@ -4,7 +4,8 @@
 //! exactly as declared: every tag at its digest, every manifest validly
 //! signed (`verify`), nothing left to do (`plan --detailed-exitcode`).
 
-use crate::support::promotion::{Promotion, ServiceReleases, run_async};
+use crate::support::promotion::{Promotion, run_async};
+use crate::support::releases::ServiceReleases;
 
 const SERVICES: usize = 5;
 const ROUNDS: usize = 3;

@@ -5,22 +5,15 @@
 //! bounded number of times; a large blob streamed into an upload reports the
 //! source's failure, not the target's.
 
+use crate::support::client::anonymous_connector;
 use crate::support::faults::Lie;
 use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
 use bytes::Bytes;
 use quayside::config::location::{RepositoryLocation, Scheme};
 use quayside::digest::Digest;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
 use quayside::registry::reread::READS;
-use quayside::registry::{BlobReader, Connector, RegistryError};
-
-fn connector() -> Connector {
-    Connector::new(ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    })
-}
+use quayside::registry::{BlobReader, RegistryError};
 
 /// Deterministic bytes, larger than the 1 MiB a blob upload buffers, so the
 /// copy below streams.
@@ -55,7 +48,7 @@ fn assert_names_the_source(error: &RegistryError, source: &Proxy, operation: &st
 async fn a_body_cut_short_is_read_again_then_reported_as_broken() {
     let registry = TestRegistry::start();
     let source = Proxy::start(&registry.host()).await;
-    let connector = connector();
+    let connector = anonymous_connector();
     let direct = connector.open(&registry.location("dev/cut"));
     let small = Bytes::from_static(b"{\"a small config\":true}");
     let small_digest = Digest::of_bytes(&small);

@@ -1,6 +1,7 @@
 //! The OCI distribution backend against a real `docker-registry` process, and
 //! against the in-process fake for token realms, rate limits and outages.
 
+use crate::support::client::quick_retry_options;
 use crate::support::fake::{FakeConfig, FakeRegistry};
 use crate::support::images::{push, single_image, two_platform_image};
 use crate::support::registry::TestRegistry;
@@ -11,15 +12,6 @@ use quayside::registry::distribution::{ClientOptions, CredentialEnv};
 use quayside::registry::manifest::OCI_MANIFEST;
 use quayside::registry::{BlobReader, Connector, ManifestRef, Mount, RegistryError};
 use std::time::Duration;
-
-fn options() -> ClientOptions {
-    ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(50),
-        ..ClientOptions::default()
-    }
-}
 
 async fn read_all(blob: BlobReader) -> Result<Bytes, RegistryError> {
     let mut stream = blob.stream;
@@ -43,7 +35,7 @@ fn docker_config(host: &str, user: &str, password: &str) -> tempfile::TempDir {
 #[tokio::test]
 async fn list_tags_follows_pagination_past_100_tags() {
     let registry = TestRegistry::start();
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let repository = connector.open(&registry.location("dev/many"));
     let (manifest, blobs) = single_image("many", ("linux", "amd64"));
     for (digest, bytes) in blobs {
@@ -83,7 +75,7 @@ async fn list_tags_follows_link_headers_page_by_page() {
     for tag in &expected {
         fake.seed_manifest("prod/pages", OCI_MANIFEST, &manifest.bytes, Some(tag));
     }
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let mut tags = connector
         .open(&fake.location("prod/pages"))
         .list_tags()
@@ -98,7 +90,7 @@ async fn list_tags_follows_link_headers_page_by_page() {
 #[tokio::test]
 async fn manifests_and_blobs_round_trip() {
     let registry = TestRegistry::start();
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let repository = connector.open(&registry.location("dev/gateway"));
     let image = two_platform_image("round-trip");
     push(repository.as_ref(), &image, Some("dev")).await;
@@ -170,7 +162,7 @@ async fn manifests_and_blobs_round_trip() {
 #[tokio::test]
 async fn a_blob_of_unknown_size_is_streamed_in_a_patch() {
     let registry = TestRegistry::start();
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let repository = connector.open(&registry.location("dev/stream"));
     let chunks: Vec<Bytes> = (0..50)
         .map(|i| Bytes::from(vec![i as u8; 10_000]))
@@ -196,7 +188,7 @@ async fn a_blob_of_unknown_size_is_streamed_in_a_patch() {
 #[tokio::test]
 async fn mount_between_repositories_uploads_no_blob_bytes() {
     let registry = TestRegistry::start();
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let dev = connector.open(&registry.location("dev/api"));
     let prod = connector.open(&registry.location("prod/api"));
     let image = two_platform_image("mount");
@@ -246,7 +238,7 @@ async fn mount_between_repositories_uploads_no_blob_bytes() {
 #[tokio::test]
 async fn copy_between_registries_streams_blobs() {
     let (source, target) = (TestRegistry::start(), TestRegistry::start());
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let from = connector.open(&source.location("dev/worker"));
     let to = connector.open(&target.location("prod/worker"));
     let image = two_platform_image("copy");
@@ -302,7 +294,7 @@ async fn basic_auth_uses_docker_config_and_never_shows_the_password() {
             docker_config_dir: Some(good.path().to_path_buf()),
             ..CredentialEnv::default()
         },
-        ..options()
+        ..quick_retry_options()
     });
     let repository = connector.open(&registry.location("prod/secure"));
     push(
@@ -319,7 +311,7 @@ async fn basic_auth_uses_docker_config_and_never_shows_the_password() {
             docker_config_dir: Some(bad.path().to_path_buf()),
             ..CredentialEnv::default()
         },
-        ..options()
+        ..quick_retry_options()
     });
     let error = connector
         .open(&registry.location("prod/secure"))
@@ -337,7 +329,7 @@ async fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     assert!(!message.contains("wrong-battery-staple"), "{message}");
     assert!(!format!("{error:?}").contains("wrong-battery-staple"));
 
-    let anonymous = Connector::new(options());
+    let anonymous = Connector::new(quick_retry_options());
     let message = anonymous
         .open(&registry.location("prod/secure"))
         .list_tags()
@@ -369,7 +361,7 @@ async fn bearer_tokens_are_fetched_once_per_scope() {
             docker_config_dir: Some(config.path().to_path_buf()),
             ..CredentialEnv::default()
         },
-        ..options()
+        ..quick_retry_options()
     });
     let repository = connector.open(&fake.location("prod/app"));
     assert_eq!(
@@ -416,7 +408,7 @@ async fn bearer_tokens_are_fetched_once_per_scope() {
             docker_config_dir: Some(wrong.path().to_path_buf()),
             ..CredentialEnv::default()
         },
-        ..options()
+        ..quick_retry_options()
     });
     let message = connector
         .open(&fake.location("prod/app"))
@@ -442,7 +434,7 @@ async fn operations_succeed_through_rate_limits_and_outages() {
     for (_, bytes) in &blobs {
         fake.seed_blob(bytes);
     }
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let repository = connector.open(&fake.location("prod/flaky"));
     for round in 0..10 {
         let tag = format!("v1.0.{round}");
@@ -481,7 +473,7 @@ async fn a_registry_that_stays_down_is_reported_after_max_attempts() {
         ..FakeConfig::default()
     })
     .await;
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let error = connector
         .open(&fake.location("prod/down"))
         .list_tags()
@@ -505,7 +497,7 @@ async fn immutable_tags_and_missing_digest_headers() {
         ..FakeConfig::default()
     })
     .await;
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let repository = connector.open(&fake.location("prod/app"));
     let (first, _) = single_image("first", ("linux", "amd64"));
     let (second, _) = single_image("second", ("linux", "amd64"));
@@ -537,7 +529,7 @@ async fn wrong_content_from_a_registry_is_caught() {
     let (manifest, blobs) = single_image("corrupt", ("linux", "amd64"));
     let claimed = blobs[1].0.clone();
     fake.seed_corrupt(&claimed, OCI_MANIFEST, &manifest.bytes);
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let repository = connector.open(&fake.location("prod/corrupt"));
 
     let blob = repository.get_blob(&claimed).await.expect("answered");
@@ -565,7 +557,7 @@ async fn requests_to_one_host_respect_the_concurrency_limit() {
     .await;
     let connector = Connector::new(ClientOptions {
         max_concurrency_per_host: 3,
-        ..options()
+        ..quick_retry_options()
     });
     let repository = connector.open(&fake.location("prod/busy"));
     let digests: Vec<Digest> = (0..12).map(|i| Digest::of_bytes(&[i])).collect();
@@ -582,7 +574,7 @@ async fn an_unreachable_registry_is_retried_then_reported() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("address").port()
     };
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let location = quayside::config::location::RepositoryLocation::Remote {
         scheme: quayside::config::location::Scheme::Http,
         host: format!("127.0.0.1:{port}"),
@@ -622,7 +614,7 @@ async fn identity_tokens_are_exchanged_with_a_refresh_grant() {
             docker_config_dir: Some(dir.path().to_path_buf()),
             ..CredentialEnv::default()
         },
-        ..options()
+        ..quick_retry_options()
     });
     let repository = connector.open(&fake.location("prod/app"));
     assert_eq!(

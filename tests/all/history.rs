@@ -3,13 +3,14 @@
 //! count of an incremental plan against a real registry.
 
 use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use crate::support::client::anonymous_options;
 use crate::support::git::git;
 use crate::support::images::{push, two_platform_image};
 use crate::support::registry::TestRegistry;
 use quayside::history::Baseline;
 use quayside::live::{Scope, read_live_state};
 use quayside::registry::Connector;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
+use quayside::registry::distribution::ClientOptions;
 use std::path::Path;
 
 const NEW_DIGEST: &str = "sha256:65d681280213865236277e11c79346bb537519c32620e6ac630e8eed6adcf6f9";
@@ -61,7 +62,7 @@ fn pr_adding_a_release_plans_one_create_and_skips_the_rest() {
     insta::assert_snapshot!("history_add_text", redact(&text, &base));
 
     let json = plan(dir.path(), &["--base", "HEAD", "--format", "json"]);
-    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let value = json.json();
     assert_eq!(value["summary"]["create"], 1, "{json:?}");
     assert_eq!(value["summary"]["not_checked"], 2);
     assert_eq!(value["actions"].as_array().unwrap().len(), 1);
@@ -78,7 +79,7 @@ fn pr_adding_a_release_plans_one_create_and_skips_the_rest() {
         dir.path(),
         &["--base", "HEAD", "--full", "--format", "json"],
     );
-    let value: serde_json::Value = serde_json::from_str(&full.stdout).unwrap();
+    let value = full.json();
     assert_eq!(value["actions"].as_array().unwrap().len(), 3, "{full:?}");
     assert!(value["summary"].get("not_checked").is_none());
 }
@@ -94,7 +95,7 @@ fn pr_editing_a_released_digest_is_refused_changed() {
 
     let out = plan(dir.path(), &["--base", "HEAD", "--format", "json"]);
     assert_eq!(out.code, 3, "{out:?}");
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let value = out.json();
     let refusal = &value["refusals"][0];
     assert_eq!(refusal["code"], "changed");
     assert_eq!(refusal["tag"], "v1.0.0");
@@ -120,7 +121,7 @@ fn pr_deleting_a_release_is_refused_removed_at_the_base_line() {
 
     let out = plan(dir.path(), &["--base", "HEAD", "--format", "json"]);
     assert_eq!(out.code, 3, "{out:?}");
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let value = out.json();
     let refusal = &value["refusals"][0];
     assert_eq!(refusal["code"], "removed");
     assert_eq!(refusal["service"], "datastorage");
@@ -218,7 +219,7 @@ fn detached_head_and_a_renamed_file_work() {
     );
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stderr.contains("renamed from releases.toml"), "{out:?}");
-    let value: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let value = out.json();
     assert_eq!(value["summary"]["create"], 1, "{out:?}");
     assert_eq!(value["actions"][0]["tag"], "v1.1.0-rc1");
 }
@@ -271,12 +272,8 @@ async fn apply_refuses_uncommitted_changes_unless_allowed_and_records_the_commit
 #[tokio::test]
 async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     let registry = TestRegistry::start();
-    let options = || ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    };
     let image = two_platform_image("history");
-    let setup = Connector::new(options());
+    let setup = Connector::new(anonymous_options());
     let mut base_text = format!(
         "version = 1\n[registries]\nsource = \"http://{0}/dev\"\ntarget = \"http://{0}/prod\"\n[policy]\nvulnerability_source = \"none\"\n",
         registry.host()
@@ -312,13 +309,13 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     std::fs::write(&file, &new_text).unwrap();
     let desired = quayside::config::load(&file).expect("valid file");
 
-    let full = Connector::new(options());
+    let full = Connector::new(anonymous_options());
     read_live_state(&desired, &full, Scope::Plan)
         .await
         .expect("full read");
     let baseline = Baseline::load(&file, "HEAD", &desired).expect("baseline");
     let scoped = baseline.scope(&desired, false);
-    let incremental = Connector::new(options());
+    let incremental = Connector::new(anonymous_options());
     read_live_state(&scoped.desired, &incremental, Scope::Plan)
         .await
         .expect("incremental read");

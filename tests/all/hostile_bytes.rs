@@ -3,24 +3,11 @@
 //! payload parsers, mutated by a seeded generator, must give errors, never a
 //! panic. (`releases.toml` has its own in `validate::robustness`.)
 
+use crate::support::rng::Xorshift;
 use bytes::Bytes;
 use quayside::registry::RawManifest;
 use quayside::signing::Payload;
 use std::path::PathBuf;
-
-/// xorshift: deterministic, so a failure reproduces from its iteration.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -42,7 +29,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 
 /// Byte-level mutations that JSON parsers find hard: flips, JSON punctuation,
 /// deletions, duplications of a slice, truncation, huge numbers.
-fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
+fn mutate(rng: &mut Xorshift, input: &[u8]) -> Vec<u8> {
     const TOKENS: [&[u8]; 10] = [
         b"{",
         b"}",
@@ -101,7 +88,7 @@ fn manifest(data: &[u8]) {
 #[test]
 fn mutated_manifests_are_errors_not_panics() {
     let seeds = seeds("manifest_parse");
-    let mut rng = Rng(0x005e_ed0f_c0ff_ee00);
+    let mut rng = Xorshift(0x005e_ed0f_c0ff_ee00);
     for seed in &seeds {
         manifest(seed);
     }
@@ -121,7 +108,7 @@ fn mutated_cosign_payloads_are_errors_not_panics() {
         seeds.iter().all(|s| Payload::parse(s).is_ok()),
         "the seeds are valid payloads"
     );
-    let mut rng = Rng(0xdead_beef_1234);
+    let mut rng = Xorshift(0xdead_beef_1234);
     for _ in 0..20_000 {
         let seed = &seeds[rng.below(seeds.len())];
         match Payload::parse(&mutate(&mut rng, seed)) {

@@ -7,10 +7,13 @@
 //! `policy.json` check admits every platform of what apply signed, and
 //! refuses an image one of whose children is unsigned.
 
-use crate::support::promotion::{Promotion, ServiceReleases};
-use crate::support::verifiers::{constraints, policy_admits, signature_layers, sigstore_skopeo};
+use crate::support::promotion::Promotion;
+use crate::support::releases::ServiceReleases;
+use crate::support::verifiers::{
+    constraints, copy_index_signature_onto_first_child, policy_admits, signature_layers,
+    sigstore_skopeo,
+};
 use quayside::digest::Digest;
-use quayside::registry::ManifestRef;
 use quayside::signing::SigningKey;
 use sigstore::cosign::verify_constraints;
 use sigstore::registry::Auth;
@@ -63,16 +66,8 @@ async fn sigstore_verifies_every_manifest_apply_signed_and_nothing_else() {
     // Copy the index's signature manifest onto the first child's `.sig` tag:
     // a signature for one digest is no signature for another.
     let prod = promotion.direct("prod", "gateway");
-    let index_signatures = prod
-        .get_manifest(ManifestRef::Tag(&gateway.digest().signature_tag()))
-        .await
-        .unwrap()
-        .expect("the index is signed");
-    let child = &gateway.manifests[0].digest;
-    prod.put_manifest(&index_signatures, Some(&child.signature_tag()))
-        .await
-        .unwrap();
-    let layers = signature_layers(&host, "prod/gateway", child, &Auth::Anonymous).await;
+    let child = copy_index_signature_onto_first_child(prod.as_ref(), &gateway).await;
+    let layers = signature_layers(&host, "prod/gateway", &child, &Auth::Anonymous).await;
     assert!(
         layers.is_empty() || verify_constraints(&layers, ours.iter()).is_err(),
         "a copied signature manifest must not verify the child"
@@ -127,15 +122,7 @@ async fn upstream_skopeo_policy_admits_what_apply_signed_and_nothing_else() {
     // A second tag on an image whose first child's signature was replaced
     // by the index's: skopeo checks each platform, so it refuses.
     let prod = promotion.direct("prod", "gateway");
-    let index_signatures = prod
-        .get_manifest(ManifestRef::Tag(&gateway.digest().signature_tag()))
-        .await
-        .unwrap()
-        .expect("the index is signed");
-    let child = &gateway.manifests[0].digest;
-    prod.put_manifest(&index_signatures, Some(&child.signature_tag()))
-        .await
-        .unwrap();
+    copy_index_signature_onto_first_child(prod.as_ref(), &gateway).await;
     let refusal = policy_admits(&skopeo, &host, &reference, &key, None)
         .expect_err("a child without its own signature is refused");
     assert!(refusal.contains("ignature"), "{refusal}");

@@ -14,25 +14,17 @@
 
 use crate::plan_requests::{expected_unchanged_plan_requests, payloads_are_inline};
 use crate::quayside::Quayside;
+use crate::support::client::anonymous_options;
 use crate::support::registry::TestRegistry;
-use crate::support::releases::scratch_dir;
+use crate::support::releases::{demo_public_key, scratch_dir};
 use crate::support::seeded::{push_images, write_file};
 use quayside::live::{Scope, read_live_state};
 use quayside::registry::Connector;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
-use quayside::signing::PublicKey;
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 50;
 const RELEASES: usize = 4;
 const PLAN_RUNS: usize = 3;
-
-fn options() -> ClientOptions {
-    ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        ..ClientOptions::default()
-    }
-}
 
 #[tokio::test]
 #[ignore = "a measurement of minutes, run by hand (see the module comment)"]
@@ -40,7 +32,13 @@ async fn bench_plan_50_services_x_4_releases() {
     let registry = TestRegistry::start();
     let host = registry.host();
     let started = Instant::now();
-    let releases = push_images(&Connector::new(options()), &host, SERVICES, RELEASES).await;
+    let releases = push_images(
+        &Connector::new(anonymous_options()),
+        &host,
+        SERVICES,
+        RELEASES,
+    )
+    .await;
     eprintln!(
         "pushed {} two-platform images in {:.1} s",
         releases.len(),
@@ -74,7 +72,7 @@ async fn bench_plan_50_services_x_4_releases() {
 
     let desired = quayside::config::parse_str(&text, "releases.toml", dir.path())
         .expect("the generated releases.toml is valid");
-    let connector = Connector::new(options());
+    let connector = Connector::new(anonymous_options());
     let started = Instant::now();
     let live = read_live_state(&desired, &connector, Scope::Plan)
         .await
@@ -96,7 +94,7 @@ async fn bench_plan_50_services_x_4_releases() {
     );
 
     // The pure planner: checking the root's signature of each release.
-    let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo public key");
+    let key = demo_public_key(dir.path());
     let started = Instant::now();
     let plan = quayside::plan::plan(&desired, &live, Some(&key));
     eprintln!(

@@ -22,7 +22,7 @@ fn quickstart_plan_json_matches_the_spec_shape() {
         .args(["plan", "--format", "json"])
         .run();
     assert_eq!(out.code, 0, "{out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+    let plan = out.json();
     assert_eq!(plan["schema"], 1);
     for key in ["create", "sign", "unchanged", "refused", "warnings"] {
         assert!(plan["summary"][key].is_u64(), "summary.{key}");
@@ -70,7 +70,7 @@ fn uncommenting_the_refusal_line_makes_plan_exit_3() {
         .args(["plan", "--format", "json"])
         .run();
     assert_eq!(out.code, 3, "{out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let plan = out.json();
     let refusal = &plan["refusals"][0];
     assert!(refusal["code"].is_string());
     assert_eq!(refusal["location"]["file"], "releases.toml");
@@ -134,7 +134,7 @@ fn plan_refuses_invalid_tags_that_validate_rejects() {
         .args(["plan", "--format", "json"])
         .run();
     assert_eq!(plan.code, 3, "{plan:?}");
-    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let json = plan.json();
     assert_eq!(json["refusals"][0]["code"], "invalid-tag");
     assert_eq!(json["refusals"][0]["tag"], "latest");
 }

@@ -3,6 +3,7 @@
 //! byte for byte the plan made without them.
 
 use crate::quayside::{Outcome, Quayside};
+use crate::support::client::anonymous_connector;
 use crate::support::faults::{FaultKind, FaultPlan};
 use crate::support::images::{push, two_platform_image};
 use crate::support::proxy::Proxy;
@@ -10,7 +11,6 @@ use crate::support::registry::TestRegistry;
 use crate::support::releases::scratch_dir;
 use crate::support::seeded::{Release, push_images, write_file};
 use quayside::registry::Connector;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
 use std::path::{Path, PathBuf};
 
 /// About 30 % of requests answered 429 or 503, as before the proxies merged.
@@ -40,10 +40,7 @@ impl Proxied {
         let registry = TestRegistry::start();
         let proxy = Proxy::start(&registry.host()).await;
         let host = proxy.host();
-        let connector = Connector::new(ClientOptions {
-            credentials: CredentialEnv::anonymous(),
-            ..ClientOptions::default()
-        });
+        let connector = anonymous_connector();
         let releases = push_images(&connector, &host, 3, 2).await;
         let dir = scratch_dir();
         write_file(dir.path(), &host, &host, &releases);
@@ -96,7 +93,7 @@ async fn plan_under_injected_429_and_503_equals_the_plan_without_faults() {
 
     let clean = quayside(dir.path(), &["plan", "--format", "json"]).await;
     assert_eq!(clean.code, 0, "{clean:?}");
-    let plan: serde_json::Value = serde_json::from_str(&clean.stdout).expect("JSON plan");
+    let plan = clean.json();
     assert_eq!(plan["summary"]["unchanged"], 6, "{clean:?}");
     assert_eq!(plan["summary"]["create"], 1, "{clean:?}");
 

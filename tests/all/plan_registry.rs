@@ -72,13 +72,13 @@ fn plan_against_a_registry_shows_every_kind_in_every_format() {
     write_releases(dir, &source, &target, PROMOTED);
     let out = quayside(dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(out.code, 2, "{out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON plan");
+    let plan = out.json();
     assert_eq!(plan["summary"]["create"], 2, "{out:?}");
     let out = quayside(dir, &["apply"]);
     assert_eq!(out.code, 0, "apply against the registry: {out:?}");
     let out = quayside(dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(out.code, 0, "after apply, nothing to do: {out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON plan");
+    let plan = out.json();
     assert_eq!(plan["summary"]["unchanged"], 2, "{out:?}");
     let out = quayside(dir, &["apply"]);
     assert_eq!(out.code, 0, "a second apply does nothing: {out:?}");
@@ -106,7 +106,7 @@ fn plan_against_a_registry_shows_every_kind_in_every_format() {
     }
     let out = quayside(dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(out.code, 2, "{out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON plan");
+    let plan = out.json();
     let kinds: Vec<(&str, &str)> = plan["actions"]
         .as_array()
         .expect("actions")
@@ -143,7 +143,7 @@ fn plan_against_a_registry_shows_every_kind_in_every_format() {
     }
     let out = quayside(dir, &["plan", "--detailed-exitcode", "--format", "json"]);
     assert_eq!(out.code, 3, "refusals win over pending changes: {out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON plan");
+    let plan = out.json();
     let mut refusals: Vec<(&str, &str)> = plan["refusals"]
         .as_array()
         .expect("refusals")
@@ -164,7 +164,7 @@ fn plan_against_a_registry_shows_every_kind_in_every_format() {
     assert_eq!(out.code, 3, "{out:?}");
     write_releases(dir, &source, &target, PENDING);
     let out = quayside(dir, &["plan", "--format", "json"]);
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON plan");
+    let plan = out.json();
     assert_eq!(
         plan["summary"],
         serde_json::json!({"create": 1, "sign": 1, "unchanged": 2, "refused": 0, "warnings": 2}),

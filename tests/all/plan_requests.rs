@@ -2,25 +2,15 @@
 //! what the plan needs, and never reads the source for releases that are
 //! already in place. Counted in-process through `Connector::request_counts`.
 
+use crate::support::client::quick_retry_options;
 use crate::support::registry::TestRegistry;
-use crate::support::releases::scratch_dir;
+use crate::support::releases::{demo_public_key, scratch_dir};
 use crate::support::seeded::{promote, push_images, write_file};
 use quayside::live::{Scope, read_live_state};
 use quayside::plan::ActionKind;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv, RequestCounts};
+use quayside::registry::distribution::RequestCounts;
 use quayside::registry::manifest::ManifestKind;
 use quayside::registry::{Connector, ManifestRef};
-use quayside::signing::PublicKey;
-use std::time::Duration;
-
-fn options() -> ClientOptions {
-    ClientOptions {
-        credentials: CredentialEnv::anonymous(),
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(50),
-        ..ClientOptions::default()
-    }
-}
 
 /// Requests to plan `services` x `releases` two-platform releases that are all
 /// in place and signed once per manifest (as `apply` leaves them), on an
@@ -54,7 +44,7 @@ pub fn expected_unchanged_plan_requests(
 pub async fn payloads_are_inline(desired: &quayside::config::model::Desired) -> bool {
     let service = &desired.services[0];
     let tag = service.releases[0].digest.signature_tag();
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let manifest = connector
         .open(&service.target)
         .get_manifest(ManifestRef::Tag(&tag))
@@ -73,7 +63,7 @@ pub async fn payloads_are_inline(desired: &quayside::config::model::Desired) -> 
 async fn unchanged_plan_makes_exactly_the_expected_requests_and_never_reads_the_source() {
     let source = TestRegistry::start();
     let target = TestRegistry::start();
-    let releases = push_images(&Connector::new(options()), &source.host(), 3, 2).await;
+    let releases = push_images(&Connector::new(quick_retry_options()), &source.host(), 3, 2).await;
     let dir = scratch_dir();
     let text = write_file(dir.path(), &source.host(), &target.host(), &releases);
     promote(dir.path());
@@ -83,7 +73,7 @@ async fn unchanged_plan_makes_exactly_the_expected_requests_and_never_reads_the_
     drop(source);
     let desired = quayside::config::parse_str(&text, "releases.toml", dir.path())
         .expect("the generated releases.toml is valid");
-    let connector = Connector::new(options());
+    let connector = Connector::new(quick_retry_options());
     let live = read_live_state(&desired, &connector, Scope::Plan)
         .await
         .expect("the target alone answers an unchanged plan");
@@ -94,7 +84,7 @@ async fn unchanged_plan_makes_exactly_the_expected_requests_and_never_reads_the_
         "payloads inline: {inline}"
     );
 
-    let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo public key");
+    let key = demo_public_key(dir.path());
     let plan = quayside::plan::plan(&desired, &live, Some(&key));
     assert_eq!(plan.actions.len(), 6);
     assert!(

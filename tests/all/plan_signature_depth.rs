@@ -4,6 +4,7 @@
 //! child only by its `sha256-<hex>.sig` tag; `verify` verifies every child.
 
 use crate::quayside::{Quayside, repo_root, scratch_copy};
+use crate::support::releases::demo_public_key;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
 use quayside::live::{Scope, SignatureTagPresence, read_live_state};
@@ -11,7 +12,7 @@ use quayside::plan::ActionKind;
 use quayside::registry::layout::LayoutRepository;
 use quayside::registry::{BlobReader, Connector, Repository};
 use quayside::signing::store::signature_manifest;
-use quayside::signing::{PublicKey, SignatureEntry, SigningKey};
+use quayside::signing::{SignatureEntry, SigningKey};
 use quayside::verify::{self, Finding};
 use std::path::Path;
 
@@ -40,7 +41,7 @@ async fn planned_kind(dir: &Path) -> ActionKind {
     let live = read_live_state(&desired, &connector(), Scope::Plan)
         .await
         .expect("the layouts read");
-    let key = PublicKey::load(&dir.join("demo-cosign.pub")).expect("demo key");
+    let key = demo_public_key(dir);
     let plan = quayside::plan::plan(&desired, &live, Some(&key));
     plan.actions
         .iter()
@@ -98,7 +99,7 @@ async fn a_child_signed_by_another_key_passes_plan_by_tag_and_fails_verify() {
     let audit = read_live_state(&desired, &connector(), Scope::Audit)
         .await
         .expect("reads");
-    let key = PublicKey::load(&dir.path().join("demo-cosign.pub")).expect("demo key");
+    let key = demo_public_key(dir.path());
     let checks = verify::check(&desired, &audit, &key);
     let gateway = checks
         .iter()

@@ -12,35 +12,22 @@
 //! target organization.
 
 use crate::support::git::git;
-use crate::support::promotion::{ServiceReleases, run_async};
+use crate::support::promotion::run_async;
 use crate::support::proxy::Proxy;
 use crate::support::quay_promotion::{Credentials, QuayPromotion};
 use crate::support::real_quay::RealQuay;
+use crate::support::releases::ServiceReleases;
+use crate::support::rng::seeded_points;
 use futures::{StreamExt, stream};
 use quayside::digest::Digest;
 use quayside::live::read::read_image_signatures;
 use quayside::registry::Connector;
 use quayside::signing::PublicKey;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// `(service, [(tag, digest)])`.
-type Releases = Vec<(String, Vec<(String, Digest)>)>;
-
-fn service_releases(releases: &Releases) -> Vec<ServiceReleases> {
-    releases
-        .iter()
-        .map(|(name, releases)| ServiceReleases {
-            name: name.clone(),
-            releases: releases.clone(),
-        })
-        .collect()
-}
 
 // ---------------------------------------------------------------------------
 // A watcher for Quay.
@@ -77,7 +64,7 @@ struct WatchedOrg {
     org: String,
     /// The host apply talked to, which signatures name.
     signed_host: String,
-    releases: Releases,
+    releases: Vec<ServiceReleases>,
 }
 
 impl QuayWatcher {
@@ -92,9 +79,9 @@ impl QuayWatcher {
             // One more poll after the stop flag, so the final state is seen.
             loop {
                 let last = flag.load(Ordering::SeqCst);
-                for (service, releases) in &watched.releases {
+                for service in &watched.releases {
                     watched
-                        .poll(service, releases, &mut signed, &mut report)
+                        .poll(&service.name, &service.releases, &mut signed, &mut report)
                         .await;
                 }
                 report.polls += 1;
@@ -185,13 +172,13 @@ impl WatchedOrg {
     /// Every tag Quay's (uncached) REST API lists that the file does not
     /// declare and that is not a cosign signature tag.
     async fn undeclared_tags(&self, report: &mut QuayReport) {
-        for (service, releases) in &self.releases {
-            for (tag, _, _, _) in self.quay.rest_tags(&self.org, service).await {
-                let declared = releases.iter().any(|(name, _)| *name == tag);
+        for service in &self.releases {
+            for (tag, _, _, _) in self.quay.rest_tags(&self.org, &service.name).await {
+                let declared = service.releases.iter().any(|(name, _)| *name == tag);
                 if !declared && !is_signature_tag(&tag) {
                     report.violations.push(format!(
-                        "{}/{service}:{tag} exists but the file does not declare it",
-                        self.org
+                        "{}/{}:{tag} exists but the file does not declare it",
+                        self.org, service.name
                     ));
                 }
             }
@@ -222,7 +209,7 @@ struct Crash {
     /// One per run: the undisturbed one first, then one per kill point, so
     /// that each counts (and kills) only its own apply's requests.
     proxies: Vec<Proxy>,
-    releases: Releases,
+    releases: Vec<ServiceReleases>,
 }
 
 impl Crash {
@@ -244,17 +231,14 @@ impl Crash {
             .push_two_platform("datastorage", "quay crash datastorage")
             .await;
         let releases = vec![
-            (
-                "gateway".to_string(),
-                vec![
-                    ("v1.0.0-rc1".to_string(), gateway.digest().clone()),
-                    ("v1.0.0".to_string(), gateway.digest().clone()),
+            ServiceReleases::new(
+                "gateway",
+                &[
+                    ("v1.0.0-rc1", gateway.digest()),
+                    ("v1.0.0", gateway.digest()),
                 ],
             ),
-            (
-                "datastorage".to_string(),
-                vec![("v0.3.0".to_string(), datastorage.digest().clone())],
-            ),
+            ServiceReleases::new("datastorage", &[("v0.3.0", datastorage.digest())]),
         ];
         Some(Crash {
             quay,
@@ -271,7 +255,7 @@ impl Crash {
             self.quay.quay.repository(&org, service).await;
         }
         self.quay
-            .write_releases_at(file, &proxy.host(), &org, &service_releases(&self.releases));
+            .write_releases_at(file, &proxy.host(), &org, &self.releases);
         org
     }
 
@@ -350,16 +334,6 @@ impl Crash {
     }
 }
 
-/// `points` distinct kill points in `1..=total`, drawn from `seed`, sorted.
-fn seeded_points(seed: u64, total: u64, points: usize) -> Vec<u64> {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut at = BTreeSet::new();
-    while at.len() < points.min(total as usize) {
-        at.insert(rng.gen_range(1..=total));
-    }
-    at.into_iter().collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn apply_on_quay_killed_at_seeded_points_recovers_and_never_shows_an_unsigned_tag() {
     let Some(crash) = Crash::start().await else {
@@ -371,7 +345,7 @@ async fn apply_on_quay_killed_at_seeded_points_recovers_and_never_shows_an_unsig
         total >= 2 * CRASH_POINTS as u64,
         "an undisturbed apply made only {total} proxied requests"
     );
-    let kill_points = seeded_points(CRASH_SEED, total, CRASH_POINTS);
+    let kill_points = seeded_points(CRASH_SEED, total, CRASH_POINTS as u64);
     let reports: Vec<(u64, bool, QuayReport)> = stream::iter(kill_points.iter().enumerate())
         .map(|(point, &kill_after)| {
             let crash = &crash;
@@ -568,7 +542,7 @@ async fn base_pr_plan_and_saved_plan_on_quay() {
         .run(["plan", "--base", &base, "--format", "json"])
         .await;
     assert_eq!(json.code, 0, "{json:?}");
-    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON plan");
+    let value = json.json();
     assert_eq!(value["summary"]["create"], 1, "{value:#}");
     assert_eq!(value["summary"]["not_checked"], 1, "{value:#}");
     let actions = value["actions"].as_array().expect("actions");

@@ -3,8 +3,9 @@
 //! organization (streamed copy) and with one account for both (mounts).
 //! Quay behaviours found here have a regression test named after them.
 
-use crate::support::promotion::ServiceReleases;
+use crate::support::images::push_single;
 use crate::support::quay_promotion::{Credentials, QuayPromotion};
+use crate::support::releases::ServiceReleases;
 use quayside::registry::ManifestRef;
 
 /// Quay caches each `/v2/<repo>/tags/list` page for 120 s: a plan read before
@@ -138,19 +139,11 @@ async fn plan_on_quay_shows_every_kind_of_change_and_refusal() {
     // Another client tags images into the target: one the file will declare
     // (unsigned), one at another digest than declared, one never declared.
     let target = quay.target("notifier");
-    let unsigned = quay
-        .push_single_to(target.as_ref(), "kinds unsigned", "v3.0.0")
-        .await;
-    let elsewhere = quay
-        .push_single_to(target.as_ref(), "kinds elsewhere", "v3.1.0")
-        .await;
-    let _stray = quay
-        .push_single_to(target.as_ref(), "kinds stray", "v0.0.1")
-        .await;
+    let unsigned = push_single(target.as_ref(), "kinds unsigned", "v3.0.0").await;
+    let elsewhere = push_single(target.as_ref(), "kinds elsewhere", "v3.1.0").await;
+    let _stray = push_single(target.as_ref(), "kinds stray", "v0.0.1").await;
     let source = quay.source("notifier");
-    let declared = quay
-        .push_single_to(source.as_ref(), "kinds declared", "dev")
-        .await;
+    let declared = push_single(source.as_ref(), "kinds declared", "dev").await;
     let missing = quayside::digest::Digest::of_bytes(b"never pushed anywhere");
     assert_ne!(elsewhere, declared);
 
@@ -171,7 +164,7 @@ async fn plan_on_quay_shows_every_kind_of_change_and_refusal() {
     ]);
     let plan = quay.run(["plan", "--format", "json"]).await;
     assert_eq!(plan.code, 3, "{plan:?}");
-    let json: serde_json::Value = serde_json::from_str(&plan.stdout).expect("JSON plan");
+    let json = plan.json();
     let kind_of = |tag: &str| {
         json["actions"]
             .as_array()
@@ -306,9 +299,7 @@ async fn quay_answers_an_immutable_tag_overwrite_409_and_it_reads_as_tag_immutab
         )
         .await;
     let target = quay.target("gateway");
-    let first = quay
-        .push_single_to(target.as_ref(), "immutable one", "v1.0.0")
-        .await;
+    let first = push_single(target.as_ref(), "immutable one", "v1.0.0").await;
     let tags = quay.target_tags("gateway").await;
     assert!(
         tags.iter()

@@ -11,10 +11,12 @@ use crate::support::clair::{Canned, Clair, Vuln};
 use crate::support::images::{TestImage, push, two_platform_image};
 use crate::support::promotion::run_async;
 use crate::support::quay_promotion::{Credentials, QuayPromotion};
+use crate::support::releases::{
+    DEMO_KEY, DEMO_PUBLIC_KEY, declared_for, releases_toml_with, signing_lines,
+};
 use quayside::digest::Digest;
 use reqwest::Method;
 use serde_json::Value;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// How long Quay may take to index a pushed manifest (its worker runs every
@@ -109,16 +111,13 @@ impl ScanSetup {
     /// security API at Quay's host, `waivers` (TOML) after the policy.
     fn write(&self, waivers: &str, releases: &[(&str, &Digest)]) {
         let host = self.quay.quay.host();
-        let mut text = format!(
-            "version = 1\n\n[registries]\nsource = \"http://{host}/{}\"\ntarget = \"http://{host}/{}\"\n\n\
-             [policy]\nvulnerability_source = \"quay\"\nquay_api = \"http://{host}\"\n{waivers}\n\n\
-             [signing]\nkey = \"demo-cosign.key\"\npublic_key = \"demo-cosign.pub\"\n\n\
-             [services.gateway.releases]\n",
-            self.quay.source_org, self.quay.target_org
+        let text = releases_toml_with(
+            &format!("http://{host}/{}", self.quay.source_org),
+            &format!("http://{host}/{}", self.quay.target_org),
+            &format!("vulnerability_source = \"quay\"\nquay_api = \"http://{host}\"\n{waivers}\n"),
+            &signing_lines(DEMO_KEY, DEMO_PUBLIC_KEY),
+            &declared_for("gateway", releases),
         );
-        for (tag, digest) in releases {
-            let _ = writeln!(text, "\"{tag}\" = \"{digest}\"");
-        }
         std::fs::write(self.quay.dir.path().join("releases.toml"), text)
             .expect("write releases.toml");
     }
@@ -133,10 +132,6 @@ impl ScanSetup {
             .args(args);
         run_async(command).await
     }
-}
-
-fn json(out: &Outcome) -> Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
 }
 
 /// The vulnerabilities Quay lists in a security answer: `(name, severity,
@@ -203,7 +198,7 @@ async fn clean_on_both_platforms_plans_create() {
     setup.write("", &[("v1.0.0", image.digest())]);
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["actions"][0]["tag"], "v1.0.0", "{plan:#}");
     assert_eq!(plan["actions"][0]["kind"], "create", "{plan:#}");
     assert_eq!(
@@ -269,7 +264,7 @@ async fn high_on_one_platform_refuses_vulnerable_naming_cve_package_and_platform
     setup.write("", &[("v1.0.0", image.digest())]);
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["summary"]["create"], 0, "{plan:#}");
     let refusal = &plan["refusals"][0];
     assert_eq!(refusal["code"], "vulnerable", "{plan:#}");
@@ -340,7 +335,7 @@ async fn critical_refuses_and_low_does_not_block() {
     setup.write("", &[("v1.0.0", image.digest())]);
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     let refusal = &plan["refusals"][0];
     assert_eq!(refusal["code"], "vulnerable", "{plan:#}");
     let details = refusal["details"].as_array().unwrap();
@@ -388,7 +383,7 @@ async fn a_platform_failed_or_still_indexing_refuses_scan_unavailable() {
     );
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["summary"]["create"], 0, "{plan:#}");
     let refusals = plan["refusals"].as_array().unwrap();
     assert_eq!(refusals.len(), 2, "{plan:#}");
@@ -409,7 +404,7 @@ async fn a_platform_failed_or_still_indexing_refuses_scan_unavailable() {
     setup.wait_for(&indexing, ["scanned", "scanned"]).await;
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["actions"][0]["tag"], "v1.1.0", "{plan:#}");
     assert_eq!(plan["actions"][0]["kind"], "create", "{plan:#}");
     assert_eq!(plan["refusals"][0]["tag"], "v1.0.0", "{plan:#}");
@@ -436,7 +431,7 @@ async fn a_waiver_for_the_high_cve_plans_create() {
     );
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["actions"][0]["kind"], "create", "{plan:#}");
     assert_eq!(
         plan["refusals"].as_array().map(Vec::len),
@@ -473,7 +468,7 @@ async fn regression_a_matcher_failure_behind_quay_refuses_that_release_scan_unav
     setup.write("", &[("v1.0.0", image.digest())]);
     let out = setup.plan(&["--format", "json"]).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan: Value = serde_json::from_str(&out.stdout).expect("a JSON plan");
+    let plan = out.json();
     let refusals = plan["refusals"].as_array().expect("refusals");
     assert_eq!(refusals.len(), 1, "{plan:#}");
     assert_eq!(refusals[0]["code"], "scan-unavailable", "{plan:#}");

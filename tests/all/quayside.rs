@@ -72,6 +72,12 @@ impl Outcome {
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
     }
+
+    /// stdout as JSON (a `--format json` plan); panics with the whole
+    /// outcome when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {self:?}"))
+    }
 }
 
 /// The repository's root (where Cargo.toml is).

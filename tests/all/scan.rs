@@ -4,12 +4,13 @@
 //! rate limits, a registry that is not Quay, and `--strict`.
 
 use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use crate::support::client::anonymous_connector;
 use crate::support::images::{TestImage, push, two_platform_image};
 use crate::support::quay::{FakeQuay, QuayConfig, Scan};
 use crate::support::registry::TestRegistry;
+use crate::support::releases::{declared_for, releases_toml_with};
 use quayside::digest::Digest;
-use quayside::registry::distribution::{ClientOptions, CredentialEnv};
-use quayside::registry::{Connector, Repository};
+use quayside::registry::Repository;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,10 +33,7 @@ impl Bench {
 
     /// Pushes a two-platform image built from `seed` to `dev/gateway`.
     async fn image(&self, seed: &str) -> TestImage {
-        let connector = Connector::new(ClientOptions {
-            credentials: CredentialEnv::anonymous(),
-            ..ClientOptions::default()
-        });
+        let connector = anonymous_connector();
         let repository: Arc<dyn Repository> =
             connector.open(&self.registry.location("dev/gateway"));
         let image = two_platform_image(seed);
@@ -46,12 +44,13 @@ impl Bench {
     /// Writes `releases.toml` with `policy` lines and `releases`.
     fn write(&self, policy: &str, releases: &[(&str, &Digest)]) {
         let host = self.registry.host();
-        let mut text = format!(
-            "version = 1\n\n[registries]\nsource = \"http://{host}/dev\"\ntarget = \"http://{host}/prod\"\n\n[policy]\n{policy}\n\n[signing]\nkey = \"env:COSIGN_PRIVATE_KEY\"\n\n[services.gateway.releases]\n"
+        let text = releases_toml_with(
+            &format!("http://{host}/dev"),
+            &format!("http://{host}/prod"),
+            &format!("{policy}\n"),
+            "key = \"env:COSIGN_PRIVATE_KEY\"\n",
+            &declared_for("gateway", releases),
         );
-        for (tag, digest) in releases {
-            text.push_str(&format!("\"{tag}\" = \"{digest}\"\n"));
-        }
         std::fs::write(self.dir.path().join("releases.toml"), text).expect("write releases.toml");
     }
 
@@ -80,10 +79,6 @@ impl Bench {
 
 fn quay_api(quay: &FakeQuay) -> String {
     format!("quay_api = \"{}\"", quay.base())
-}
-
-fn json(out: &Outcome) -> serde_json::Value {
-    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
 }
 
 fn child(image: &TestImage, n: usize) -> String {
@@ -128,7 +123,7 @@ async fn one_vulnerable_platform_refuses_with_cve_details_in_every_form() {
 
     let out = bench.plan(&["--format", "json"], Some(TOKEN)).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["summary"]["create"], 1);
     assert_eq!(plan["actions"][0]["tag"], "v1.1.0");
     let refusal = &plan["refusals"][0];
@@ -197,7 +192,7 @@ async fn queued_failed_unsupported_and_absent_scans_refuse_scan_unavailable() {
     );
     let out = bench.plan(&["--format", "json"], None).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["summary"]["create"], 0);
     let refusals = plan["refusals"].as_array().unwrap();
     assert_eq!(refusals.len(), 4);
@@ -235,7 +230,7 @@ async fn waivers_active_expired_and_unused_and_strict() {
     );
     let out = bench.plan(&["--format", "json"], None).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(
         plan["actions"][0]["tag"], "v1.0.0",
         "the active waiver lets it pass"
@@ -269,7 +264,7 @@ async fn waivers_active_expired_and_unused_and_strict() {
     assert_eq!(relaxed.code, 0, "{relaxed:?}");
     let strict = bench.plan(&["--format", "json", "--strict"], None).await;
     assert_eq!(strict.code, 3, "{strict:?}");
-    let plan = json(&strict);
+    let plan = strict.json();
     assert_eq!(plan["refusals"][0]["code"], "unused-waiver");
     assert_eq!(plan["summary"]["warnings"], 0);
 }
@@ -350,7 +345,7 @@ async fn a_registry_that_is_not_quay_refuses_until_scanning_is_off() {
     bench.write("", &[("v1.0.0", image.digest())]);
     let out = bench.plan(&["--format", "json"], None).await;
     assert_eq!(out.code, 3, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     let refusal = &plan["refusals"][0];
     assert_eq!(refusal["code"], "scan-unavailable");
     let message = refusal["message"].as_str().unwrap();
@@ -366,7 +361,7 @@ async fn a_registry_that_is_not_quay_refuses_until_scanning_is_off() {
     );
     let out = bench.plan(&["--format", "json"], None).await;
     assert_eq!(out.code, 0, "{out:?}");
-    let plan = json(&out);
+    let plan = out.json();
     assert_eq!(plan["actions"][0]["kind"], "create");
     assert_eq!(plan["warnings"][0]["code"], "scan-disabled");
     let strict = bench.plan(&["--strict"], None).await;
@@ -384,7 +379,7 @@ fn an_oci_layout_source_with_the_default_quay_source_is_refused() {
         .args(["plan", "--format", "json"])
         .run();
     assert_eq!(out.code, 3, "{out:?}");
-    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let plan = out.json();
     let refusals = plan["refusals"].as_array().unwrap();
     assert_eq!(refusals.len(), 2, "both creates: {refusals:?}");
     for refusal in refusals {

@@ -180,20 +180,7 @@ mod robustness {
     //! No input may panic, hang or overflow the stack.
 
     use super::*;
-
-    /// A small deterministic generator (xorshift) so failures reproduce.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
+    use crate::support::rng::Xorshift;
 
     fn survive(text: &str) {
         match parse_str(text, "fuzz.toml", Path::new(".")) {
@@ -212,7 +199,7 @@ mod robustness {
         let valid = std::fs::read_to_string(fixture("valid.toml")).unwrap_or_default();
         assert!(!valid.is_empty());
         let alphabet: Vec<char> = "[]{}=\"'.,#\n\\ -_:0aZé\u{0}\t".chars().collect();
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..400 {
             let mut chars: Vec<char> = valid.chars().collect();
             for _ in 0..1 + rng.below(4) {
@@ -231,7 +218,7 @@ mod robustness {
 
     #[test]
     fn random_bytes() {
-        let mut rng = Rng(42);
+        let mut rng = Xorshift(42);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         for i in 0..200 {
             let bytes: Vec<u8> = (0..rng.below(300)).map(|_| rng.next() as u8).collect();

@@ -1,6 +1,7 @@
 //! Authentication with one registry: which scheme it asked for, the
 //! credential looked up for each repository (once), and bearer tokens cached
-//! per credential and scope until they expire.
+//! per credential and scope until they expire. It says which token request to
+//! send and reads its answer; `transport` sends it.
 //!
 //! Credentials are per repository, not per host: a containers `auth.json`
 //! may hold different keys for `host/team-a` and `host/team-b`. A token is
@@ -9,10 +10,9 @@
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
 use super::errors::{self, Context, DistributionFailure};
-use super::transport::{Authorization, Call, Registry, RequestBody, read_capped};
 use crate::registry::RegistryError;
 use base64::Engine as _;
-use futures::future::BoxFuture;
+use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
@@ -47,6 +47,61 @@ pub(crate) struct AuthState {
 }
 
 type CredentialCell = tokio::sync::OnceCell<Result<Lookup, String>>;
+
+/// What a request needs before it is sent.
+pub(crate) enum Authorize<'a> {
+    /// This `Authorization` header, or none (anonymous).
+    Header(Option<HeaderValue>),
+    /// A bearer token that must be fetched first: send `request` to the
+    /// token realm, then give its answer to `pending`.
+    Token {
+        request: Box<TokenRequest>,
+        pending: PendingToken<'a>,
+    },
+}
+
+/// A request to a bearer token realm.
+pub(crate) struct TokenRequest {
+    pub method: Method,
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+    pub authorization: Option<HeaderValue>,
+}
+
+/// A token being fetched. It holds the token cache, so that concurrent
+/// requests wait for this one fetch instead of each making their own.
+pub(crate) struct PendingToken<'a> {
+    tokens: tokio::sync::MutexGuard<'a, HashMap<String, Token>>,
+    key: String,
+}
+
+/// The token realm's answers are small JSON documents; a longer body is not one.
+pub(crate) const MAX_TOKEN_ANSWER: usize = 1024 * 1024;
+
+/// The context of a token request made for a request in `context`.
+pub(crate) fn token_context<'a>(context: &Context<'a>) -> Context<'a> {
+    Context {
+        registry: context.registry,
+        repository: context.repository,
+        operation: "token request",
+    }
+}
+
+impl PendingToken<'_> {
+    /// Reads the realm's successful answer (`None`: longer than
+    /// [`MAX_TOKEN_ANSWER`]), caches the token and returns its header.
+    pub fn finish(
+        mut self,
+        body: Option<&[u8]>,
+        token_context: &Context<'_>,
+    ) -> Result<HeaderValue, RegistryError> {
+        let token = Token::from_answer(body, token_context)?;
+        let header = bearer_header(&token.value);
+        self.tokens.insert(self.key, token);
+        Ok(header)
+    }
+}
 
 #[derive(Deserialize)]
 struct TokenAnswer {
@@ -87,10 +142,10 @@ impl AuthState {
             .and_then(|cell| cell.get().cloned())
     }
 
-    async fn credential(&self, registry: &Registry, repository: &str) -> Result<Lookup, String> {
+    async fn credential(&self, host: &str, repository: &str) -> Result<Lookup, String> {
         self.credential_cell(repository)
             .get_or_init(|| async {
-                credentials::lookup(&self.env, &registry.host, repository, &self.helpers)
+                credentials::lookup(&self.env, host, repository, &self.helpers)
                     .await
                     .map_err(|error| error.to_string())
             })
@@ -131,65 +186,46 @@ impl AuthState {
             .clone()
     }
 
-    /// The `Authorization` header for a request needing `scopes`, fetching a
-    /// bearer token if the registry uses them and none is cached.
-    ///
-    /// Boxed: `Registry::send` calls this, and this may call `send` for a
-    /// token, so one function of the cycle must have a nameable future type.
-    pub fn authorization<'a>(
-        &'a self,
-        registry: &'a Registry,
-        scopes: &'a [String],
-        context: &'a Context<'a>,
-    ) -> BoxFuture<'a, Result<Option<HeaderValue>, RegistryError>> {
-        Box::pin(self.authorization_inner(registry, scopes, context))
-    }
-
-    async fn authorization_inner(
+    /// What a request to `host` needing `scopes` must carry: a header, or
+    /// first a bearer token when the registry uses them and none is cached.
+    pub async fn authorization(
         &self,
-        registry: &Registry,
+        host: &str,
         scopes: &[String],
         context: &Context<'_>,
-    ) -> Result<Option<HeaderValue>, RegistryError> {
+    ) -> Result<Authorize<'_>, RegistryError> {
         match self.current_challenge() {
-            None => Ok(None),
+            None => Ok(Authorize::Header(None)),
             Some(Challenge::Basic) => {
-                let lookup = self.lookup_or_error(registry, context).await?;
-                Ok(match &lookup.secret {
+                let lookup = self.lookup_or_error(host, context).await?;
+                Ok(Authorize::Header(match &lookup.secret {
                     Some(Secret::Basic { username, password }) => {
                         Some(basic_header(username, password))
                     }
                     _ => None,
-                })
+                }))
             }
             Some(Challenge::Bearer {
                 realm,
                 service,
                 scope,
             }) => {
-                let lookup = self.lookup_or_error(registry, context).await?;
+                let lookup = self.lookup_or_error(host, context).await?;
                 let key = token_key(&lookup, scopes);
-                let mut tokens = self.tokens.lock().await;
+                let tokens = self.tokens.lock().await;
                 if let Some(token) = tokens.get(&key).filter(|t| t.valid_until > Instant::now()) {
-                    return Ok(Some(bearer_header(&token.value)));
+                    return Ok(Authorize::Header(Some(bearer_header(&token.value))));
                 }
                 let mut wanted = scopes.to_vec();
                 if let Some(scope) = scope.filter(|scope| !wanted.contains(scope)) {
                     wanted.push(scope);
                 }
-                let token = self
-                    .fetch_token(
-                        &lookup,
-                        registry,
-                        &realm,
-                        service.as_deref(),
-                        &wanted,
-                        context,
-                    )
-                    .await?;
-                let header = bearer_header(&token.value);
-                tokens.insert(key, token);
-                Ok(Some(header))
+                let request =
+                    TokenRequest::new(&lookup, &realm, service.as_deref(), &wanted, context)?;
+                Ok(Authorize::Token {
+                    request: Box::new(request),
+                    pending: PendingToken { tokens, key },
+                })
             }
         }
     }
@@ -233,34 +269,32 @@ impl AuthState {
 
     async fn lookup_or_error(
         &self,
-        registry: &Registry,
+        host: &str,
         context: &Context<'_>,
     ) -> Result<Lookup, RegistryError> {
-        self.credential(registry, context.repository)
+        self.credential(host, context.repository)
             .await
             .map_err(|message| RegistryError::Distribution {
                 repository: context.repository.to_string(),
                 failure: DistributionFailure::Credentials {
-                    registry: registry.host.clone(),
+                    registry: host.to_string(),
                     message,
                 },
             })
     }
+}
 
-    async fn fetch_token(
-        &self,
+impl TokenRequest {
+    /// The request for a token with `scopes` from `realm`, made with `lookup`'s
+    /// credential.
+    fn new(
         lookup: &Lookup,
-        registry: &Registry,
         realm: &str,
         service: Option<&str>,
         scopes: &[String],
         context: &Context<'_>,
-    ) -> Result<Token, RegistryError> {
-        let token_context = Context {
-            registry: context.registry,
-            repository: context.repository,
-            operation: "token request",
-        };
+    ) -> Result<Self, RegistryError> {
+        let token_context = token_context(context);
         let mut url = Url::parse(realm).map_err(|error| {
             errors::transport(
                 &token_context,
@@ -285,11 +319,7 @@ impl AuthState {
                     CONTENT_TYPE,
                     HeaderValue::from_static("application/x-www-form-urlencoded"),
                 );
-                (
-                    Method::POST,
-                    RequestBody::Bytes(form_encode(&form).into()),
-                    None,
-                )
+                (Method::POST, Some(Bytes::from(form_encode(&form))), None)
             }
             other => {
                 {
@@ -307,37 +337,35 @@ impl AuthState {
                     }
                     _ => None,
                 };
-                (Method::GET, RequestBody::Empty, header)
+                (Method::GET, None, header)
             }
         };
-        registry.counters.count_token();
-        let answer = registry
-            .send(Call {
-                method,
-                url,
-                headers,
-                body,
-                authorization: Authorization::Fixed(authorization),
-                context: token_context.clone(),
-                streamed_response: false,
-            })
-            .await?;
-        if !answer.response.status().is_success() {
-            return Err(registry.failure(&token_context, answer).await);
-        }
+        Ok(TokenRequest {
+            method,
+            url,
+            headers,
+            body,
+            authorization,
+        })
+    }
+}
+
+impl Token {
+    /// The token in a realm's answer (`None`: longer than [`MAX_TOKEN_ANSWER`]).
+    fn from_answer(
+        body: Option<&[u8]>,
+        token_context: &Context<'_>,
+    ) -> Result<Self, RegistryError> {
         let malformed = |what: &str| {
             errors::transport(
-                &token_context,
+                token_context,
                 format!("the token realm answered {what}"),
                 "The registry's token service misbehaves; try again later",
             )
         };
-        let body = read_capped(answer.response, 1024 * 1024)
-            .await
-            .map_err(|error| errors::reqwest_error(&token_context, error, answer.retries))?
-            .ok_or_else(|| malformed("more than 1 MiB"))?;
+        let body = body.ok_or_else(|| malformed("more than 1 MiB"))?;
         let parsed: TokenAnswer =
-            serde_json::from_slice(&body).map_err(|_| malformed("something that is not JSON"))?;
+            serde_json::from_slice(body).map_err(|_| malformed("something that is not JSON"))?;
         let value = parsed
             .token
             .filter(|t| !t.is_empty())
@@ -387,24 +415,11 @@ fn sensitive(text: &str) -> HeaderValue {
     value
 }
 
-/// `application/x-www-form-urlencoded` without a dependency for it.
+/// `application/x-www-form-urlencoded`, the body of an OAuth2 token request.
 fn form_encode(pairs: &[(&str, String)]) -> String {
-    let encode = |text: &str| {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
-                    (b as char).to_string()
-                }
-                b' ' => "+".to_string(),
-                other => format!("%{other:02X}"),
-            })
-            .collect::<String>()
-    };
-    pairs
-        .iter()
-        .map(|(key, value)| format!("{}={}", encode(key), encode(value)))
-        .collect::<Vec<_>>()
-        .join("&")
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 #[cfg(test)]

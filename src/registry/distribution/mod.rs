@@ -13,7 +13,7 @@ mod repository;
 mod retry;
 mod transport;
 
-pub use api::ApiAnswer;
+pub use api::{HostAnswer, HostRequest, host_of};
 pub use credentials::CredentialEnv;
 pub use errors::{DistributionFailure, OciErrors};
 

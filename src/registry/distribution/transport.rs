@@ -1,8 +1,8 @@
 //! One registry host: its HTTP client, concurrency limit, authentication
-//! state, and the request loop that retries transient failures and answers
-//! authentication challenges once.
+//! state, and the request loop that retries transient failures, answers
+//! authentication challenges once and sends the token requests `auth` asks for.
 
-use super::auth::AuthState;
+use super::auth::{self, AuthState, Authorize};
 use super::errors::{self, Context};
 use super::retry::{RetryPolicy, is_retryable_status};
 use super::{ClientOptions, Counters};
@@ -10,6 +10,7 @@ use crate::config::location::Scheme;
 use crate::registry::RegistryError;
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, Url};
 use std::sync::Arc;
@@ -134,9 +135,7 @@ impl Registry {
             attempt += 1;
             let retries = attempt - 1;
             let header = match &authorization {
-                Authorization::Registry(scopes) => {
-                    self.auth.authorization(self, scopes, &context).await?
-                }
+                Authorization::Registry(scopes) => self.authorization(scopes, &context).await?,
                 Authorization::Fixed(header) => header.clone(),
             };
             let permit = self.permits.clone().acquire_owned().await.map_err(|_| {
@@ -224,6 +223,45 @@ impl Registry {
                 permit,
             });
         }
+    }
+
+    /// The `Authorization` header for a request needing `scopes`, fetching a
+    /// bearer token first if the registry uses them and none is cached.
+    ///
+    /// Boxed: `send` calls this, and this calls `send` for a token, so one
+    /// function of the cycle must have a nameable future type.
+    fn authorization<'a>(
+        &'a self,
+        scopes: &'a [String],
+        context: &'a Context<'a>,
+    ) -> BoxFuture<'a, Result<Option<HeaderValue>, RegistryError>> {
+        Box::pin(async move {
+            let (request, pending) =
+                match self.auth.authorization(&self.host, scopes, context).await? {
+                    Authorize::Header(header) => return Ok(header),
+                    Authorize::Token { request, pending } => (request, pending),
+                };
+            let token_context = auth::token_context(context);
+            self.counters.count_token();
+            let answer = self
+                .send(Call {
+                    method: request.method,
+                    url: request.url,
+                    headers: request.headers,
+                    body: request.body.map_or(RequestBody::Empty, RequestBody::Bytes),
+                    authorization: Authorization::Fixed(request.authorization),
+                    context: token_context.clone(),
+                    streamed_response: false,
+                })
+                .await?;
+            if !answer.response.status().is_success() {
+                return Err(self.failure(&token_context, answer).await);
+            }
+            let body = read_capped(answer.response, auth::MAX_TOKEN_ANSWER)
+                .await
+                .map_err(|error| errors::reqwest_error(&token_context, error, answer.retries))?;
+            pending.finish(body.as_deref(), &token_context).map(Some)
+        })
     }
 
     /// The error for an answer the caller did not expect, with the OCI error

@@ -1,6 +1,6 @@
 //! Small in-memory test images, deterministic from a seed: a two-platform OCI
-//! index whose children each have a config and one layer, and a helper that
-//! pushes one through any `Repository`.
+//! index whose children each have a config and one layer, a single-platform
+//! image, and helpers that push them through any `Repository`.
 
 use bytes::Bytes;
 use quayside::digest::Digest;
@@ -101,4 +101,21 @@ pub async fn push(repository: &dyn Repository, image: &TestImage, tag: Option<&s
             .await
             .expect("tagging the index");
     }
+}
+
+/// Pushes a single-platform image built from `seed` (blobs, then the
+/// manifest tagged `tag`) and returns its digest.
+pub async fn push_single(repository: &dyn Repository, seed: &str, tag: &str) -> Digest {
+    let (manifest, blobs) = single_image(seed, ("linux", "amd64"));
+    for (digest, bytes) in blobs {
+        repository
+            .put_blob(&digest, BlobReader::from_bytes(bytes))
+            .await
+            .expect("blob upload");
+    }
+    repository
+        .put_manifest(&manifest, Some(tag))
+        .await
+        .expect("manifest upload");
+    manifest.digest
 }

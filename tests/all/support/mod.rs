@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 pub mod clair;
+pub mod client;
 pub mod fake;
 pub mod faults;
 pub mod git;
@@ -19,6 +20,7 @@ pub mod quay_promotion;
 pub mod real_quay;
 pub mod registry;
 pub mod releases;
+pub mod rng;
 pub mod seeded;
 pub mod tools;
 pub mod verifiers;

@@ -3,38 +3,23 @@
 //! scratch folder holding `releases.toml` and the quickstart's demo key pair,
 //! and helpers to run the CLI and to fingerprint the registry's storage.
 
-use crate::quayside::{Outcome, Quayside, repo_root};
-use crate::support::images::{TestImage, push, single_image, two_platform_image};
+use crate::quayside::{Outcome, Quayside};
+use crate::support::images::{TestImage, push, push_single, two_platform_image};
 use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
+use crate::support::releases::{
+    DEMO_KEY, DEMO_PUBLIC_KEY, NO_SCANNING, ServiceReleases, demo_public_key, releases_toml_with,
+    scratch_dir, signing_lines,
+};
 use bytes::Bytes;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
-use quayside::registry::{BlobReader, Connector, RawManifest, Repository};
+use quayside::registry::{Connector, RawManifest, Repository};
 use quayside::signing::PublicKey;
 use sha2::{Digest as _, Sha256};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// One service of a `releases.toml`: its name and `(tag, digest)` releases.
-pub struct ServiceReleases {
-    pub name: String,
-    pub releases: Vec<(String, Digest)>,
-}
-
-impl ServiceReleases {
-    pub fn new(name: &str, releases: &[(&str, &Digest)]) -> Self {
-        ServiceReleases {
-            name: name.to_string(),
-            releases: releases
-                .iter()
-                .map(|(tag, digest)| (tag.to_string(), (*digest).clone()))
-                .collect(),
-        }
-    }
-}
 
 pub struct Promotion {
     pub registry: TestRegistry,
@@ -48,15 +33,10 @@ impl Promotion {
     pub async fn start() -> Self {
         let registry = TestRegistry::start();
         let proxy = Proxy::start(&registry.host()).await;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let quickstart = repo_root().join("examples/quickstart");
-        for file in ["demo-cosign.key", "demo-cosign.pub"] {
-            std::fs::copy(quickstart.join(file), dir.path().join(file)).expect("copy demo key");
-        }
         Promotion {
             registry,
             proxy,
-            dir,
+            dir: scratch_dir(),
             connector: Arc::new(Connector::new(Default::default())),
         }
     }
@@ -83,7 +63,7 @@ impl Promotion {
     }
 
     pub fn demo_public_key(&self) -> PublicKey {
-        PublicKey::load(&self.dir.path().join("demo-cosign.pub")).expect("the demo public key")
+        demo_public_key(self.dir.path())
     }
 
     /// Pushes a two-platform image into `dev/<service>`, tagged `dev`.
@@ -95,25 +75,40 @@ impl Promotion {
 
     /// Pushes a single-platform image into `dev/<service>`, tagged `dev`.
     pub async fn push_single(&self, service: &str, seed: &str) -> Digest {
-        let (manifest, blobs) = single_image(seed, ("linux", "amd64"));
-        let repository = self.direct("dev", service);
-        for (digest, bytes) in blobs {
-            repository
-                .put_blob(&digest, BlobReader::from_bytes(bytes))
-                .await
-                .expect("blob upload");
-        }
-        repository
-            .put_manifest(&manifest, Some("dev"))
-            .await
-            .expect("manifest upload");
-        manifest.digest
+        push_single(self.direct("dev", service).as_ref(), seed, "dev").await
+    }
+
+    /// Pushes three services' images and declares them: gateway, an rc and
+    /// its final on one two-platform image; datastorage, a two-platform
+    /// image; notifier, a single-platform image. Returns the declarations
+    /// and the three digests.
+    pub async fn three_services(&self) -> (Vec<ServiceReleases>, Digest, Digest, Digest) {
+        let gateway = self.push_two_platform("gateway", "gateway 1").await;
+        let datastorage = self.push_two_platform("datastorage", "datastorage 1").await;
+        let notifier = self.push_single("notifier", "notifier 1").await;
+        let services = vec![
+            ServiceReleases::new(
+                "gateway",
+                &[
+                    ("v1.0.0-rc1", gateway.digest()),
+                    ("v1.0.0", gateway.digest()),
+                ],
+            ),
+            ServiceReleases::new("datastorage", &[("v0.3.0", datastorage.digest())]),
+            ServiceReleases::new("notifier", &[("v2.0.0", &notifier)]),
+        ];
+        (
+            services,
+            gateway.digest().clone(),
+            datastorage.digest().clone(),
+            notifier,
+        )
     }
 
     /// Writes `releases.toml` promoting `dev/<service>` to `<target>/<service>`
     /// through the proxy, signed with the demo key, scanning off.
     pub fn write_releases(&self, target: &str, services: &[ServiceReleases]) -> PathBuf {
-        self.write_releases_with_key(target, services, "demo-cosign.key", "demo-cosign.pub")
+        self.write_releases_with_key(target, services, DEMO_KEY, DEMO_PUBLIC_KEY)
     }
 
     pub fn write_releases_with_key(
@@ -124,15 +119,13 @@ impl Promotion {
         public_key: &str,
     ) -> PathBuf {
         let host = self.host();
-        let mut text = format!(
-            "version = 1\n\n[registries]\nsource = \"http://{host}/dev\"\ntarget = \"http://{host}/{target}\"\n\n[policy]\nvulnerability_source = \"none\"\n\n[signing]\nkey = \"{key}\"\npublic_key = \"{public_key}\"\n"
+        let text = releases_toml_with(
+            &format!("http://{host}/dev"),
+            &format!("http://{host}/{target}"),
+            NO_SCANNING,
+            &signing_lines(key, public_key),
+            &ServiceReleases::declared(services),
         );
-        for service in services {
-            let _ = write!(text, "\n[services.{}.releases]\n", service.name);
-            for (tag, digest) in &service.releases {
-                let _ = writeln!(text, "\"{tag}\" = \"{digest}\"");
-            }
-        }
         let path = self.dir.path().join("releases.toml");
         std::fs::write(&path, text).expect("write releases.toml");
         path

@@ -4,14 +4,13 @@
 //! organization (a read-only robot on the source, a write robot on the
 //! target, `auths` keys scoped per namespace) or one account for both.
 
-use crate::quayside::{Outcome, Quayside, repo_root};
-use crate::support::images::{TestImage, push, single_image, two_platform_image};
-use crate::support::promotion::{ServiceReleases, run_async};
+use crate::quayside::{Outcome, Quayside};
+use crate::support::images::{TestImage, push, two_platform_image};
+use crate::support::promotion::run_async;
 use crate::support::real_quay::{ADMIN, ADMIN_PASSWORD, RealQuay, Robot, shared};
-use quayside::digest::Digest;
-use quayside::registry::{BlobReader, Connector, Repository};
+use crate::support::releases::{ServiceReleases, demo_public_key, releases_toml, scratch_dir};
+use quayside::registry::{Connector, Repository};
 use quayside::signing::PublicKey;
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,11 +47,7 @@ impl QuayPromotion {
             quay.repository(&source_org, service).await;
             quay.repository(&target_org, service).await;
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let quickstart = repo_root().join("examples/quickstart");
-        for file in ["demo-cosign.key", "demo-cosign.pub"] {
-            std::fs::copy(quickstart.join(file), dir.path().join(file)).expect("copy demo key");
-        }
+        let dir = scratch_dir();
         let host = quay.host();
         let (auths, robots) = match credentials {
             Credentials::RobotPerOrganization => {
@@ -115,7 +110,7 @@ impl QuayPromotion {
     }
 
     pub fn demo_public_key(&self) -> PublicKey {
-        PublicKey::load(&self.dir.path().join("demo-cosign.pub")).expect("the demo public key")
+        demo_public_key(self.dir.path())
     }
 
     /// Pushes a two-platform image into the source repository, tagged `dev`.
@@ -123,27 +118,6 @@ impl QuayPromotion {
         let image = two_platform_image(seed);
         push(self.source(service).as_ref(), &image, Some("dev")).await;
         image
-    }
-
-    /// Pushes a single-platform image into `repository`, tagged `tag`.
-    pub async fn push_single_to(
-        &self,
-        repository: &dyn Repository,
-        seed: &str,
-        tag: &str,
-    ) -> Digest {
-        let (manifest, blobs) = single_image(seed, ("linux", "amd64"));
-        for (digest, bytes) in blobs {
-            repository
-                .put_blob(&digest, BlobReader::from_bytes(bytes))
-                .await
-                .expect("blob upload");
-        }
-        repository
-            .put_manifest(&manifest, Some(tag))
-            .await
-            .expect("manifest upload");
-        manifest.digest
     }
 
     /// Writes `releases.toml`: source and target organizations on Quay over
@@ -167,18 +141,11 @@ impl QuayPromotion {
         target_org: &str,
         services: &[ServiceReleases],
     ) -> PathBuf {
-        let mut text = format!(
-            "version = 1\n\n[registries]\nsource = \"http://{host}/{}\"\ntarget = \"http://{host}/{}\"\n\n\
-             [policy]\nvulnerability_source = \"none\"\n\n\
-             [signing]\nkey = \"demo-cosign.key\"\npublic_key = \"demo-cosign.pub\"\n",
-            self.source_org, target_org
+        let text = releases_toml(
+            &format!("http://{host}/{}", self.source_org),
+            &format!("http://{host}/{target_org}"),
+            &ServiceReleases::declared(services),
         );
-        for service in services {
-            let _ = write!(text, "\n[services.{}.releases]\n", service.name);
-            for (tag, digest) in &service.releases {
-                let _ = writeln!(text, "\"{tag}\" = \"{digest}\"");
-            }
-        }
         let path = self.dir.path().join(file);
         std::fs::write(&path, text).expect("write releases.toml");
         path

@@ -3,11 +3,57 @@
 //! quickstart's demo key pair beside it, and `skopeo` to push the quickstart's
 //! OCI layouts into a registry the way a CI build would.
 
+use quayside::digest::Digest;
+use quayside::signing::PublicKey;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// One declared release: service, tag, digest.
 pub type Declared<'a> = (&'a str, &'a str, &'a str);
+
+/// `(tag, digest)` releases of one service as [`Declared`] rows.
+pub fn declared_for<'a>(service: &'a str, releases: &[(&'a str, &'a Digest)]) -> Vec<Declared<'a>> {
+    releases
+        .iter()
+        .map(|(tag, digest)| (service, *tag, digest.as_str()))
+        .collect()
+}
+
+/// The demo key pair's file names, as [`scratch_dir`] copies them.
+pub const DEMO_KEY: &str = "demo-cosign.key";
+pub const DEMO_PUBLIC_KEY: &str = "demo-cosign.pub";
+
+/// One service of a `releases.toml`: its name and `(tag, digest)` releases.
+#[derive(Clone, Debug)]
+pub struct ServiceReleases {
+    pub name: String,
+    pub releases: Vec<(String, Digest)>,
+}
+
+impl ServiceReleases {
+    pub fn new(name: &str, releases: &[(&str, &Digest)]) -> Self {
+        ServiceReleases {
+            name: name.to_string(),
+            releases: releases
+                .iter()
+                .map(|(tag, digest)| (tag.to_string(), (*digest).clone()))
+                .collect(),
+        }
+    }
+
+    /// Every release of `services`, in order.
+    pub fn declared(services: &[ServiceReleases]) -> Vec<Declared<'_>> {
+        services
+            .iter()
+            .flat_map(|service| {
+                service
+                    .releases
+                    .iter()
+                    .map(|(tag, digest)| (service.name.as_str(), tag.as_str(), digest.as_str()))
+            })
+            .collect()
+    }
+}
 
 /// The quickstart directory (OCI layouts and the demo key pair).
 pub fn quickstart() -> PathBuf {
@@ -17,20 +63,50 @@ pub fn quickstart() -> PathBuf {
 /// A new temporary directory holding the demo signing key pair.
 pub fn scratch_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    for key in ["demo-cosign.key", "demo-cosign.pub"] {
+    for key in [DEMO_KEY, DEMO_PUBLIC_KEY] {
         std::fs::copy(quickstart().join(key), dir.path().join(key)).expect("copy the demo key");
     }
     dir
+}
+
+/// The demo public key in a [`scratch_dir`].
+pub fn demo_public_key(dir: &Path) -> PublicKey {
+    PublicKey::load(&dir.join(DEMO_PUBLIC_KEY)).expect("the demo public key")
+}
+
+/// The `[policy]` lines of a file that does not scan.
+pub const NO_SCANNING: &str = "vulnerability_source = \"none\"\n";
+
+/// The `[signing]` lines for a key pair beside the file.
+pub fn signing_lines(key: &str, public_key: &str) -> String {
+    format!("key = \"{key}\"\npublic_key = \"{public_key}\"\n")
 }
 
 /// A `releases.toml` whose registries are `source` and `target` (full
 /// locations such as `http://127.0.0.1:5000/dev`), without a vulnerability
 /// source, signing with the demo key; services in order of first mention.
 pub fn releases_toml(source: &str, target: &str, releases: &[Declared<'_>]) -> String {
+    releases_toml_with(
+        source,
+        target,
+        NO_SCANNING,
+        &signing_lines(DEMO_KEY, DEMO_PUBLIC_KEY),
+        releases,
+    )
+}
+
+/// [`releases_toml`] with the given `[policy]` and `[signing]` lines (each
+/// ending in a newline).
+pub fn releases_toml_with(
+    source: &str,
+    target: &str,
+    policy: &str,
+    signing: &str,
+    releases: &[Declared<'_>],
+) -> String {
     let mut text = format!(
         "version = 1\n\n[registries]\nsource = \"{source}\"\ntarget = \"{target}\"\n\n\
-         [policy]\nvulnerability_source = \"none\"\n\n\
-         [signing]\nkey = \"demo-cosign.key\"\npublic_key = \"demo-cosign.pub\"\n"
+         [policy]\n{policy}\n[signing]\n{signing}"
     );
     let mut services: Vec<&str> = Vec::new();
     for (service, _, _) in releases {

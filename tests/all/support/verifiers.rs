@@ -4,6 +4,9 @@
 //! containers `policy.json` check is what podman, CRI-O and OpenShift run at
 //! pull time (it checks every platform manifest of an index).
 
+use crate::support::images::TestImage;
+use quayside::digest::Digest;
+use quayside::registry::{ManifestRef, Repository};
 use sigstore::cosign::signature_layers::SignatureLayer;
 use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
 use sigstore::cosign::{ClientBuilder, CosignCapabilities};
@@ -26,7 +29,7 @@ pub fn constraints(pem: &str) -> VerificationConstraintVec {
 pub async fn signature_layers(
     host: &str,
     repository: &str,
-    digest: &quayside::digest::Digest,
+    digest: &Digest,
     auth: &Auth,
 ) -> Vec<SignatureLayer> {
     quayside::registry::distribution::install_tls_provider();
@@ -131,4 +134,24 @@ pub fn policy_admits(
     } else {
         Err(String::from_utf8_lossy(&output.stderr).into_owned())
     }
+}
+
+/// Copies the signature manifest of `image`'s index onto its first child's
+/// `sha256-<hex>.sig` tag in `repository` (a signature for one digest must
+/// verify no other) and returns that child's digest.
+pub async fn copy_index_signature_onto_first_child(
+    repository: &dyn Repository,
+    image: &TestImage,
+) -> Digest {
+    let index_signatures = repository
+        .get_manifest(ManifestRef::Tag(&image.digest().signature_tag()))
+        .await
+        .unwrap()
+        .expect("the index is signed");
+    let child = image.manifests[0].digest.clone();
+    repository
+        .put_manifest(&index_signatures, Some(&child.signature_tag()))
+        .await
+        .unwrap();
+    child
 }
