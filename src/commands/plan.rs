@@ -1,7 +1,7 @@
 //! `quayside plan`: read the live registries, compute the plan, print it.
 
 use crate::cli::PlanArgs;
-use crate::commands::steps::{connector, load_public_key, make_plan_since};
+use crate::commands::steps::{connector, make_plan_since, plan_verifier};
 use crate::commands::write_stdout;
 use crate::config;
 use crate::error::Error;
@@ -10,7 +10,7 @@ use crate::plan::{self, render};
 
 pub async fn run(args: &PlanArgs, concurrency: usize) -> Result<ExitStatus, Error> {
     let desired = config::load(&args.file)?;
-    let verifier = load_public_key(&desired)?;
+    let verifier = plan_verifier(&desired)?;
     let connector = connector(concurrency);
     let verifier = verifier.as_ref().map(|k| k as _);
     let base = args.base.as_deref().map(|rev| (rev, args.full));

@@ -8,7 +8,7 @@ use crate::live::{Scope, read_live_state};
 use crate::plan::{self, Plan, SignatureCheck};
 use crate::registry::Connector;
 use crate::registry::distribution::ClientOptions;
-use crate::signing::PublicKey;
+use crate::signing::{PublicKey, SigningKey};
 use std::path::Path;
 
 /// A connector whose registry clients keep `concurrency` requests in flight
@@ -34,14 +34,53 @@ pub fn load_public_key(desired: &Desired) -> Result<Option<PublicKey>, Error> {
         })
 }
 
+/// The key `plan` checks signatures with, by the same rule as `apply`:
+/// `public_key`, or where it is not set, the public half of `[signing]
+/// key`. Where neither can be read the plan would call every signed release
+/// `sign` while apply, holding the key, finds it signed: an error instead,
+/// saying to set `public_key` (a PR job has no private key).
+pub fn plan_verifier(desired: &Desired) -> Result<Option<PublicKey>, Error> {
+    if let Some(public) = load_public_key(desired)? {
+        return Ok(Some(public));
+    }
+    let Some(source) = desired.signing.as_ref().and_then(|s| s.key.as_ref()) else {
+        return Ok(None);
+    };
+    SigningKey::load(source)
+        .map(|key| Some(key.public_key()))
+        .map_err(|source| Error::NoVerifier {
+            file: desired.file.clone(),
+            source,
+        })
+}
+
 /// Reads live state and plans.
 pub async fn make_plan(
     desired: &Desired,
     connector: &Connector,
     verifier: Option<&dyn SignatureCheck>,
 ) -> Result<Plan, Error> {
+    tracing::info!(
+        "reading {} service{} of {}: {}",
+        desired.services.len(),
+        if desired.services.len() == 1 { "" } else { "s" },
+        desired.file,
+        desired
+            .services
+            .iter()
+            .map(|s| format!("{} -> {}", s.source.reference(), s.target.reference()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let started = std::time::Instant::now();
     let mut live = read_live_state(desired, connector, Scope::Plan).await?;
     crate::scan::quay::read_into(desired, connector, &mut live).await?;
+    let counts = connector.request_counts();
+    tracing::info!(
+        "read the registries in {:.2} s ({} requests)",
+        started.elapsed().as_secs_f64(),
+        counts.total
+    );
     Ok(plan::plan(desired, &live, verifier))
 }
 

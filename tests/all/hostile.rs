@@ -61,8 +61,9 @@ fn check(dir: &Path, name: &str, command: &str, want: i32, lines: usize) -> Opti
         .args([command, "-f", name])
         .env("QUAYSIDE_LOG", "warn")
         .run();
-    let where_located = if want == EXIT_REFUSED {
-        // A refusal is part of the plan, which goes to stdout.
+    let where_located = if want == EXIT_REFUSED || command == "validate" {
+        // A refusal is part of the plan, and validate's problems are its
+        // verdict: both go to stdout.
         format!("{}{}", out.stdout, out.stderr)
     } else {
         out.stderr.clone()

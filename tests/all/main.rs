@@ -20,6 +20,7 @@ mod hostile_bytes;
 mod independent_verify;
 mod layout;
 mod missing_tools;
+mod new_user;
 mod plan_bench;
 mod plan_cli;
 mod plan_faults;

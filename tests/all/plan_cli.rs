@@ -111,13 +111,14 @@ fn validate_reports_all_five_mistakes_and_exits_1() {
         .args(["validate", "-f", "tests/fixtures/config/five-mistakes.toml"])
         .run();
     assert_eq!(out.code, 1, "{out:?}");
-    let errors = out.stderr.matches("error[").count();
-    assert_eq!(errors, 5, "{}", out.stderr);
+    // The problems are validate's verdict: on stdout.
+    let errors = out.stdout.matches("error[").count();
+    assert_eq!(errors, 5, "{}", out.stdout);
     assert!(
-        out.stderr
+        out.stdout
             .contains("tests/fixtures/config/five-mistakes.toml:"),
         "{}",
-        out.stderr
+        out.stdout
     );
 }
 

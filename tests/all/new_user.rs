@@ -1,0 +1,171 @@
+//! What a new user hit on the way, each fixed and kept fixed: run as a user
+//! runs quayside, on a copy of the quickstart (no server needed) or in a
+//! git repository made from it.
+
+use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use quayside::signing::SigningKey;
+use secrecy::{ExposeSecret, SecretString};
+use std::path::Path;
+
+fn quickstart() -> tempfile::TempDir {
+    scratch_copy(&repo_root().join("examples/quickstart"))
+}
+
+fn run(dir: &Path, args: &[&str]) -> Outcome {
+    Quayside::new(dir)
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("COSIGN_PRIVATE_KEY")
+        .args(args)
+        .run()
+}
+
+fn edit(dir: &Path, edit: impl FnOnce(String) -> String) {
+    let path = dir.join("releases.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(text)).unwrap();
+}
+
+#[test]
+fn without_public_key_plan_and_apply_check_signatures_alike() {
+    let dir = quickstart();
+    edit(dir.path(), |text| {
+        text.replace("public_key = \"demo-cosign.pub\"\n", "")
+    });
+    let planned = run(dir.path(), &["plan", "--format", "json"]);
+    assert_eq!(planned.code, 0, "{planned:?}");
+    let plan: serde_json::Value = serde_json::from_str(&planned.stdout).unwrap();
+    let applied = run(dir.path(), &["apply", "--allow-dirty"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    // v1.0.0 is signed with the demo key: both see it unchanged.
+    assert_eq!(plan["summary"]["unchanged"], 1, "{plan}");
+    assert_eq!(plan["summary"]["sign"], 0, "{plan}");
+    assert!(
+        applied
+            .stdout
+            .contains("2 to create, 0 to sign, 1 unchanged"),
+        "{applied:?}"
+    );
+
+    // Where plan cannot read the key (a PR has none), it says what to set
+    // instead of planning every release as `sign`.
+    edit(dir.path(), |text| {
+        text.replace(
+            "key = \"demo-cosign.key\"",
+            "key = \"env:COSIGN_PRIVATE_KEY\"",
+        )
+    });
+    let planned = run(dir.path(), &["plan"]);
+    assert_eq!(planned.code, 1, "{planned:?}");
+    assert!(planned.stderr.contains("public_key"), "{planned:?}");
+}
+
+#[test]
+fn usage_errors_exit_1_not_the_changes_pending_code() {
+    let dir = quickstart();
+    let typo = run(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "--formt", "json"],
+    );
+    assert_eq!(typo.code, 1, "{typo:?}");
+    assert!(typo.stderr.contains("--formt"), "{typo:?}");
+    let help = run(dir.path(), &["plan", "--help"]);
+    assert_eq!(help.code, 0, "{help:?}");
+    let version = run(dir.path(), &["--version"]);
+    assert_eq!(version.code, 0, "{version:?}");
+}
+
+#[test]
+fn validate_prints_its_result_on_stdout() {
+    let dir = quickstart();
+    let valid = run(dir.path(), &["validate"]);
+    assert_eq!(valid.code, 0, "{valid:?}");
+    assert_eq!(
+        valid.stdout,
+        "releases.toml: valid (2 services, 3 releases)\n"
+    );
+    assert_eq!(valid.stderr, "");
+    edit(dir.path(), |text| text.replace("sha256:2bad", "sha256:zz"));
+    let invalid = run(dir.path(), &["validate"]);
+    assert_eq!(invalid.code, 1, "{invalid:?}");
+    assert!(invalid.stdout.contains("releases.toml:"), "{invalid:?}");
+}
+
+#[test]
+fn verbose_plan_says_what_it_reads() {
+    let dir = quickstart();
+    let planned = run(dir.path(), &["-v", "plan"]);
+    assert_eq!(planned.code, 0, "{planned:?}");
+    assert!(
+        planned.stderr.contains("reading") && planned.stderr.contains("oci:prod/gateway"),
+        "{planned:?}"
+    );
+    assert!(!planned.stderr.contains('\u{1b}'), "no colour in a pipe");
+}
+
+#[test]
+fn concurrency_must_be_positive_and_is_not_offered_where_it_means_nothing() {
+    let dir = quickstart();
+    let zero = run(dir.path(), &["plan", "--concurrency", "0"]);
+    assert_eq!(zero.code, 1, "{zero:?}");
+    assert!(zero.stderr.contains("--concurrency"), "{zero:?}");
+    let help = run(dir.path(), &["validate", "--help"]);
+    assert_eq!(help.code, 0, "{help:?}");
+    assert!(!help.stdout.contains("--concurrency"), "{help:?}");
+    let help = run(dir.path(), &["plan", "--help"]);
+    assert!(help.stdout.contains("--concurrency"), "{help:?}");
+}
+
+#[test]
+fn an_encrypted_key_without_cosign_password_says_the_password_is_unset() {
+    let dir = quickstart();
+    let key = SigningKey::generate();
+    let encrypted = key
+        .to_encrypted_pem(&SecretString::from("harbour-lights-7".to_string()))
+        .unwrap();
+    std::fs::write(dir.path().join("release.key"), encrypted.expose_secret()).unwrap();
+    std::fs::write(
+        dir.path().join("release.pub"),
+        key.public_key().to_pem().unwrap(),
+    )
+    .unwrap();
+    edit(dir.path(), |text| {
+        text.replace("demo-cosign.key", "release.key")
+            .replace("demo-cosign.pub", "release.pub")
+    });
+    let applied = run(dir.path(), &["apply", "--allow-dirty"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert!(
+        applied.stderr.contains("COSIGN_PASSWORD is not set"),
+        "{applied:?}"
+    );
+    assert!(!applied.stderr.contains("wrong"), "{applied:?}");
+}
+
+#[test]
+fn apply_given_the_releases_file_suggests_dash_f() {
+    let dir = quickstart();
+    let applied = run(dir.path(), &["apply", "releases.toml"]);
+    assert_eq!(applied.code, 1, "{applied:?}");
+    assert!(
+        applied.stderr.contains("quayside apply -f releases.toml"),
+        "{applied:?}"
+    );
+}
+
+#[test]
+fn every_error_says_error_and_names_the_file_given() {
+    let dir = quickstart();
+    let missing = run(dir.path(), &["plan", "-f", "nope.toml"]);
+    assert_eq!(missing.code, 1, "{missing:?}");
+    assert!(missing.stderr.starts_with("error: "), "{missing:?}");
+    std::fs::rename(
+        dir.path().join("releases.toml"),
+        dir.path().join("prod.toml"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("demo-cosign.pub")).unwrap();
+    let key = run(dir.path(), &["plan", "-f", "prod.toml"]);
+    assert_eq!(key.code, 1, "{key:?}");
+    assert!(key.stderr.starts_with("error: prod.toml"), "{key:?}");
+    assert!(!key.stderr.contains("releases.toml"), "{key:?}");
+}
