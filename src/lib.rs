@@ -16,6 +16,7 @@ pub mod logging;
 pub mod plan;
 pub mod progress;
 pub mod registry;
+pub mod render;
 pub mod scan;
 pub mod signing;
 pub mod verify;

@@ -105,7 +105,7 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
             } => format!(
                 "ok          {} signed manifest{}",
                 verified,
-                crate::plan::render::plural(*verified)
+                crate::render::plural(*verified)
             ),
             Finding::Verified {
                 verified,
@@ -113,7 +113,7 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
             } => format!(
                 "ok          {} signed manifest{} verified, {tag_listed} by signature tag only",
                 verified,
-                crate::plan::render::plural(*verified)
+                crate::render::plural(*verified)
             ),
             Finding::Missing => "MISSING     the tag does not exist in the target".to_string(),
             Finding::WrongDigest { found } => {
@@ -135,7 +135,7 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
         out,
         "\n{} release{} checked, {} verified, {} failing.",
         checks.len(),
-        crate::plan::render::plural(checks.len()),
+        crate::render::plural(checks.len()),
         checks.len() - failing,
         failing
     );

@@ -6,8 +6,9 @@ use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::history::Baseline;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{self, Plan, SignatureCheck, render};
+use crate::plan::{self, Plan, SignatureCheck};
 use crate::registry::Connector;
+use crate::render::plan as render;
 use crate::signing::PublicKey;
 use std::path::Path;
 

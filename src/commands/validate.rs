@@ -3,7 +3,7 @@
 
 use crate::config::{self, LoadError};
 use crate::exit::ExitStatus;
-use crate::plan::render::plural;
+use crate::render::plural;
 use std::path::Path;
 
 pub fn run(file: &Path) -> ExitStatus {

@@ -1,9 +1,8 @@
 //! The plan: what quayside would do for each declared release, and what it
 //! refuses to do. A value computed without IO (see `planner`), rendered by the
-//! pure functions in `render`, and executed by `apply`.
+//! pure functions in `crate::render`, and executed by `apply`.
 
 pub mod planner;
-pub mod render;
 pub mod strict;
 
 use crate::config::model::{Severity, SourceLocation};

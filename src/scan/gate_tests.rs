@@ -391,19 +391,19 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     assert_eq!(unused.len(), 1);
     assert_eq!(plan.summary.warnings, plan.warnings.len());
 
-    let text = crate::plan::render::text::render(&plan);
+    let text = crate::render::plan::text::render(&plan);
     assert!(
         text.contains("= CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
         "{text}"
     );
-    let markdown = crate::plan::render::markdown::render(&plan);
+    let markdown = crate::render::plan::markdown::render(&plan);
     assert!(
         markdown
             .contains("  - CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
         "{markdown}"
     );
     let json: serde_json::Value =
-        serde_json::from_str(&crate::plan::render::json::render(&plan)).unwrap();
+        serde_json::from_str(&crate::render::plan::json::render(&plan)).unwrap();
     let detail = &json["refusals"][0]["details"][0];
     assert_eq!(detail["severity"], "critical");
     assert_eq!(detail["fixed"], "3.0.7");

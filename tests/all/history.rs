@@ -344,8 +344,8 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
 #[test]
 fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
     use quayside::config::model::SourceLocation;
-    use quayside::plan::render::markdown::{MARKER, MAX_CHARS, render_with_diff};
     use quayside::plan::{Action, ActionKind, Plan, Refusal, RefusalCode, Summary};
+    use quayside::render::plan::markdown::{MARKER, MAX_CHARS, render_with_diff};
 
     let digest = quayside::digest::Digest::parse(NEW_DIGEST).unwrap();
     let actions: Vec<Action> = (0..3000)

@@ -2,8 +2,9 @@
 //! service, a summary line, then every refusal with its location.
 
 use crate::config::hidden::one_line;
-use crate::plan::render::{action_note, actions_by_service, not_checked_note, short_base, verdict};
 use crate::plan::{ActionKind, Plan};
+use crate::render::plan::{action_note, actions_by_service, not_checked_note, short_base, verdict};
+use crate::render::plural;
 use std::fmt::Write;
 
 pub fn render(plan: &Plan) -> String {
@@ -65,7 +66,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         s.unchanged,
         s.refused,
         s.warnings,
-        crate::plan::render::plural(s.warnings)
+        plural(s.warnings)
     );
     if plan.is_refused() {
         let _ = writeln!(out, "\n{}\n{counts}", verdict(plan));

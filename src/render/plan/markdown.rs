@@ -2,8 +2,9 @@
 //! `<details>`, always below GitHub's 65,536-character limit.
 
 use crate::config::hidden::one_line;
-use crate::plan::render::{action_note, not_checked_note, plural, short_base};
 use crate::plan::{ActionKind, Plan};
+use crate::render::plan::{action_note, not_checked_note, short_base};
+use crate::render::plural;
 use std::fmt::Write;
 
 /// A line CI can search for to update its previous comment instead of adding
@@ -112,7 +113,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         s.unchanged,
         s.refused,
         s.warnings,
-        crate::plan::render::plural(s.warnings),
+        plural(s.warnings),
         plan.file
     );
     if let Some(note) = not_checked_note(plan) {
