@@ -3,6 +3,7 @@
 
 pub mod read;
 pub mod scans;
+pub mod standing;
 
 use crate::digest::Digest;
 use crate::scan::ImageScan;
@@ -10,6 +11,7 @@ use crate::signing::SignatureEntry;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use read::{Scope, read_live_state};
+pub use standing::{Standing, standing};
 
 #[derive(Clone, Debug, Default)]
 pub struct LiveState {

@@ -21,7 +21,8 @@
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
 use crate::live::{
-    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
+    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence, Standing,
+    standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::store::read_signatures;
@@ -147,8 +148,7 @@ async fn read_service(
     let mut wanted: Vec<&Digest> = service
         .releases
         .iter()
-        .filter(|release| release.tag_check.is_ok())
-        .filter(|release| !live.declared_tags.contains_key(&release.tag))
+        .filter(|release| standing(release, &live) == Standing::ToCreate)
         .map(|release| &release.digest)
         .collect();
     wanted.sort();

@@ -4,7 +4,7 @@
 use crate::config::diagnostic::quoted;
 use crate::config::model::{Desired, Release, Service, VulnerabilitySource};
 use crate::digest::Digest;
-use crate::live::{ImageSignatures, LiveService, LiveState};
+use crate::live::{ImageSignatures, LiveService, LiveState, Standing, standing};
 use crate::plan::{
     Action, ActionKind, Plan, Refusal, RefusalCode, SCHEMA_VERSION, Summary, Warning, WarningCode,
 };
@@ -129,54 +129,69 @@ fn decide(
     live: &LiveService,
     verifier: Option<&dyn SignatureCheck>,
 ) -> Decision {
-    let target = service.target.reference();
-    if let Err(reason) = &release.tag_check {
-        return Err((
+    match standing(release, live) {
+        Standing::InvalidTag(reason) => Err((
             RefusalCode::InvalidTag,
             format!(
                 "{} cannot be a production tag: {reason}",
                 quoted(&release.tag)
             ),
+        )),
+        Standing::Tagged(found) => tagged(desired, service, release, found, live, verifier),
+        Standing::ToCreate => to_create(desired, service, release, live),
+    }
+}
+
+/// A release whose tag the target holds: unchanged, to sign, or refused.
+fn tagged(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+    found: &Digest,
+    live: &LiveService,
+    verifier: Option<&dyn SignatureCheck>,
+) -> Decision {
+    let target = service.target.reference();
+    if found != &release.digest {
+        return Err((
+            RefusalCode::Retag,
+            format!(
+                "{target}:{} already points at {found}; production tags are immutable. Declare a new version for {}, or restore the digest {found}",
+                release.tag, release.digest
+            ),
         ));
     }
-    let can_sign = desired
-        .signing
-        .as_ref()
-        .is_some_and(|signing| signing.key.is_some());
-
-    if let Some(live_digest) = live.declared_tags.get(&release.tag) {
-        if live_digest != &release.digest {
-            return Err((
-                RefusalCode::Retag,
-                format!(
-                    "{target}:{} already points at {live_digest}; production tags are immutable. Declare a new version for {}, or restore the digest {live_digest}",
-                    release.tag, release.digest
-                ),
-            ));
-        }
-        let signed = live
-            .signatures
-            .get(&release.digest)
-            .is_some_and(|image| fully_signed(image, &service.target.signed_identity(), verifier));
-        return match (signed, can_sign) {
-            (true, _) => Ok(ActionKind::Unchanged),
-            (false, true) => Ok(ActionKind::Sign),
-            (false, false) => Err((
-                RefusalCode::Unsigned,
-                format!(
-                    "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
-                    release.tag,
-                    if verifier.is_none() {
-                        " that can be checked (no `public_key` in [signing])"
-                    } else {
-                        ""
-                    },
-                    desired.file
-                ),
-            )),
-        };
+    let signed = live
+        .signatures
+        .get(&release.digest)
+        .is_some_and(|image| fully_signed(image, &service.target.signed_identity(), verifier));
+    match (signed, can_sign(desired)) {
+        (true, _) => Ok(ActionKind::Unchanged),
+        (false, true) => Ok(ActionKind::Sign),
+        (false, false) => Err((
+            RefusalCode::Unsigned,
+            format!(
+                "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
+                release.tag,
+                if verifier.is_none() {
+                    " that can be checked (no `public_key` in [signing])"
+                } else {
+                    ""
+                },
+                desired.file
+            ),
+        )),
     }
+}
 
+/// A release the target lacks: created, unless a create rule refuses it (the
+/// vulnerability gate runs after these, in `plan`).
+fn to_create(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+    live: &LiveService,
+) -> Decision {
     if live.source_has.get(&release.digest) != Some(&true) {
         return Err((
             RefusalCode::SourceMissing,
@@ -190,17 +205,26 @@ fn decide(
     if let Some(refusal) = rc_rule(desired, service, release) {
         return Err(refusal);
     }
-    if !can_sign {
+    if !can_sign(desired) {
         return Err((
             RefusalCode::Unsigned,
             format!(
-                "creating {target}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
-                release.tag, desired.file
+                "creating {}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
+                service.target.reference(),
+                release.tag,
+                desired.file
             ),
         ));
     }
-    // The vulnerability gate runs on creates, in `plan`.
     Ok(ActionKind::Create)
+}
+
+/// A signing key is configured, so apply can sign what it creates or finds unsigned.
+fn can_sign(desired: &Desired) -> bool {
+    desired
+        .signing
+        .as_ref()
+        .is_some_and(|signing| signing.key.is_some())
 }
 
 /// With `policy.require_rc`, a final version must reuse the digest of one of
