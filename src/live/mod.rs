@@ -8,6 +8,7 @@ pub mod standing;
 use crate::digest::Digest;
 use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use read::{Scope, read_live_state};
@@ -17,9 +18,9 @@ pub use standing::{Standing, standing};
 pub struct LiveState {
     /// Keyed by service name.
     pub services: BTreeMap<String, LiveService>,
-    /// The UTC day (`YYYY-MM-DD`) the state was read, against which waiver
-    /// expiry is judged; `None` treats every dated waiver as expired.
-    pub today: Option<String>,
+    /// The UTC day the state was read, against which waiver expiry is
+    /// judged; `None` treats every dated waiver as expired.
+    pub today: Option<NaiveDate>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -7,6 +7,7 @@ pub mod strict;
 
 use crate::config::model::{Severity, SourceLocation};
 use crate::digest::Digest;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use planner::{SignatureCheck, plan};
@@ -148,9 +149,9 @@ pub struct Finding {
     pub digest: Digest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
-    /// A waiver for this id exists but expired on this day (`YYYY-MM-DD`).
+    /// A waiver for this id exists but expired on this day.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiver_expired: Option<String>,
+    pub waiver_expired: Option<NaiveDate>,
 }
 
 impl Finding {

@@ -32,7 +32,7 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
     let mut warnings = Vec::new();
     let scanning = desired.policy.vulnerability_source == VulnerabilitySource::Quay;
     // Without a known day every waiver with an expiry counts as expired.
-    let today = live.today.as_deref().unwrap_or("9999-12-31");
+    let today = live.today.unwrap_or(chrono::NaiveDate::MAX);
     let mut waivers_used = WaiverUse::default();
 
     if desired.policy.vulnerability_source == VulnerabilitySource::None {

@@ -6,6 +6,7 @@ use crate::config::model::{Policy, Waiver};
 use crate::digest::Digest;
 use crate::plan::{Finding, RefusalCode, Warning, WarningCode};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
+use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
 /// Why the gate refuses an image: a refusal code, a message, and for
@@ -25,14 +26,13 @@ pub struct WaiverUse {
 }
 
 /// Decides whether the image `digest` of `service` may be released.
-/// `today` is `YYYY-MM-DD`; a waiver counts up to and including its
-/// `expires` day. `scan` is `None` when nothing was read for this image.
+/// A waiver counts up to and including its `expires` day. `scan` is `None` when nothing was read for this image.
 pub fn check_image(
     service: &str,
     digest: &Digest,
     scan: Option<&ImageScan>,
     policy: &Policy,
-    today: &str,
+    today: NaiveDate,
     used: &mut WaiverUse,
 ) -> Result<(), GateRefusal> {
     let platforms = match scan {
@@ -92,7 +92,7 @@ pub fn check_image(
 }
 
 /// Waivers that matched no blocked vulnerability in this plan.
-pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: &str) -> Vec<Warning> {
+pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: NaiveDate) -> Vec<Warning> {
     policy
         .waivers
         .iter()
@@ -129,7 +129,7 @@ fn blocked(
     platform: &PlatformScan,
     vulnerability: &Vulnerability,
     policy: &Policy,
-    today: &str,
+    today: NaiveDate,
     used: &mut WaiverUse,
 ) -> Option<Finding> {
     let mut expired = None;
@@ -143,7 +143,7 @@ fn blocked(
         if is_active(waiver, today) {
             return None;
         }
-        expired = waiver.expires.clone();
+        expired = waiver.expires;
     }
     Some(Finding {
         id: vulnerability.id.clone(),
@@ -158,12 +158,8 @@ fn blocked(
     })
 }
 
-/// `expires` is `YYYY-MM-DD`, so the text order is the date order.
-fn is_active(waiver: &Waiver, today: &str) -> bool {
-    waiver
-        .expires
-        .as_deref()
-        .is_none_or(|expires| today <= expires)
+fn is_active(waiver: &Waiver, today: NaiveDate) -> bool {
+    waiver.expires.is_none_or(|expires| today <= expires)
 }
 
 fn unavailable(message: String) -> GateRefusal {

@@ -12,9 +12,14 @@ use crate::live::{LiveService, LiveState};
 use crate::plan::{ActionKind, RefusalCode, WarningCode, plan};
 use crate::scan::gate::{WaiverUse, check_image};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
+use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
 const TODAY: &str = "2026-06-15";
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
 
 fn digest(n: u8) -> Digest {
     Digest::of_bytes(&[n])
@@ -60,7 +65,7 @@ fn waiver(id: &str, service: Option<&str>, expires: Option<&str>, line: u32) -> 
         id: id.into(),
         service: service.map(str::to_string),
         reason: "not reachable".into(),
-        expires: expires.map(str::to_string),
+        expires: expires.map(day),
         location: location(line),
     }
 }
@@ -71,7 +76,7 @@ fn check(scan: &ImageScan, policy: &Policy) -> Result<(), crate::scan::gate::Gat
         &digest(1),
         Some(scan),
         policy,
-        TODAY,
+        day(TODAY),
         &mut WaiverUse::default(),
     )
 }
@@ -109,7 +114,7 @@ fn every_status_without_data_is_refused_scan_unavailable() {
         &digest(1),
         None,
         &Policy::default(),
-        TODAY,
+        day(TODAY),
         &mut WaiverUse::default(),
     );
     assert_eq!(nothing.unwrap_err().code, RefusalCode::ScanUnavailable);
@@ -214,24 +219,21 @@ fn active_waivers_waive_and_expired_ones_say_so() {
         &digest(1),
         Some(&scan),
         &policy,
-        TODAY,
+        day(TODAY),
         &mut used,
     )
     .unwrap_err();
     assert_eq!(refusal.code, RefusalCode::Vulnerable);
     assert_eq!(refusal.details.len(), 1);
     assert_eq!(refusal.details[0].id, "CVE-2026-0002");
-    assert_eq!(
-        refusal.details[0].waiver_expired.as_deref(),
-        Some("2026-06-14")
-    );
+    assert_eq!(refusal.details[0].waiver_expired, Some(day("2026-06-14")));
     assert!(
         refusal
             .message
             .contains("CVE-2026-0002 expired on 2026-06-14")
     );
     assert!(
-        crate::scan::gate::unused_waivers(&policy, &used, TODAY).is_empty(),
+        crate::scan::gate::unused_waivers(&policy, &used, day(TODAY)).is_empty(),
         "an expired waiver that matched is reported in the refusal, not as unused"
     );
 
@@ -258,11 +260,11 @@ fn a_waiver_for_another_service_does_not_apply() {
         &digest(1),
         Some(&scan),
         &policy,
-        TODAY,
+        day(TODAY),
         &mut used,
     );
     assert_eq!(refusal.unwrap_err().code, RefusalCode::Vulnerable);
-    let unused = crate::scan::gate::unused_waivers(&policy, &used, TODAY);
+    let unused = crate::scan::gate::unused_waivers(&policy, &used, day(TODAY));
     assert_eq!(unused.len(), 1);
     assert_eq!(unused[0].service, "auth");
     assert_eq!(unused[0].location.as_ref().unwrap().line, 20);
@@ -277,7 +279,7 @@ fn unused_waivers_warn_and_say_when_they_expired() {
         ],
         ..Policy::default()
     };
-    let warnings = crate::scan::gate::unused_waivers(&policy, &WaiverUse::default(), TODAY);
+    let warnings = crate::scan::gate::unused_waivers(&policy, &WaiverUse::default(), day(TODAY));
     assert_eq!(warnings.len(), 2);
     assert!(warnings.iter().all(|w| w.code == WarningCode::UnusedWaiver));
     assert!(!warnings[0].message.contains("expired"));
@@ -297,12 +299,12 @@ fn a_waived_low_severity_id_is_unused() {
         &digest(1),
         Some(&scan),
         &policy,
-        TODAY,
+        day(TODAY),
         &mut used,
     )
     .unwrap();
     assert_eq!(
-        crate::scan::gate::unused_waivers(&policy, &used, TODAY).len(),
+        crate::scan::gate::unused_waivers(&policy, &used, day(TODAY)).len(),
         1
     );
 }
@@ -343,7 +345,7 @@ fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
 fn live(service: LiveService, today: &str) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
-        today: Some(today.into()),
+        today: Some(day(today)),
     }
 }
 
