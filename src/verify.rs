@@ -8,7 +8,7 @@ use crate::config::model::Desired;
 use crate::digest::Digest;
 use crate::live::LiveState;
 use crate::plan::SignatureCheck;
-use crate::plan::planner::unsigned_manifests;
+use crate::plan::signatures::unsigned_manifests;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {

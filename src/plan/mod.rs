@@ -3,6 +3,8 @@
 //! pure functions in `crate::render`, and executed by `apply`.
 
 pub mod planner;
+mod release;
+pub mod signatures;
 pub mod strict;
 
 use crate::config::model::{Severity, SourceLocation};
@@ -10,7 +12,8 @@ use crate::digest::Digest;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use planner::{SignatureCheck, plan};
+pub use planner::plan;
+pub use signatures::SignatureCheck;
 
 /// Version of the JSON form. Fields may be added, never renamed.
 pub const SCHEMA_VERSION: u32 = 1;

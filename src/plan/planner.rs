@@ -1,27 +1,14 @@
 //! The planner: a pure function from the desired state and the live state to
 //! a `Plan`. No IO happens here; every decision about what to write does.
 
-use crate::config::diagnostic::quoted;
-use crate::config::model::{Desired, Release, Service, VulnerabilitySource};
-use crate::digest::Digest;
-use crate::live::{ImageSignatures, LiveService, LiveState, Standing, standing};
+use crate::config::model::{Desired, Service, VulnerabilitySource};
+use crate::live::{LiveService, LiveState};
+use crate::plan::release::decide;
+use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Plan, Refusal, RefusalCode, SCHEMA_VERSION, Summary, Warning, WarningCode,
+    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningCode,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
-use crate::signing::{PublicKey, SignatureEntry};
-
-/// Decides whether a stored signature is valid for a digest in a repository.
-/// `PublicKey` is the implementation; keyless verification can be another.
-pub trait SignatureCheck {
-    fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool;
-}
-
-impl SignatureCheck for PublicKey {
-    fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool {
-        PublicKey::accepts(self, entry, digest, identity)
-    }
-}
 
 /// Computes the plan. `verifier` is `None` when no public key is configured:
 /// then no signature can be recognised, so existing tags need signing.
@@ -116,183 +103,6 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
         base: None,
         revision: None,
     }
-}
-
-type Decision = Result<ActionKind, (RefusalCode, String)>;
-
-/// The action for one release, or why it is refused. The checks run from the
-/// most fundamental (the tag itself) to the most circumstantial.
-fn decide(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-    live: &LiveService,
-    verifier: Option<&dyn SignatureCheck>,
-) -> Decision {
-    match standing(release, live) {
-        Standing::InvalidTag(reason) => Err((
-            RefusalCode::InvalidTag,
-            format!(
-                "{} cannot be a production tag: {reason}",
-                quoted(&release.tag)
-            ),
-        )),
-        Standing::Tagged(found) => tagged(desired, service, release, found, live, verifier),
-        Standing::ToCreate => to_create(desired, service, release, live),
-    }
-}
-
-/// A release whose tag the target holds: unchanged, to sign, or refused.
-fn tagged(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-    found: &Digest,
-    live: &LiveService,
-    verifier: Option<&dyn SignatureCheck>,
-) -> Decision {
-    let target = service.target.reference();
-    if found != &release.digest {
-        return Err((
-            RefusalCode::Retag,
-            format!(
-                "{target}:{} already points at {found}; production tags are immutable. Declare a new version for {}, or restore the digest {found}",
-                release.tag, release.digest
-            ),
-        ));
-    }
-    let signed = live
-        .signatures
-        .get(&release.digest)
-        .is_some_and(|image| fully_signed(image, &service.target.signed_identity(), verifier));
-    match (signed, can_sign(desired)) {
-        (true, _) => Ok(ActionKind::Unchanged),
-        (false, true) => Ok(ActionKind::Sign),
-        (false, false) => Err((
-            RefusalCode::Unsigned,
-            format!(
-                "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
-                release.tag,
-                if verifier.is_none() {
-                    " that can be checked (no `public_key` in [signing])"
-                } else {
-                    ""
-                },
-                desired.file
-            ),
-        )),
-    }
-}
-
-/// A release the target lacks: created, unless a create rule refuses it (the
-/// vulnerability gate runs after these, in `plan`).
-fn to_create(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-    live: &LiveService,
-) -> Decision {
-    if live.source_has.get(&release.digest) != Some(&true) {
-        return Err((
-            RefusalCode::SourceMissing,
-            format!(
-                "{} has no image {}: push it to the source first, or correct the digest",
-                service.source.reference(),
-                release.digest
-            ),
-        ));
-    }
-    if let Some(refusal) = rc_rule(desired, service, release) {
-        return Err(refusal);
-    }
-    if !can_sign(desired) {
-        return Err((
-            RefusalCode::Unsigned,
-            format!(
-                "creating {}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
-                service.target.reference(),
-                release.tag,
-                desired.file
-            ),
-        ));
-    }
-    Ok(ActionKind::Create)
-}
-
-/// A signing key is configured, so apply can sign what it creates or finds unsigned.
-fn can_sign(desired: &Desired) -> bool {
-    desired
-        .signing
-        .as_ref()
-        .is_some_and(|signing| signing.key.is_some())
-}
-
-/// With `policy.require_rc`, a final version must reuse the digest of one of
-/// its declared release candidates (the staging-validated image).
-fn rc_rule(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-) -> Option<(RefusalCode, String)> {
-    let tag = release.tag_check.as_ref().ok()?;
-    if !desired.policy.require_rc || !tag.is_final() {
-        return None;
-    }
-    let validated = service.releases.iter().any(|other| {
-        other.digest == release.digest
-            && other.tag_check.as_ref().is_ok_and(|candidate| {
-                candidate.major == tag.major
-                    && candidate.minor == tag.minor
-                    && candidate.patch == tag.patch
-                    && candidate
-                        .prerelease
-                        .as_ref()
-                        .is_some_and(|(suffix, _)| suffix == "rc")
-            })
-    });
-    (!validated).then(|| {
-        (
-            RefusalCode::RcRequired,
-            format!(
-                "policy.require_rc: {} must point at the digest of a declared v{}.{}.{}-rcN; declare the release candidate first and promote the same digest",
-                release.tag, tag.major, tag.minor, tag.patch
-            ),
-        )
-    })
-}
-
-/// Every manifest of the image carries a signature: the root, and children
-/// read in full, one the verifier accepts for this repository; children checked
-/// by presence only, a listed signature tag.
-fn fully_signed(
-    image: &ImageSignatures,
-    identity: &str,
-    verifier: Option<&dyn SignatureCheck>,
-) -> bool {
-    let Some(verifier) = verifier else {
-        return false;
-    };
-    !image.manifests.is_empty() && unsigned_manifests(image, identity, verifier).is_empty()
-}
-
-/// The manifests of the image without a signature: read ones with none the
-/// verifier accepts, then children whose signature tag is not listed.
-pub fn unsigned_manifests<'a>(
-    image: &'a ImageSignatures,
-    identity: &str,
-    verifier: &dyn SignatureCheck,
-) -> Vec<&'a Digest> {
-    let unverified = image.manifests.iter().filter(|manifest| {
-        !manifest
-            .entries
-            .iter()
-            .any(|entry| verifier.accepts(entry, &manifest.digest, identity))
-    });
-    let unlisted = image.listed_children.iter().filter(|child| !child.listed);
-    unverified
-        .map(|manifest| &manifest.digest)
-        .chain(unlisted.map(|child| &child.digest))
-        .collect()
 }
 
 /// Tags in the target that the file does not declare (signature and

@@ -192,7 +192,7 @@ fn a_child_without_a_signature_tag_needs_signing() {
     service.declared_tags.insert("v1.0.0".into(), digest(1));
     let image = root_signed(&digest(1), &[(digest(2), true), (digest(3), false)]);
     assert_eq!(
-        crate::plan::planner::unsigned_manifests(
+        crate::plan::signatures::unsigned_manifests(
             &image,
             "127.0.0.1:5000/prod/gateway",
             &FakeVerifier

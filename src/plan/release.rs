@@ -1,0 +1,152 @@
+//! The rules for one declared release: unchanged, to sign, to create, or
+//! refused, and why. Pure; the planner applies them to every release.
+
+use crate::config::diagnostic::quoted;
+use crate::config::model::{Desired, Release, Service};
+use crate::digest::Digest;
+use crate::live::{LiveService, Standing, standing};
+use crate::plan::signatures::{SignatureCheck, fully_signed};
+use crate::plan::{ActionKind, RefusalCode};
+
+pub(crate) type Decision = Result<ActionKind, (RefusalCode, String)>;
+
+/// The action for one release, or why it is refused. The checks run from the
+/// most fundamental (the tag itself) to the most circumstantial.
+pub(crate) fn decide(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+    live: &LiveService,
+    verifier: Option<&dyn SignatureCheck>,
+) -> Decision {
+    match standing(release, live) {
+        Standing::InvalidTag(reason) => Err((
+            RefusalCode::InvalidTag,
+            format!(
+                "{} cannot be a production tag: {reason}",
+                quoted(&release.tag)
+            ),
+        )),
+        Standing::Tagged(found) => tagged(desired, service, release, found, live, verifier),
+        Standing::ToCreate => to_create(desired, service, release, live),
+    }
+}
+
+/// A release whose tag the target holds: unchanged, to sign, or refused.
+fn tagged(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+    found: &Digest,
+    live: &LiveService,
+    verifier: Option<&dyn SignatureCheck>,
+) -> Decision {
+    let target = service.target.reference();
+    if found != &release.digest {
+        return Err((
+            RefusalCode::Retag,
+            format!(
+                "{target}:{} already points at {found}; production tags are immutable. Declare a new version for {}, or restore the digest {found}",
+                release.tag, release.digest
+            ),
+        ));
+    }
+    let signed = live
+        .signatures
+        .get(&release.digest)
+        .is_some_and(|image| fully_signed(image, &service.target.signed_identity(), verifier));
+    match (signed, can_sign(desired)) {
+        (true, _) => Ok(ActionKind::Unchanged),
+        (false, true) => Ok(ActionKind::Sign),
+        (false, false) => Err((
+            RefusalCode::Unsigned,
+            format!(
+                "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
+                release.tag,
+                if verifier.is_none() {
+                    " that can be checked (no `public_key` in [signing])"
+                } else {
+                    ""
+                },
+                desired.file
+            ),
+        )),
+    }
+}
+
+/// A release the target lacks: created, unless a create rule refuses it (the
+/// vulnerability gate runs after these, in `plan`).
+fn to_create(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+    live: &LiveService,
+) -> Decision {
+    if live.source_has.get(&release.digest) != Some(&true) {
+        return Err((
+            RefusalCode::SourceMissing,
+            format!(
+                "{} has no image {}: push it to the source first, or correct the digest",
+                service.source.reference(),
+                release.digest
+            ),
+        ));
+    }
+    if let Some(refusal) = rc_rule(desired, service, release) {
+        return Err(refusal);
+    }
+    if !can_sign(desired) {
+        return Err((
+            RefusalCode::Unsigned,
+            format!(
+                "creating {}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
+                service.target.reference(),
+                release.tag,
+                desired.file
+            ),
+        ));
+    }
+    Ok(ActionKind::Create)
+}
+
+/// A signing key is configured, so apply can sign what it creates or finds unsigned.
+fn can_sign(desired: &Desired) -> bool {
+    desired
+        .signing
+        .as_ref()
+        .is_some_and(|signing| signing.key.is_some())
+}
+
+/// With `policy.require_rc`, a final version must reuse the digest of one of
+/// its declared release candidates (the staging-validated image).
+fn rc_rule(
+    desired: &Desired,
+    service: &Service,
+    release: &Release,
+) -> Option<(RefusalCode, String)> {
+    let tag = release.tag_check.as_ref().ok()?;
+    if !desired.policy.require_rc || !tag.is_final() {
+        return None;
+    }
+    let validated = service.releases.iter().any(|other| {
+        other.digest == release.digest
+            && other.tag_check.as_ref().is_ok_and(|candidate| {
+                candidate.major == tag.major
+                    && candidate.minor == tag.minor
+                    && candidate.patch == tag.patch
+                    && candidate
+                        .prerelease
+                        .as_ref()
+                        .is_some_and(|(suffix, _)| suffix == "rc")
+            })
+    });
+    (!validated).then(|| {
+        (
+            RefusalCode::RcRequired,
+            format!(
+                "policy.require_rc: {} must point at the digest of a declared v{}.{}.{}-rcN; declare the release candidate first and promote the same digest",
+                release.tag, tag.major, tag.minor, tag.patch
+            ),
+        )
+    })
+}
