@@ -10,13 +10,13 @@ use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{ActionKind, Plan, SignatureCheck};
+use crate::plan::{ActionKind, Criteria, Plan};
 use crate::registry::Connector;
 use crate::render::plan as render;
 use crate::signing::{PublicKey, SigningKey};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
     let started = Instant::now();
@@ -48,12 +48,16 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
             return ExitStatus::Error;
         }
     };
-    let verifier: Option<&dyn SignatureCheck> = keys.verifier.as_ref().map(|k| k as _);
+    let criteria = Criteria {
+        verifier: keys.verifier.as_ref().map(|k| k as _),
+        today: crate::scan::today_utc(SystemTime::now()),
+        strict: false,
+    };
     let connector = super::connector(concurrency);
     // With --base every release is still checked (full): apply must make the
     // registries match the whole file, and the history rules still refuse.
     let base = args.base.as_deref().map(|rev| (rev, true));
-    let plan = match make_plan_since(&desired, &file, base, &connector, verifier).await {
+    let plan = match make_plan_since(&desired, &file, base, &connector, &criteria).await {
         Ok((plan, _)) => plan,
         Err(message) => {
             eprintln!("error: {message}");

@@ -5,12 +5,14 @@ use crate::commands::load_desired;
 use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::history::Baseline;
+use crate::live::scans::read_scans;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{self, Plan, SignatureCheck};
+use crate::plan::{self, Criteria, HistoryCheck, Plan};
 use crate::registry::Connector;
 use crate::render::plan as render;
 use crate::signing::PublicKey;
 use std::path::Path;
+use std::time::SystemTime;
 
 pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
     let desired = match load_desired(&args.file) {
@@ -25,21 +27,20 @@ pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
         }
     };
     let connector = super::connector(concurrency);
-    let verifier = verifier.as_ref().map(|k| k as _);
+    let criteria = Criteria {
+        verifier: verifier.as_ref().map(|k| k as _),
+        today: crate::scan::today_utc(SystemTime::now()),
+        strict: args.strict,
+    };
     let base = args.base.as_deref().map(|rev| (rev, args.full));
     let (plan, baseline) =
-        match make_plan_since(&desired, &args.file, base, &connector, verifier).await {
+        match make_plan_since(&desired, &args.file, base, &connector, &criteria).await {
             Ok(planned) => planned,
             Err(message) => {
                 eprintln!("error: {message}");
                 return ExitStatus::Error;
             }
         };
-    let plan = if args.strict {
-        plan::strict::escalate(plan)
-    } else {
-        plan
-    };
     let diff = baseline.as_ref().map(|b| b.diff.as_str());
     print!("{}", render::render_with_diff(&plan, args.format, diff));
     if let Some(out) = &args.out {
@@ -52,19 +53,22 @@ pub async fn run(args: &PlanArgs, concurrency: usize) -> ExitStatus {
     status_of(&plan, args.detailed_exitcode)
 }
 
-/// Reads live state and plans. Errors are already worded for the user.
+/// Reads live state (registries, then the scans of what would be created)
+/// and plans. Errors are already worded for the user.
 pub async fn make_plan(
     desired: &Desired,
+    history: Option<&HistoryCheck>,
     connector: &Connector,
-    verifier: Option<&dyn SignatureCheck>,
+    criteria: &Criteria<'_>,
 ) -> Result<Plan, String> {
     let mut live = read_live_state(desired, connector, Scope::Plan)
         .await
         .map_err(|error| error.to_string())?;
-    crate::scan::quay::read_into(desired, connector, &mut live)
+    let token = crate::scan::api_token_from_env();
+    read_scans(desired, connector, token.as_ref(), &mut live)
         .await
         .map_err(|error| error.to_string())?;
-    Ok(plan::plan(desired, &live, verifier))
+    Ok(plan::plan(desired, &live, history, criteria))
 }
 
 /// Like [`make_plan`]; with `base = Some((rev, full))` the plan is made
@@ -76,10 +80,10 @@ pub async fn make_plan_since(
     file: &Path,
     base: Option<(&str, bool)>,
     connector: &Connector,
-    verifier: Option<&dyn SignatureCheck>,
+    criteria: &Criteria<'_>,
 ) -> Result<(Plan, Option<Baseline>), String> {
     let Some((rev, full)) = base else {
-        return Ok((make_plan(desired, connector, verifier).await?, None));
+        return Ok((make_plan(desired, None, connector, criteria).await?, None));
     };
     let baseline = Baseline::load(file, rev, desired).map_err(|error| error.to_string())?;
     if let Some(old) = &baseline.renamed_from {
@@ -89,8 +93,7 @@ pub async fn make_plan_since(
         );
     }
     let scoped = baseline.scope(desired, full);
-    let mut plan = make_plan(&scoped.desired, connector, verifier).await?;
-    baseline.finish(&mut plan, desired, scoped.not_checked);
+    let plan = make_plan(&scoped.desired, Some(&scoped.history), connector, criteria).await?;
     Ok((plan, Some(baseline)))
 }
 

@@ -8,7 +8,6 @@ pub mod standing;
 use crate::digest::Digest;
 use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
-use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use read::{Scope, read_live_state};
@@ -18,9 +17,6 @@ pub use standing::{Standing, standing};
 pub struct LiveState {
     /// Keyed by service name.
     pub services: BTreeMap<String, LiveService>,
-    /// The UTC day the state was read, against which waiver expiry is
-    /// judged; `None` treats every dated waiver as expired.
-    pub today: Option<NaiveDate>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -70,10 +70,7 @@ pub async fn read_live_state(
         .buffer_unordered(SERVICES_IN_FLIGHT)
         .try_collect()
         .await?;
-    Ok(LiveState {
-        services,
-        ..LiveState::default()
-    })
+    Ok(LiveState { services })
 }
 
 async fn read_service(

@@ -12,7 +12,7 @@ use crate::digest::Digest;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use planner::plan;
+pub use planner::{Criteria, HistoryCheck, plan};
 pub use signatures::SignatureCheck;
 
 /// Version of the JSON form. Fields may be added, never renamed.

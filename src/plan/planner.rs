@@ -1,25 +1,62 @@
-//! The planner: a pure function from the desired state and the live state to
-//! a `Plan`. No IO happens here; every decision about what to write does.
+//! The planner: the one place a `Plan` is made. A pure function of what the
+//! commands read at the edges (the file, the live registries, the history
+//! comparison, the key, the day, `--strict`); no IO, no clock, and no code
+//! after it edits the plan. Every decision about what to write happens here.
 
 use crate::config::model::{Desired, Service, VulnerabilitySource};
 use crate::live::{LiveService, LiveState};
 use crate::plan::release::decide;
 use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningCode,
+    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningCode, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
+use chrono::NaiveDate;
+use std::collections::BTreeSet;
 
-/// Computes the plan. `verifier` is `None` when no public key is configured:
-/// then no signature can be recognised, so existing tags need signing.
-pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn SignatureCheck>) -> Plan {
+/// How the live state is judged, besides the file's own rules.
+#[derive(Clone, Copy)]
+pub struct Criteria<'a> {
+    /// `None` when no public key is configured: then no signature can be
+    /// recognised, so existing tags need signing.
+    pub verifier: Option<&'a dyn SignatureCheck>,
+    /// The UTC day against which waiver expiry is judged.
+    pub today: NaiveDate,
+    /// `plan --strict`: every warning is a refusal under its own code.
+    pub strict: bool,
+}
+
+/// With `--base`: what comparing the file with its base revision adds to a
+/// plan. Made by `history::Baseline::scope`; the planner knows nothing of git.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryCheck {
+    /// The base revision's full commit id.
+    pub base: String,
+    /// The full commit id the file was read at, when known.
+    pub revision: Option<String>,
+    /// `changed` and `removed` releases, listed before the plan's own refusals.
+    pub refusals: Vec<Refusal>,
+    /// Releases unchanged since the base that this plan does not check.
+    pub not_checked: usize,
+    /// Every release of the file left out of the desired state planned
+    /// (`service`, `tag`): not checked, or refused above. Their tags in the
+    /// target are declared, not unmanaged.
+    pub left_out: BTreeSet<(String, String)>,
+}
+
+/// Computes the plan for `desired` (with `history`, the part of the file the
+/// change touches) from the registries' `live` state.
+pub fn plan(
+    desired: &Desired,
+    live: &LiveState,
+    history: Option<&HistoryCheck>,
+    criteria: &Criteria<'_>,
+) -> Plan {
     let empty = LiveService::default();
     let mut actions = Vec::new();
-    let mut refusals = Vec::new();
+    let mut refusals = history.map(|h| h.refusals.clone()).unwrap_or_default();
     let mut warnings = Vec::new();
     let scanning = desired.policy.vulnerability_source == VulnerabilitySource::Quay;
-    // Without a known day every waiver with an expiry counts as expired.
-    let today = live.today.unwrap_or(chrono::NaiveDate::MAX);
     let mut waivers_used = WaiverUse::default();
 
     if desired.policy.vulnerability_source == VulnerabilitySource::None {
@@ -38,13 +75,14 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
     for service in &desired.services {
         let live_service = live.services.get(&service.name).unwrap_or(&empty);
         for release in &service.releases {
-            let decision = match decide(desired, service, release, live_service, verifier) {
+            let decision = match decide(desired, service, release, live_service, criteria.verifier)
+            {
                 Ok(ActionKind::Create) if scanning => gate::check_image(
                     &service.name,
                     &release.digest,
                     live_service.scans.get(&release.digest),
                     &desired.policy,
-                    today,
+                    criteria.today,
                     &mut waivers_used,
                 )
                 .map(|()| ActionKind::Create),
@@ -78,40 +116,76 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
                 }),
             }
         }
-        warnings.extend(unmanaged_tags(&desired.file, service, live_service));
+        let left_out = history.map(|h| &h.left_out);
+        warnings.extend(unmanaged_tags(
+            &desired.file,
+            service,
+            live_service,
+            left_out,
+        ));
     }
     if scanning {
-        warnings.extend(gate::unused_waivers(&desired.policy, &waivers_used, today));
+        warnings.extend(gate::unused_waivers(
+            &desired.policy,
+            &waivers_used,
+            criteria.today,
+        ));
+    }
+    if criteria.strict {
+        refusals.extend(strict::escalate(
+            std::mem::take(&mut warnings),
+            &desired.file,
+        ));
     }
 
-    let count = |kind| actions.iter().filter(|a: &&Action| a.kind == kind).count();
-    let summary = Summary {
+    let not_checked = history.map_or(0, |h| h.not_checked);
+    Plan {
+        schema: SCHEMA_VERSION,
+        summary: summarize(&actions, &refusals, &warnings, not_checked),
+        actions,
+        refusals,
+        warnings,
+        file: desired.file.clone(),
+        base: history.map(|h| h.base.clone()),
+        revision: history.and_then(|h| h.revision.clone()),
+    }
+}
+
+/// The counts, from the plan's final lists.
+fn summarize(
+    actions: &[Action],
+    refusals: &[Refusal],
+    warnings: &[Warning],
+    not_checked: usize,
+) -> Summary {
+    let count = |kind| actions.iter().filter(|a| a.kind == kind).count();
+    Summary {
         create: count(ActionKind::Create),
         sign: count(ActionKind::Sign),
         unchanged: count(ActionKind::Unchanged),
         refused: refusals.len(),
         warnings: warnings.len(),
-        ..Summary::default()
-    };
-    Plan {
-        schema: SCHEMA_VERSION,
-        summary,
-        actions,
-        refusals,
-        warnings,
-        file: desired.file.clone(),
-        base: None,
-        revision: None,
+        not_checked,
     }
 }
 
 /// Tags in the target that the file does not declare (signature and
-/// attestation tags `sha256-*` are cosign's, not releases).
-fn unmanaged_tags(file: &str, service: &Service, live: &LiveService) -> Vec<Warning> {
+/// attestation tags `sha256-*` are cosign's, not releases). `left_out`: the
+/// file's releases outside this plan's scope, declared all the same.
+fn unmanaged_tags(
+    file: &str,
+    service: &Service,
+    live: &LiveService,
+    left_out: Option<&BTreeSet<(String, String)>>,
+) -> Vec<Warning> {
+    let declared = |tag: &str| {
+        service.releases.iter().any(|release| release.tag == tag)
+            || left_out.is_some_and(|set| set.contains(&(service.name.clone(), tag.to_string())))
+    };
     live.target_tags
         .iter()
         .filter(|tag| !tag.starts_with("sha256-"))
-        .filter(|tag| !service.releases.iter().any(|release| &release.tag == *tag))
+        .filter(|tag| !declared(tag))
         .map(|tag| Warning {
             code: WarningCode::UnmanagedTag,
             service: service.name.clone(),

@@ -9,7 +9,9 @@ use crate::digest::Digest;
 use crate::live::{
     ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
 };
-use crate::plan::{ActionKind, Plan, RefusalCode, SignatureCheck, WarningCode, plan};
+use crate::plan::{
+    ActionKind, Criteria, Plan, RefusalCode, SignatureCheck, Warning, WarningCode, plan,
+};
 use crate::signing::SignatureEntry;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -86,7 +88,6 @@ fn desired(releases: Vec<Release>) -> Desired {
 fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
-        ..LiveState::default()
     }
 }
 
@@ -121,8 +122,16 @@ fn root_signed(digest: &Digest, children: &[(Digest, bool)]) -> ImageSignatures 
     }
 }
 
+fn criteria(verifier: Option<&dyn SignatureCheck>) -> Criteria<'_> {
+    Criteria {
+        verifier,
+        today: "2026-06-15".parse().unwrap(),
+        strict: false,
+    }
+}
+
 fn run(desired: &Desired, live: &LiveState) -> Plan {
-    plan(desired, live, Some(&FakeVerifier))
+    plan(desired, live, None, &criteria(Some(&FakeVerifier)))
 }
 
 #[test]
@@ -249,7 +258,7 @@ fn without_a_public_key_no_signature_is_recognised() {
     service
         .signatures
         .insert(digest(1), signed(&digest(1), &[]));
-    let plan = plan(&d, &live(service), None);
+    let plan = plan(&d, &live(service), None, &criteria(None));
     assert_eq!(plan.actions[0].kind, ActionKind::Sign);
 }
 
@@ -414,4 +423,59 @@ fn an_invalid_tag_with_backticks_stays_inside_its_code_span() {
         "{}",
         refusal.message
     );
+}
+
+#[test]
+fn every_warning_becomes_a_refusal_with_its_code_and_place() {
+    let warning = |code, tag: Option<&str>, line: Option<u32>| Warning {
+        code,
+        service: if tag.is_some() {
+            "gateway".into()
+        } else {
+            String::new()
+        },
+        tag: tag.map(str::to_string),
+        message: "something to tidy".into(),
+        location: line.map(|line| SourceLocation {
+            file: "releases.toml".into(),
+            line,
+            column: 1,
+        }),
+    };
+    let refusals = crate::plan::strict::escalate(
+        vec![
+            warning(WarningCode::UnmanagedTag, Some("v0.1.0"), Some(8)),
+            warning(WarningCode::ScanDisabled, None, None),
+            warning(WarningCode::UnusedWaiver, None, Some(20)),
+        ],
+        "releases.toml",
+    );
+    let codes: Vec<&str> = refusals.iter().map(|r| r.code.name()).collect();
+    assert_eq!(codes, ["unmanaged-tag", "scan-disabled", "unused-waiver"]);
+    assert_eq!(refusals[0].tag, "v0.1.0");
+    assert_eq!(refusals[0].location.line, 8);
+    assert_eq!(refusals[1].location.line, 1);
+    assert!(refusals[2].message.contains("--strict"));
+
+    // Through the planner: a plan with three warnings (scan-disabled, two
+    // unmanaged tags) made strictly has three refusals and no warning.
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    service
+        .target_tags
+        .extend(["v0.1.0".into(), "v0.2.0".into()]);
+    let strict = plan(
+        &d,
+        &live(service),
+        None,
+        &Criteria {
+            strict: true,
+            ..criteria(Some(&FakeVerifier))
+        },
+    );
+    assert!(strict.is_refused());
+    assert!(strict.warnings.is_empty());
+    assert_eq!(strict.summary.refused, 3);
+    assert_eq!(strict.summary.warnings, 0);
 }

@@ -9,7 +9,7 @@ use crate::config::model::{
 };
 use crate::digest::Digest;
 use crate::live::{LiveService, LiveState};
-use crate::plan::{ActionKind, RefusalCode, WarningCode, plan};
+use crate::plan::{ActionKind, Criteria, Plan, RefusalCode, WarningCode, plan};
 use crate::scan::gate::{WaiverUse, check_image};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
 use chrono::NaiveDate;
@@ -342,11 +342,20 @@ fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
     }
 }
 
-fn live(service: LiveService, today: &str) -> LiveState {
+fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
-        today: Some(day(today)),
     }
+}
+
+/// Plans `desired` on `today` without a public key.
+fn plan_on(desired: &Desired, live: &LiveState, today: &str) -> Plan {
+    let criteria = Criteria {
+        verifier: None,
+        today: day(today),
+        strict: false,
+    };
+    plan(desired, live, None, &criteria)
 }
 
 #[test]
@@ -375,7 +384,7 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     service
         .scans
         .insert(digest(2), single(ScanStatus::Scanned(vec![])));
-    let plan = plan(&d, &live(service, TODAY), None);
+    let plan = plan_on(&d, &live(service), TODAY);
     assert_eq!(plan.refusals.len(), 1);
     let refusal = &plan.refusals[0];
     assert_eq!(refusal.code, RefusalCode::Vulnerable);
@@ -424,14 +433,14 @@ fn with_scanning_off_no_gate_runs_and_waivers_are_not_reported() {
     );
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
-    let plan = plan(&d, &live(service, TODAY), None);
+    let plan = plan_on(&d, &live(service), TODAY);
     assert_eq!(plan.actions[0].kind, ActionKind::Create);
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
     assert_eq!(codes, [WarningCode::ScanDisabled]);
 }
 
 #[test]
-fn an_unknown_day_treats_dated_waivers_as_expired() {
+fn the_planner_judges_waivers_on_the_day_it_is_given() {
     let d = desired(
         vec![release("v1.0.0", digest(1), 10)],
         Policy {
@@ -445,11 +454,11 @@ fn an_unknown_day_treats_dated_waivers_as_expired() {
         digest(1),
         single(ScanStatus::Scanned(vec![vuln("CVE-8", Severity::High)])),
     );
-    let mut state = live(service, TODAY);
-    assert!(plan(&d, &state, None).refusals.is_empty());
-    state.today = None;
+    let state = live(service);
+    assert!(plan_on(&d, &state, TODAY).refusals.is_empty());
+    // The day after the waiver's last one.
     assert_eq!(
-        plan(&d, &state, None).refusals[0].code,
+        plan_on(&d, &state, "3000-01-01").refusals[0].code,
         RefusalCode::Vulnerable
     );
 }
@@ -483,7 +492,7 @@ fn require_rc_counts_only_an_rc_of_the_same_version() {
     for n in 1..=6 {
         service.source_has.insert(digest(n), true);
     }
-    let plan = plan(&d, &live(service, TODAY), None);
+    let plan = plan_on(&d, &live(service), TODAY);
     let refused: Vec<(&str, RefusalCode)> = plan
         .refusals
         .iter()

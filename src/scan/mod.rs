@@ -12,7 +12,17 @@ mod gate_tests;
 pub use report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
 
 use chrono::NaiveDate;
+use secrecy::SecretString;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// `QUAY_API_TOKEN` from the environment, for Quay's security API; an empty
+/// value counts as unset (anonymous requests).
+pub fn api_token_from_env() -> Option<SecretString> {
+    std::env::var("QUAY_API_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+        .map(SecretString::from)
+}
 
 /// The UTC calendar day of `now`, against which `waivers.expires` is judged.
 /// Read by the commands and passed to the gate, never read inside it.

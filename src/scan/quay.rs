@@ -222,22 +222,6 @@ fn is_attestation(child: &Descriptor) -> bool {
         .is_some_and(|kind| kind == "attestation-manifest")
 }
 
-/// The scan reads for a plan: `QUAY_API_TOKEN` from the environment (an empty
-/// value counts as unset), today's UTC date, and the scans of every image
-/// the plan would create.
-pub async fn read_into(
-    desired: &crate::config::model::Desired,
-    connector: &Connector,
-    live: &mut crate::live::LiveState,
-) -> Result<(), ScanError> {
-    let token = std::env::var("QUAY_API_TOKEN")
-        .ok()
-        .filter(|token| !token.is_empty())
-        .map(SecretString::from);
-    live.today = Some(crate::scan::today_utc(std::time::SystemTime::now()));
-    crate::live::scans::read_scans(desired, connector, token.as_ref(), live).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -328,9 +328,9 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     );
     eprintln!(
         "FIGURE plan requests, 201 releases, one-line PR: without --base {full}, with --base {incremental} ({} not checked)",
-        scoped.not_checked
+        scoped.history.not_checked
     );
-    assert_eq!(scoped.not_checked, 200);
+    assert_eq!(scoped.history.not_checked, 200);
     assert!(
         incremental <= 3,
         "incremental plan made {incremental} requests"
