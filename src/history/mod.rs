@@ -13,7 +13,7 @@ pub mod git;
 pub mod rules;
 
 use crate::config::model::Desired;
-use crate::plan::{HistoryCheck, RefusalCode};
+use crate::plan::{Code, HistoryCheck};
 use git::{CommitId, FileHistory, GitError};
 use rules::Comparison;
 use std::collections::BTreeSet;
@@ -115,7 +115,7 @@ impl Baseline {
             .comparison
             .refusals
             .iter()
-            .filter(|r| r.code == RefusalCode::Changed)
+            .filter(|r| r.code == Code::Changed)
             .map(|r| (r.service.as_str(), r.tag.as_str()))
             .collect();
         let mut scoped = desired.clone();

@@ -3,7 +3,7 @@
 //! record, so these hold even when the registry has not caught up yet.
 
 use crate::config::model::{Desired, Release, Service};
-use crate::plan::{Refusal, RefusalCode};
+use crate::plan::{Code, Refusal};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A release's identity across revisions.
@@ -35,7 +35,7 @@ pub fn compare(base: Option<&Desired>, new: &Desired, base_label: &str) -> Compa
         };
         if old.digest != release.digest {
             comparison.refusals.push(Refusal {
-                code: RefusalCode::Changed,
+                code: Code::Changed,
                 service: key.0.clone(),
                 tag: key.1.clone(),
                 message: format!(
@@ -57,7 +57,7 @@ pub fn compare(base: Option<&Desired>, new: &Desired, base_label: &str) -> Compa
             continue;
         }
         comparison.refusals.push(Refusal {
-            code: RefusalCode::Removed,
+            code: Code::Removed,
             service: key.0.clone(),
             tag: key.1.clone(),
             message: format!(
@@ -121,7 +121,7 @@ mod tests {
         let c = compare(Some(&base), &new, "b");
         assert_eq!(c.refusals.len(), 1);
         let refusal = &c.refusals[0];
-        assert_eq!(refusal.code, RefusalCode::Changed);
+        assert_eq!(refusal.code, Code::Changed);
         assert_eq!(
             (refusal.location.file.as_str(), refusal.location.line),
             ("r", 7)
@@ -140,7 +140,7 @@ mod tests {
         let c = compare(Some(&base), &new, "b");
         assert_eq!(c.refusals.len(), 1);
         let refusal = &c.refusals[0];
-        assert_eq!(refusal.code, RefusalCode::Removed);
+        assert_eq!(refusal.code, Code::Removed);
         assert_eq!(refusal.tag, "v1.1.0");
         assert_eq!(
             (refusal.location.file.as_str(), refusal.location.line),

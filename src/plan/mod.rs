@@ -2,6 +2,7 @@
 //! refuses to do. A value computed without IO (see `planner`), rendered by the
 //! pure functions in `crate::render`, and executed by `apply`.
 
+mod code;
 pub mod planner;
 mod release;
 pub mod signatures;
@@ -12,6 +13,7 @@ use crate::digest::Digest;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use code::{ActionKind, Code};
 pub use planner::{Criteria, HistoryCheck, plan};
 pub use signatures::SignatureCheck;
 
@@ -52,27 +54,6 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionKind {
-    /// Tag absent: copy by digest, sign, then tag.
-    Create,
-    /// Tag present with the declared digest, but not validly signed.
-    Sign,
-    /// Tag present, declared digest, valid signature.
-    Unchanged,
-}
-
-impl ActionKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ActionKind::Create => "create",
-            ActionKind::Sign => "sign",
-            ActionKind::Unchanged => "unchanged",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Action {
     pub service: String,
@@ -84,47 +65,9 @@ pub struct Action {
     pub target: String,
 }
 
-/// Stable refusal codes (SPEC section 4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RefusalCode {
-    Retag,
-    Unsigned,
-    SourceMissing,
-    InvalidTag,
-    Vulnerable,
-    ScanUnavailable,
-    Changed,
-    Removed,
-    RcRequired,
-    /// With `plan --strict`: a warning of the same code, escalated.
-    UnmanagedTag,
-    ScanDisabled,
-    UnusedWaiver,
-}
-
-impl RefusalCode {
-    pub fn name(self) -> &'static str {
-        match self {
-            RefusalCode::Retag => "retag",
-            RefusalCode::Unsigned => "unsigned",
-            RefusalCode::SourceMissing => "source-missing",
-            RefusalCode::InvalidTag => "invalid-tag",
-            RefusalCode::Vulnerable => "vulnerable",
-            RefusalCode::ScanUnavailable => "scan-unavailable",
-            RefusalCode::Changed => "changed",
-            RefusalCode::Removed => "removed",
-            RefusalCode::RcRequired => "rc-required",
-            RefusalCode::UnmanagedTag => "unmanaged-tag",
-            RefusalCode::ScanDisabled => "scan-disabled",
-            RefusalCode::UnusedWaiver => "unused-waiver",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refusal {
-    pub code: RefusalCode,
+    pub code: Code,
     pub service: String,
     pub tag: String,
     /// What is wrong and what to do about it.
@@ -180,28 +123,9 @@ impl Finding {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WarningCode {
-    UnmanagedTag,
-    ScanDisabled,
-    /// A `[[policy.waivers]]` entry that matched no blocked vulnerability.
-    UnusedWaiver,
-}
-
-impl WarningCode {
-    pub fn name(self) -> &'static str {
-        match self {
-            WarningCode::UnmanagedTag => "unmanaged-tag",
-            WarningCode::ScanDisabled => "scan-disabled",
-            WarningCode::UnusedWaiver => "unused-waiver",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
-    pub code: WarningCode,
+    pub code: Code,
     /// Empty for a warning about the whole file (`scan-disabled`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service: String,

@@ -8,7 +8,7 @@ use crate::live::{LiveService, LiveState};
 use crate::plan::release::decide;
 use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningCode, strict,
+    Action, ActionKind, Code, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use chrono::NaiveDate;
@@ -61,7 +61,7 @@ pub fn plan(
 
     if desired.policy.vulnerability_source == VulnerabilitySource::None {
         warnings.push(Warning {
-            code: WarningCode::ScanDisabled,
+            code: Code::ScanDisabled,
             service: String::new(),
             tag: None,
             message: format!(
@@ -187,7 +187,7 @@ fn unmanaged_tags(
         .filter(|tag| !tag.starts_with("sha256-"))
         .filter(|tag| !declared(tag))
         .map(|tag| Warning {
-            code: WarningCode::UnmanagedTag,
+            code: Code::UnmanagedTag,
             service: service.name.clone(),
             tag: Some(tag.clone()),
             message: format!(

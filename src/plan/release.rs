@@ -6,9 +6,9 @@ use crate::config::model::{Desired, Release, Service};
 use crate::digest::Digest;
 use crate::live::{LiveService, Standing, standing};
 use crate::plan::signatures::{SignatureCheck, fully_signed};
-use crate::plan::{ActionKind, RefusalCode};
+use crate::plan::{ActionKind, Code};
 
-pub(crate) type Decision = Result<ActionKind, (RefusalCode, String)>;
+pub(crate) type Decision = Result<ActionKind, (Code, String)>;
 
 /// The action for one release, or why it is refused. The checks run from the
 /// most fundamental (the tag itself) to the most circumstantial.
@@ -21,7 +21,7 @@ pub(crate) fn decide(
 ) -> Decision {
     match standing(release, live) {
         Standing::InvalidTag(reason) => Err((
-            RefusalCode::InvalidTag,
+            Code::InvalidTag,
             format!(
                 "{} cannot be a production tag: {reason}",
                 quoted(&release.tag)
@@ -44,7 +44,7 @@ fn tagged(
     let target = service.target.reference();
     if found != &release.digest {
         return Err((
-            RefusalCode::Retag,
+            Code::Retag,
             format!(
                 "{target}:{} already points at {found}; production tags are immutable. Declare a new version for {}, or restore the digest {found}",
                 release.tag, release.digest
@@ -59,7 +59,7 @@ fn tagged(
         (true, _) => Ok(ActionKind::Unchanged),
         (false, true) => Ok(ActionKind::Sign),
         (false, false) => Err((
-            RefusalCode::Unsigned,
+            Code::Unsigned,
             format!(
                 "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
                 release.tag,
@@ -84,7 +84,7 @@ fn to_create(
 ) -> Decision {
     if live.source_has.get(&release.digest) != Some(&true) {
         return Err((
-            RefusalCode::SourceMissing,
+            Code::SourceMissing,
             format!(
                 "{} has no image {}: push it to the source first, or correct the digest",
                 service.source.reference(),
@@ -97,7 +97,7 @@ fn to_create(
     }
     if !can_sign(desired) {
         return Err((
-            RefusalCode::Unsigned,
+            Code::Unsigned,
             format!(
                 "creating {}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
                 service.target.reference(),
@@ -119,11 +119,7 @@ fn can_sign(desired: &Desired) -> bool {
 
 /// With `policy.require_rc`, a final version must reuse the digest of one of
 /// its declared release candidates (the staging-validated image).
-fn rc_rule(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-) -> Option<(RefusalCode, String)> {
+fn rc_rule(desired: &Desired, service: &Service, release: &Release) -> Option<(Code, String)> {
     let tag = release.tag_check.as_ref().ok()?;
     if !desired.policy.require_rc || !tag.is_final() {
         return None;
@@ -142,7 +138,7 @@ fn rc_rule(
     });
     (!validated).then(|| {
         (
-            RefusalCode::RcRequired,
+            Code::RcRequired,
             format!(
                 "policy.require_rc: {} must point at the digest of a declared v{}.{}.{}-rcN; declare the release candidate first and promote the same digest",
                 release.tag, tag.major, tag.minor, tag.patch

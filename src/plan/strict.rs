@@ -3,7 +3,7 @@
 //! want a spotless target repository and policy. Pure; the planner applies it.
 
 use crate::config::model::SourceLocation;
-use crate::plan::{Refusal, RefusalCode, Warning, WarningCode};
+use crate::plan::{Refusal, Warning};
 
 /// The refusals `warnings` become; `file` is where a warning about the whole
 /// file points.
@@ -15,13 +15,8 @@ pub fn escalate(warnings: Vec<Warning>, file: &str) -> Vec<Refusal> {
 }
 
 fn refusal(warning: Warning, file: &str) -> Refusal {
-    let code = match warning.code {
-        WarningCode::UnmanagedTag => RefusalCode::UnmanagedTag,
-        WarningCode::ScanDisabled => RefusalCode::ScanDisabled,
-        WarningCode::UnusedWaiver => RefusalCode::UnusedWaiver,
-    };
     Refusal {
-        code,
+        code: warning.code,
         service: warning.service,
         tag: warning.tag.unwrap_or_default(),
         message: format!(

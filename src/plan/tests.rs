@@ -9,9 +9,7 @@ use crate::digest::Digest;
 use crate::live::{
     ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
 };
-use crate::plan::{
-    ActionKind, Criteria, Plan, RefusalCode, SignatureCheck, Warning, WarningCode, plan,
-};
+use crate::plan::{ActionKind, Code, Criteria, Plan, SignatureCheck, Warning, plan};
 use crate::signing::SignatureEntry;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -270,7 +268,7 @@ fn moving_an_existing_tag_is_refused_retag() {
     let plan = run(&d, &live(service));
     assert!(plan.actions.is_empty());
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, RefusalCode::Retag);
+    assert_eq!(refusal.code, Code::Retag);
     assert_eq!(refusal.location.line, 12);
     assert!(refusal.message.contains(digest(2).as_str()));
     assert!(plan.is_refused());
@@ -283,7 +281,7 @@ fn creating_without_a_signing_key_is_refused_unsigned() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::Unsigned);
+    assert_eq!(plan.refusals[0].code, Code::Unsigned);
 }
 
 #[test]
@@ -293,7 +291,7 @@ fn an_unsigned_existing_tag_without_a_key_is_refused_unsigned() {
     let mut service = LiveService::default();
     service.declared_tags.insert("v1.0.0".into(), digest(1));
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::Unsigned);
+    assert_eq!(plan.refusals[0].code, Code::Unsigned);
 }
 
 #[test]
@@ -302,7 +300,7 @@ fn a_digest_missing_from_the_source_is_refused() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), false);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::SourceMissing);
+    assert_eq!(plan.refusals[0].code, Code::SourceMissing);
     assert!(
         plan.refusals[0]
             .message
@@ -316,7 +314,7 @@ fn a_tag_outside_the_production_pattern_is_refused() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::InvalidTag);
+    assert_eq!(plan.refusals[0].code, Code::InvalidTag);
     assert!(plan.actions.is_empty());
 }
 
@@ -334,7 +332,7 @@ fn undeclared_target_tags_warn_but_signature_tags_do_not() {
     let unmanaged: Vec<_> = plan
         .warnings
         .iter()
-        .filter(|w| w.code == WarningCode::UnmanagedTag)
+        .filter(|w| w.code == Code::UnmanagedTag)
         .collect();
     assert_eq!(unmanaged.len(), 1);
     assert_eq!(unmanaged[0].tag.as_deref(), Some("v0.1.0"));
@@ -351,11 +349,11 @@ fn scan_disabled_warns_and_default_quay_source_refuses_without_scan() {
         plan_none
             .warnings
             .iter()
-            .any(|w| w.code == WarningCode::ScanDisabled)
+            .any(|w| w.code == Code::ScanDisabled)
     );
     d.policy.vulnerability_source = VulnerabilitySource::Quay;
     let plan_quay = run(&d, &live(service));
-    assert_eq!(plan_quay.refusals[0].code, RefusalCode::ScanUnavailable);
+    assert_eq!(plan_quay.refusals[0].code, Code::ScanUnavailable);
 }
 
 #[test]
@@ -373,7 +371,7 @@ fn require_rc_wants_the_final_on_an_rc_digest() {
     }
     let plan = run(&d, &live(service));
     assert_eq!(plan.refusals.len(), 1);
-    assert_eq!(plan.refusals[0].code, RefusalCode::RcRequired);
+    assert_eq!(plan.refusals[0].code, Code::RcRequired);
     assert_eq!(plan.refusals[0].tag, "v1.0.0");
     assert_eq!(plan.summary.create, 3);
 }
@@ -415,7 +413,7 @@ fn an_invalid_tag_with_backticks_stays_inside_its_code_span() {
     let d = desired(vec![release("v1`<b>x</b>", digest(1), 10)]);
     let plan = run(&d, &live(LiveService::default()));
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, RefusalCode::InvalidTag);
+    assert_eq!(refusal.code, Code::InvalidTag);
     assert!(
         refusal
             .message
@@ -444,9 +442,9 @@ fn every_warning_becomes_a_refusal_with_its_code_and_place() {
     };
     let refusals = crate::plan::strict::escalate(
         vec![
-            warning(WarningCode::UnmanagedTag, Some("v0.1.0"), Some(8)),
-            warning(WarningCode::ScanDisabled, None, None),
-            warning(WarningCode::UnusedWaiver, None, Some(20)),
+            warning(Code::UnmanagedTag, Some("v0.1.0"), Some(8)),
+            warning(Code::ScanDisabled, None, None),
+            warning(Code::UnusedWaiver, None, Some(20)),
         ],
         "releases.toml",
     );

@@ -4,7 +4,7 @@
 
 use crate::config::model::{Policy, Waiver};
 use crate::digest::Digest;
-use crate::plan::{Finding, RefusalCode, Warning, WarningCode};
+use crate::plan::{Code, Finding, Warning};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
 use chrono::NaiveDate;
 use std::collections::BTreeSet;
@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 /// `vulnerable` every blocking vulnerability.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GateRefusal {
-    pub code: RefusalCode,
+    pub code: Code,
     pub message: String,
     pub details: Vec<Finding>,
 }
@@ -99,7 +99,7 @@ pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: NaiveDate) -> Ve
         .enumerate()
         .filter(|(index, _)| !used.matched.contains(index))
         .map(|(_, waiver)| Warning {
-            code: WarningCode::UnusedWaiver,
+            code: Code::UnusedWaiver,
             service: waiver.service.clone().unwrap_or_default(),
             tag: None,
             message: format!(
@@ -164,7 +164,7 @@ fn is_active(waiver: &Waiver, today: NaiveDate) -> bool {
 
 fn unavailable(message: String) -> GateRefusal {
     GateRefusal {
-        code: RefusalCode::ScanUnavailable,
+        code: Code::ScanUnavailable,
         message,
         details: Vec::new(),
     }
@@ -214,7 +214,7 @@ fn vulnerable(digest: &Digest, blocking: &[Finding], missing: &[String]) -> Gate
         ". Rebuild on the fixed package versions and declare the new digest, or accept the risk with a [[policy.waivers]] entry (id, reason, expires)",
     );
     GateRefusal {
-        code: RefusalCode::Vulnerable,
+        code: Code::Vulnerable,
         message,
         details: blocking.to_vec(),
     }

@@ -9,7 +9,7 @@ use crate::config::model::{
 };
 use crate::digest::Digest;
 use crate::live::{LiveService, LiveState};
-use crate::plan::{ActionKind, Criteria, Plan, RefusalCode, WarningCode, plan};
+use crate::plan::{ActionKind, Code, Criteria, Plan, plan};
 use crate::scan::gate::{WaiverUse, check_image};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
 use chrono::NaiveDate;
@@ -97,7 +97,7 @@ fn every_status_without_data_is_refused_scan_unavailable() {
         ScanStatus::Absent("HTTP 404".into()),
     ] {
         let refusal = check(&single(status.clone()), &Policy::default()).unwrap_err();
-        assert_eq!(refusal.code, RefusalCode::ScanUnavailable, "{status:?}");
+        assert_eq!(refusal.code, Code::ScanUnavailable, "{status:?}");
         assert!(
             refusal.message.contains("single-platform image"),
             "{refusal:?}"
@@ -107,7 +107,7 @@ fn every_status_without_data_is_refused_scan_unavailable() {
         reason: "the source oci:x is an OCI layout".into(),
     };
     let refusal = check(&unreadable, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::ScanUnavailable);
+    assert_eq!(refusal.code, Code::ScanUnavailable);
     assert!(refusal.message.contains("OCI layout"));
     let nothing = check_image(
         "gateway",
@@ -117,9 +117,9 @@ fn every_status_without_data_is_refused_scan_unavailable() {
         day(TODAY),
         &mut WaiverUse::default(),
     );
-    assert_eq!(nothing.unwrap_err().code, RefusalCode::ScanUnavailable);
+    assert_eq!(nothing.unwrap_err().code, Code::ScanUnavailable);
     let empty = check(&ImageScan::Platforms(vec![]), &Policy::default());
-    assert_eq!(empty.unwrap_err().code, RefusalCode::ScanUnavailable);
+    assert_eq!(empty.unwrap_err().code, Code::ScanUnavailable);
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn only_blocked_severities_refuse() {
         let blocked = matches!(severity, Severity::Critical | Severity::High);
         assert_eq!(result.is_err(), blocked, "{severity:?}");
         if let Err(refusal) = result {
-            assert_eq!(refusal.code, RefusalCode::Vulnerable);
+            assert_eq!(refusal.code, Code::Vulnerable);
             assert_eq!(refusal.details.len(), 1);
             let finding = &refusal.details[0];
             assert_eq!(finding.id, "CVE-2026-0001");
@@ -164,7 +164,7 @@ fn one_vulnerable_platform_refuses_the_index_and_is_named() {
         ),
     ]);
     let refusal = check(&scan, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.code, Code::Vulnerable);
     assert!(refusal.message.contains("linux/arm64"));
     assert!(!refusal.message.contains("linux/amd64"));
     assert_eq!(refusal.details[0].platform, "linux/arm64");
@@ -178,7 +178,7 @@ fn one_unscanned_platform_makes_the_whole_image_unavailable() {
         platform("linux/arm64", 3, ScanStatus::Queued),
     ]);
     let refusal = check(&scan, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::ScanUnavailable);
+    assert_eq!(refusal.code, Code::ScanUnavailable);
     assert!(refusal.message.contains("linux/arm64"));
     assert!(refusal.message.contains("queued"));
 }
@@ -194,7 +194,7 @@ fn vulnerable_wins_over_unavailable_and_mentions_both() {
         ),
     ]);
     let refusal = check(&scan, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.code, Code::Vulnerable);
     assert!(refusal.message.contains("unscanned"));
     assert!(refusal.message.contains("linux/amd64"));
 }
@@ -223,7 +223,7 @@ fn active_waivers_waive_and_expired_ones_say_so() {
         &mut used,
     )
     .unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.code, Code::Vulnerable);
     assert_eq!(refusal.details.len(), 1);
     assert_eq!(refusal.details[0].id, "CVE-2026-0002");
     assert_eq!(refusal.details[0].waiver_expired, Some(day("2026-06-14")));
@@ -263,7 +263,7 @@ fn a_waiver_for_another_service_does_not_apply() {
         day(TODAY),
         &mut used,
     );
-    assert_eq!(refusal.unwrap_err().code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.unwrap_err().code, Code::Vulnerable);
     let unused = crate::scan::gate::unused_waivers(&policy, &used, day(TODAY));
     assert_eq!(unused.len(), 1);
     assert_eq!(unused[0].service, "auth");
@@ -281,7 +281,7 @@ fn unused_waivers_warn_and_say_when_they_expired() {
     };
     let warnings = crate::scan::gate::unused_waivers(&policy, &WaiverUse::default(), day(TODAY));
     assert_eq!(warnings.len(), 2);
-    assert!(warnings.iter().all(|w| w.code == WarningCode::UnusedWaiver));
+    assert!(warnings.iter().all(|w| w.code == Code::UnusedWaiver));
     assert!(!warnings[0].message.contains("expired"));
     assert!(warnings[1].message.contains("expired on 2020-01-01"));
 }
@@ -387,7 +387,7 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     let plan = plan_on(&d, &live(service), TODAY);
     assert_eq!(plan.refusals.len(), 1);
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.code, Code::Vulnerable);
     assert_eq!(refusal.tag, "v1.0.0");
     assert_eq!(refusal.location.line, 10);
     assert_eq!(refusal.details[0].id, "CVE-2026-1111");
@@ -397,7 +397,7 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     let unused: Vec<_> = plan
         .warnings
         .iter()
-        .filter(|w| w.code == WarningCode::UnusedWaiver)
+        .filter(|w| w.code == Code::UnusedWaiver)
         .collect();
     assert_eq!(unused.len(), 1);
     assert_eq!(plan.summary.warnings, plan.warnings.len());
@@ -436,7 +436,7 @@ fn with_scanning_off_no_gate_runs_and_waivers_are_not_reported() {
     let plan = plan_on(&d, &live(service), TODAY);
     assert_eq!(plan.actions[0].kind, ActionKind::Create);
     let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
-    assert_eq!(codes, [WarningCode::ScanDisabled]);
+    assert_eq!(codes, [Code::ScanDisabled]);
 }
 
 #[test]
@@ -459,7 +459,7 @@ fn the_planner_judges_waivers_on_the_day_it_is_given() {
     // The day after the waiver's last one.
     assert_eq!(
         plan_on(&d, &state, "3000-01-01").refusals[0].code,
-        RefusalCode::Vulnerable
+        Code::Vulnerable
     );
 }
 
@@ -493,7 +493,7 @@ fn require_rc_counts_only_an_rc_of_the_same_version() {
         service.source_has.insert(digest(n), true);
     }
     let plan = plan_on(&d, &live(service), TODAY);
-    let refused: Vec<(&str, RefusalCode)> = plan
+    let refused: Vec<(&str, Code)> = plan
         .refusals
         .iter()
         .map(|r| (r.tag.as_str(), r.code))
@@ -501,9 +501,9 @@ fn require_rc_counts_only_an_rc_of_the_same_version() {
     assert_eq!(
         refused,
         [
-            ("v1.0.0", RefusalCode::RcRequired),
-            ("v1.2.0", RefusalCode::RcRequired),
-            ("v3.0.0", RefusalCode::RcRequired),
+            ("v1.0.0", Code::RcRequired),
+            ("v1.2.0", Code::RcRequired),
+            ("v3.0.0", Code::RcRequired),
         ]
     );
     assert!(plan.refusals[0].message.contains("v1.0.0-rcN"));
