@@ -10,7 +10,7 @@ use crate::config::model::Desired;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{ActionKind, Criteria, Plan};
+use crate::plan::{Action, ActionKind, Criteria, Plan, SavedPlan};
 use crate::registry::Connector;
 use crate::render::plan as render;
 use crate::signing::{PublicKey, SigningKey};
@@ -137,10 +137,10 @@ fn load_keys(desired: &Desired) -> Result<Keys, String> {
     Ok(Keys { signer, verifier })
 }
 
-fn read_saved_plan(path: &Path) -> Result<Plan, String> {
+fn read_saved_plan(path: &Path) -> Result<SavedPlan, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("cannot read the plan {}: {error}", path.display()))?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|error| {
+    let plan: SavedPlan = serde_json::from_str(&text).map_err(|error| {
         format!(
             "{} is not a quayside plan (made by `quayside plan --out`): {error}",
             path.display()
@@ -158,10 +158,9 @@ fn read_saved_plan(path: &Path) -> Result<Plan, String> {
 }
 
 /// How the fresh plan differs from the saved one, if it does.
-fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
-    let key = |plan: &Plan| {
-        let mut actions: Vec<_> = plan
-            .actions
+fn plan_difference(saved: &SavedPlan, fresh: &Plan) -> Option<String> {
+    let key = |actions: &[Action]| {
+        let mut actions: Vec<_> = actions
             .iter()
             .map(|a| {
                 (
@@ -176,7 +175,7 @@ fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
         actions.sort();
         actions
     };
-    let (before, after) = (key(saved), key(fresh));
+    let (before, after) = (key(&saved.actions), key(&fresh.actions));
     if before == after {
         return None;
     }

@@ -115,7 +115,7 @@ impl Baseline {
             .comparison
             .refusals
             .iter()
-            .filter(|r| r.code == Code::Changed)
+            .filter(|r| r.code() == Code::Changed)
             .map(|r| (r.service.as_str(), r.tag.as_str()))
             .collect();
         let mut scoped = desired.clone();

@@ -8,7 +8,7 @@ use crate::live::{LiveService, LiveState};
 use crate::plan::release::decide;
 use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Code, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, strict,
+    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningReason, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use chrono::NaiveDate;
@@ -61,13 +61,11 @@ pub fn plan(
 
     if desired.policy.vulnerability_source == VulnerabilitySource::None {
         warnings.push(Warning {
-            code: Code::ScanDisabled,
             service: String::new(),
             tag: None,
-            message: format!(
-                "policy.vulnerability_source = \"none\" in {}: images are released without a vulnerability scan; DD-REGISTRY-001 requires zero critical and high CVEs in production",
-                desired.file
-            ),
+            reason: WarningReason::ScanDisabled {
+                file: desired.file.clone(),
+            },
             location: None,
         });
     }
@@ -87,9 +85,8 @@ pub fn plan(
                 )
                 .map(|()| ActionKind::Create),
                 Ok(kind) => Ok(kind),
-                Err((code, message)) => Err(GateRefusal {
-                    code,
-                    message,
+                Err(reason) => Err(GateRefusal {
+                    reason,
                     details: Vec::new(),
                 }),
             };
@@ -102,15 +99,10 @@ pub fn plan(
                     source: service.source.reference(),
                     target: service.target.reference(),
                 }),
-                Err(GateRefusal {
-                    code,
-                    message,
-                    details,
-                }) => refusals.push(Refusal {
-                    code,
+                Err(GateRefusal { reason, details }) => refusals.push(Refusal {
                     service: service.name.clone(),
                     tag: release.tag.clone(),
-                    message,
+                    reason,
                     location: release.location.clone(),
                     details,
                 }),
@@ -187,15 +179,12 @@ fn unmanaged_tags(
         .filter(|tag| !tag.starts_with("sha256-"))
         .filter(|tag| !declared(tag))
         .map(|tag| Warning {
-            code: Code::UnmanagedTag,
             service: service.name.clone(),
             tag: Some(tag.clone()),
-            message: format!(
-                "{}:{tag} exists but {} does not declare it: add it to [services.{}.releases] to manage it",
-                service.target.reference(),
-                file,
-                service.name
-            ),
+            reason: WarningReason::UnmanagedTag {
+                target: service.target.reference(),
+                file: file.to_string(),
+            },
             location: Some(service.location.clone()),
         })
         .collect()

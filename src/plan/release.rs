@@ -1,14 +1,13 @@
 //! The rules for one declared release: unchanged, to sign, to create, or
 //! refused, and why. Pure; the planner applies them to every release.
 
-use crate::config::diagnostic::quoted;
 use crate::config::model::{Desired, Release, Service};
 use crate::digest::Digest;
 use crate::live::{LiveService, Standing, standing};
 use crate::plan::signatures::{SignatureCheck, fully_signed};
-use crate::plan::{ActionKind, Code};
+use crate::plan::{ActionKind, RefusalReason};
 
-pub(crate) type Decision = Result<ActionKind, (Code, String)>;
+pub(crate) type Decision = Result<ActionKind, RefusalReason>;
 
 /// The action for one release, or why it is refused. The checks run from the
 /// most fundamental (the tag itself) to the most circumstantial.
@@ -20,15 +19,11 @@ pub(crate) fn decide(
     verifier: Option<&dyn SignatureCheck>,
 ) -> Decision {
     match standing(release, live) {
-        Standing::InvalidTag(reason) => Err((
-            Code::InvalidTag,
-            format!(
-                "{} cannot be a production tag: {reason}",
-                quoted(&release.tag)
-            ),
-        )),
+        Standing::InvalidTag(problem) => Err(RefusalReason::InvalidTag {
+            problem: problem.to_string(),
+        }),
         Standing::Tagged(found) => tagged(desired, service, release, found, live, verifier),
-        Standing::ToCreate => to_create(desired, service, release, live),
+        Standing::ToCreate => to_create(desired, service, release, live, verifier),
     }
 }
 
@@ -41,15 +36,12 @@ fn tagged(
     live: &LiveService,
     verifier: Option<&dyn SignatureCheck>,
 ) -> Decision {
-    let target = service.target.reference();
     if found != &release.digest {
-        return Err((
-            Code::Retag,
-            format!(
-                "{target}:{} already points at {found}; production tags are immutable. Declare a new version for {}, or restore the digest {found}",
-                release.tag, release.digest
-            ),
-        ));
+        return Err(RefusalReason::Retag {
+            target: service.target.reference(),
+            found: found.clone(),
+            declared: release.digest.clone(),
+        });
     }
     let signed = live
         .signatures
@@ -58,19 +50,12 @@ fn tagged(
     match (signed, can_sign(desired)) {
         (true, _) => Ok(ActionKind::Unchanged),
         (false, true) => Ok(ActionKind::Sign),
-        (false, false) => Err((
-            Code::Unsigned,
-            format!(
-                "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
-                release.tag,
-                if verifier.is_none() {
-                    " that can be checked (no `public_key` in [signing])"
-                } else {
-                    ""
-                },
-                desired.file
-            ),
-        )),
+        (false, false) => Err(RefusalReason::Unsigned {
+            target: service.target.reference(),
+            file: desired.file.clone(),
+            exists: true,
+            checkable: verifier.is_some(),
+        }),
     }
 }
 
@@ -81,30 +66,24 @@ fn to_create(
     service: &Service,
     release: &Release,
     live: &LiveService,
+    verifier: Option<&dyn SignatureCheck>,
 ) -> Decision {
     if live.source_has.get(&release.digest) != Some(&true) {
-        return Err((
-            Code::SourceMissing,
-            format!(
-                "{} has no image {}: push it to the source first, or correct the digest",
-                service.source.reference(),
-                release.digest
-            ),
-        ));
+        return Err(RefusalReason::SourceMissing {
+            source: service.source.reference(),
+            digest: release.digest.clone(),
+        });
     }
     if let Some(refusal) = rc_rule(desired, service, release) {
         return Err(refusal);
     }
     if !can_sign(desired) {
-        return Err((
-            Code::Unsigned,
-            format!(
-                "creating {}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
-                service.target.reference(),
-                release.tag,
-                desired.file
-            ),
-        ));
+        return Err(RefusalReason::Unsigned {
+            target: service.target.reference(),
+            file: desired.file.clone(),
+            exists: false,
+            checkable: verifier.is_some(),
+        });
     }
     Ok(ActionKind::Create)
 }
@@ -119,7 +98,7 @@ fn can_sign(desired: &Desired) -> bool {
 
 /// With `policy.require_rc`, a final version must reuse the digest of one of
 /// its declared release candidates (the staging-validated image).
-fn rc_rule(desired: &Desired, service: &Service, release: &Release) -> Option<(Code, String)> {
+fn rc_rule(desired: &Desired, service: &Service, release: &Release) -> Option<RefusalReason> {
     let tag = release.tag_check.as_ref().ok()?;
     if !desired.policy.require_rc || !tag.is_final() {
         return None;
@@ -136,13 +115,7 @@ fn rc_rule(desired: &Desired, service: &Service, release: &Release) -> Option<(C
                         .is_some_and(|(suffix, _)| suffix == "rc")
             })
     });
-    (!validated).then(|| {
-        (
-            Code::RcRequired,
-            format!(
-                "policy.require_rc: {} must point at the digest of a declared v{}.{}.{}-rcN; declare the release candidate first and promote the same digest",
-                release.tag, tag.major, tag.minor, tag.patch
-            ),
-        )
+    (!validated).then(|| RefusalReason::RcRequired {
+        version: format!("v{}.{}.{}", tag.major, tag.minor, tag.patch),
     })
 }

@@ -3,7 +3,7 @@
 //! want a spotless target repository and policy. Pure; the planner applies it.
 
 use crate::config::model::SourceLocation;
-use crate::plan::{Refusal, Warning};
+use crate::plan::{Refusal, RefusalReason, Warning};
 
 /// The refusals `warnings` become; `file` is where a warning about the whole
 /// file points.
@@ -16,13 +16,9 @@ pub fn escalate(warnings: Vec<Warning>, file: &str) -> Vec<Refusal> {
 
 fn refusal(warning: Warning, file: &str) -> Refusal {
     Refusal {
-        code: warning.code,
         service: warning.service,
         tag: warning.tag.unwrap_or_default(),
-        message: format!(
-            "{} (a warning, refused because of --strict)",
-            warning.message
-        ),
+        reason: RefusalReason::Strict(warning.reason),
         // A warning about the whole file points at its start.
         location: warning.location.unwrap_or(SourceLocation {
             file: file.to_string(),

@@ -9,7 +9,9 @@ use crate::digest::Digest;
 use crate::live::{
     ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
 };
-use crate::plan::{ActionKind, Code, Criteria, Plan, SignatureCheck, Warning, plan};
+use crate::plan::{
+    ActionKind, Code, Criteria, Plan, Refusal, SignatureCheck, Warning, WarningReason, plan,
+};
 use crate::signing::SignatureEntry;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -126,6 +128,11 @@ fn criteria(verifier: Option<&dyn SignatureCheck>) -> Criteria<'_> {
         today: "2026-06-15".parse().unwrap(),
         strict: false,
     }
+}
+
+/// A refusal's words as the text and Markdown forms show them.
+fn message(refusal: &Refusal) -> String {
+    crate::render::words::refusal(refusal, crate::render::words::Style::Marked)
 }
 
 fn run(desired: &Desired, live: &LiveState) -> Plan {
@@ -268,9 +275,9 @@ fn moving_an_existing_tag_is_refused_retag() {
     let plan = run(&d, &live(service));
     assert!(plan.actions.is_empty());
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, Code::Retag);
+    assert_eq!(refusal.code(), Code::Retag);
     assert_eq!(refusal.location.line, 12);
-    assert!(refusal.message.contains(digest(2).as_str()));
+    assert!(message(refusal).contains(digest(2).as_str()));
     assert!(plan.is_refused());
 }
 
@@ -281,7 +288,7 @@ fn creating_without_a_signing_key_is_refused_unsigned() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, Code::Unsigned);
+    assert_eq!(plan.refusals[0].code(), Code::Unsigned);
 }
 
 #[test]
@@ -291,7 +298,7 @@ fn an_unsigned_existing_tag_without_a_key_is_refused_unsigned() {
     let mut service = LiveService::default();
     service.declared_tags.insert("v1.0.0".into(), digest(1));
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, Code::Unsigned);
+    assert_eq!(plan.refusals[0].code(), Code::Unsigned);
 }
 
 #[test]
@@ -300,12 +307,8 @@ fn a_digest_missing_from_the_source_is_refused() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), false);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, Code::SourceMissing);
-    assert!(
-        plan.refusals[0]
-            .message
-            .contains("127.0.0.1:5000/dev/gateway")
-    );
+    assert_eq!(plan.refusals[0].code(), Code::SourceMissing);
+    assert!(message(&plan.refusals[0]).contains("127.0.0.1:5000/dev/gateway"));
 }
 
 #[test]
@@ -314,7 +317,7 @@ fn a_tag_outside_the_production_pattern_is_refused() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, Code::InvalidTag);
+    assert_eq!(plan.refusals[0].code(), Code::InvalidTag);
     assert!(plan.actions.is_empty());
 }
 
@@ -332,7 +335,7 @@ fn undeclared_target_tags_warn_but_signature_tags_do_not() {
     let unmanaged: Vec<_> = plan
         .warnings
         .iter()
-        .filter(|w| w.code == Code::UnmanagedTag)
+        .filter(|w| w.code() == Code::UnmanagedTag)
         .collect();
     assert_eq!(unmanaged.len(), 1);
     assert_eq!(unmanaged[0].tag.as_deref(), Some("v0.1.0"));
@@ -349,11 +352,11 @@ fn scan_disabled_warns_and_default_quay_source_refuses_without_scan() {
         plan_none
             .warnings
             .iter()
-            .any(|w| w.code == Code::ScanDisabled)
+            .any(|w| w.code() == Code::ScanDisabled)
     );
     d.policy.vulnerability_source = VulnerabilitySource::Quay;
     let plan_quay = run(&d, &live(service));
-    assert_eq!(plan_quay.refusals[0].code, Code::ScanUnavailable);
+    assert_eq!(plan_quay.refusals[0].code(), Code::ScanUnavailable);
 }
 
 #[test]
@@ -371,7 +374,7 @@ fn require_rc_wants_the_final_on_an_rc_digest() {
     }
     let plan = run(&d, &live(service));
     assert_eq!(plan.refusals.len(), 1);
-    assert_eq!(plan.refusals[0].code, Code::RcRequired);
+    assert_eq!(plan.refusals[0].code(), Code::RcRequired);
     assert_eq!(plan.refusals[0].tag, "v1.0.0");
     assert_eq!(plan.summary.create, 3);
 }
@@ -413,27 +416,24 @@ fn an_invalid_tag_with_backticks_stays_inside_its_code_span() {
     let d = desired(vec![release("v1`<b>x</b>", digest(1), 10)]);
     let plan = run(&d, &live(LiveService::default()));
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, Code::InvalidTag);
+    assert_eq!(refusal.code(), Code::InvalidTag);
     assert!(
-        refusal
-            .message
-            .starts_with("`` v1`<b>x</b> `` cannot be a production tag"),
+        message(refusal).starts_with("`` v1`<b>x</b> `` cannot be a production tag"),
         "{}",
-        refusal.message
+        message(refusal)
     );
 }
 
 #[test]
 fn every_warning_becomes_a_refusal_with_its_code_and_place() {
-    let warning = |code, tag: Option<&str>, line: Option<u32>| Warning {
-        code,
+    let warning = |reason, tag: Option<&str>, line: Option<u32>| Warning {
         service: if tag.is_some() {
             "gateway".into()
         } else {
             String::new()
         },
         tag: tag.map(str::to_string),
-        message: "something to tidy".into(),
+        reason,
         location: line.map(|line| SourceLocation {
             file: "releases.toml".into(),
             line,
@@ -442,18 +442,39 @@ fn every_warning_becomes_a_refusal_with_its_code_and_place() {
     };
     let refusals = crate::plan::strict::escalate(
         vec![
-            warning(Code::UnmanagedTag, Some("v0.1.0"), Some(8)),
-            warning(Code::ScanDisabled, None, None),
-            warning(Code::UnusedWaiver, None, Some(20)),
+            warning(
+                WarningReason::UnmanagedTag {
+                    target: "127.0.0.1:5000/prod/gateway".into(),
+                    file: "releases.toml".into(),
+                },
+                Some("v0.1.0"),
+                Some(8),
+            ),
+            warning(
+                WarningReason::ScanDisabled {
+                    file: "releases.toml".into(),
+                },
+                None,
+                None,
+            ),
+            warning(
+                WarningReason::UnusedWaiver {
+                    id: "CVE-1".into(),
+                    service: None,
+                    expired: None,
+                },
+                None,
+                Some(20),
+            ),
         ],
         "releases.toml",
     );
-    let codes: Vec<&str> = refusals.iter().map(|r| r.code.name()).collect();
+    let codes: Vec<&str> = refusals.iter().map(|r| r.code().name()).collect();
     assert_eq!(codes, ["unmanaged-tag", "scan-disabled", "unused-waiver"]);
     assert_eq!(refusals[0].tag, "v0.1.0");
     assert_eq!(refusals[0].location.line, 8);
     assert_eq!(refusals[1].location.line, 1);
-    assert!(refusals[2].message.contains("--strict"));
+    assert!(message(&refusals[2]).contains("--strict"));
 
     // Through the planner: a plan with three warnings (scan-disabled, two
     // unmanaged tags) made strictly has three refusals and no warning.

@@ -4,17 +4,16 @@
 
 use crate::config::model::{Policy, Waiver};
 use crate::digest::Digest;
-use crate::plan::{Code, Finding, Warning};
+use crate::plan::{Finding, RefusalReason, ScanGap, Unscanned, Warning, WarningReason};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
 use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
-/// Why the gate refuses an image: a refusal code, a message, and for
-/// `vulnerable` every blocking vulnerability.
+/// Why the gate refuses an image, and for `vulnerable` every blocking
+/// vulnerability.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GateRefusal {
-    pub code: Code,
-    pub message: String,
+    pub reason: RefusalReason,
     pub details: Vec<Finding>,
 }
 
@@ -36,22 +35,14 @@ pub fn check_image(
     used: &mut WaiverUse,
 ) -> Result<(), GateRefusal> {
     let platforms = match scan {
-        None => {
-            return Err(unavailable(format!(
-                "no vulnerability scan of {digest} was read: run the plan again; never released without one unless policy.vulnerability_source = \"none\""
-            )));
-        }
+        None => return Err(unavailable(digest, ScanGap::NotRead)),
         Some(ImageScan::Unavailable { reason }) => {
-            return Err(unavailable(format!(
-                "no vulnerability scan of {digest} can be read: {reason}"
-            )));
+            return Err(unavailable(digest, ScanGap::Unreadable(reason.clone())));
         }
         Some(ImageScan::Platforms(platforms)) => platforms,
     };
     if platforms.is_empty() {
-        return Err(unavailable(format!(
-            "{digest} has no platform manifest whose scan could be read"
-        )));
+        return Err(unavailable(digest, ScanGap::NoPlatforms));
     }
 
     let mut blocking = Vec::new();
@@ -70,23 +61,25 @@ pub fn check_image(
                     }
                 }
             }
-            other => missing.push(format!(
-                "{} ({}): {}",
-                platform.label(),
-                platform.digest.short(),
-                other.unavailable_reason().unwrap_or_default()
-            )),
+            other => missing.push(Unscanned {
+                platform: platform.label(),
+                digest: platform.digest.clone(),
+                status: other.clone(),
+            }),
         }
     }
 
     if !blocking.is_empty() {
-        return Err(vulnerable(digest, &blocking, &missing));
+        return Err(GateRefusal {
+            reason: RefusalReason::Vulnerable {
+                digest: digest.clone(),
+                unscanned: missing,
+            },
+            details: blocking,
+        });
     }
     if !missing.is_empty() {
-        return Err(unavailable(format!(
-            "no complete vulnerability scan of {digest}: {}. Wait for Quay to scan every platform and plan again; an image is never released on missing data",
-            missing.join("; ")
-        )));
+        return Err(unavailable(digest, ScanGap::Incomplete(missing)));
     }
     Ok(())
 }
@@ -99,24 +92,13 @@ pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: NaiveDate) -> Ve
         .enumerate()
         .filter(|(index, _)| !used.matched.contains(index))
         .map(|(_, waiver)| Warning {
-            code: Code::UnusedWaiver,
             service: waiver.service.clone().unwrap_or_default(),
             tag: None,
-            message: format!(
-                "the waiver for {}{} matches no blocked vulnerability in the images this plan would release{}: remove it from [[policy.waivers]] once no release needs it",
-                waiver.id,
-                waiver
-                    .service
-                    .as_deref()
-                    .map(|service| format!(" (service {service})"))
-                    .unwrap_or_default(),
-                match &waiver.expires {
-                    Some(expires) if !is_active(waiver, today) => {
-                        format!(", and it expired on {expires}")
-                    }
-                    _ => String::new(),
-                }
-            ),
+            reason: WarningReason::UnusedWaiver {
+                id: waiver.id.clone(),
+                service: waiver.service.clone(),
+                expired: waiver.expires.filter(|_| !is_active(waiver, today)),
+            },
             location: Some(waiver.location.clone()),
         })
         .collect()
@@ -162,60 +144,12 @@ fn is_active(waiver: &Waiver, today: NaiveDate) -> bool {
     waiver.expires.is_none_or(|expires| today <= expires)
 }
 
-fn unavailable(message: String) -> GateRefusal {
+fn unavailable(digest: &Digest, gap: ScanGap) -> GateRefusal {
     GateRefusal {
-        code: Code::ScanUnavailable,
-        message,
+        reason: RefusalReason::ScanUnavailable {
+            digest: digest.clone(),
+            gap,
+        },
         details: Vec::new(),
-    }
-}
-
-fn vulnerable(digest: &Digest, blocking: &[Finding], missing: &[String]) -> GateRefusal {
-    let mut ids: Vec<&str> = Vec::new();
-    for finding in blocking {
-        if !ids.contains(&finding.id.as_str()) {
-            ids.push(&finding.id);
-        }
-    }
-    let mut platforms: Vec<&str> = blocking.iter().map(|f| f.platform.as_str()).collect();
-    platforms.sort();
-    platforms.dedup();
-    let severities: BTreeSet<&str> = blocking.iter().map(|f| f.severity.name()).collect();
-    let expired: Vec<String> = blocking
-        .iter()
-        .filter_map(|f| {
-            Some(format!(
-                "{} expired on {}",
-                f.id,
-                f.waiver_expired.as_ref()?
-            ))
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut message = format!(
-        "{digest} has {} blocked vulnerabilit{} ({}) on {}: {}",
-        blocking.len(),
-        if blocking.len() == 1 { "y" } else { "ies" },
-        severities.into_iter().collect::<Vec<_>>().join(", "),
-        platforms.join(", "),
-        ids.join(", ")
-    );
-    if !expired.is_empty() {
-        message.push_str(&format!(
-            ". Waivers no longer count: {}",
-            expired.join(", ")
-        ));
-    }
-    if !missing.is_empty() {
-        message.push_str(&format!(". Also unscanned: {}", missing.join("; ")));
-    }
-    message.push_str(
-        ". Rebuild on the fixed package versions and declare the new digest, or accept the risk with a [[policy.waivers]] entry (id, reason, expires)",
-    );
-    GateRefusal {
-        code: Code::Vulnerable,
-        message,
-        details: blocking.to_vec(),
     }
 }

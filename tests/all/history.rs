@@ -344,7 +344,7 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
 #[test]
 fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
     use quayside::config::model::SourceLocation;
-    use quayside::plan::{Action, ActionKind, Code, Plan, Refusal, Summary};
+    use quayside::plan::{Action, ActionKind, Plan, Refusal, RefusalReason, Summary};
     use quayside::render::plan::markdown::{MARKER, MAX_CHARS, render_with_diff};
 
     let digest = quayside::digest::Digest::parse(NEW_DIGEST).unwrap();
@@ -360,10 +360,13 @@ fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
         .collect();
     let refusals: Vec<Refusal> = (0..400)
         .map(|i| Refusal {
-            code: Code::Changed,
             service: "gateway".into(),
             tag: format!("v0.{i}.0"),
-            message: "was sha256:… at abc1234, now sha256:…: a released tag never moves".into(),
+            reason: RefusalReason::Changed {
+                base: "abc1234".into(),
+                was: digest.clone(),
+                now: digest.clone(),
+            },
             location: SourceLocation {
                 file: "releases.toml".into(),
                 line: i + 10,
