@@ -35,7 +35,7 @@ pub async fn run(file: &Path, concurrency: usize) -> ExitStatus {
         }
     };
     let checks = verify::check(&desired, &live, &verifier);
-    print!("{}", verify::render(&checks));
+    print!("{}", crate::render::verify::render(&checks));
     if checks.iter().all(|check| check.holds()) {
         ExitStatus::Success
     } else {
