@@ -12,10 +12,10 @@ use crate::history::provenance_commit;
 use crate::live::{Scope, read_live_state};
 use crate::plan::{Action, ActionKind, Criteria, Plan, SavedPlan};
 use crate::registry::Connector;
+use crate::render::apply::{ApplyReport, Transfer};
 use crate::render::plan as render;
 use crate::signing::{PublicKey, SigningKey};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
 pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
@@ -98,7 +98,13 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> ExitStatus {
     };
     let outcomes = apply.run(&plan).await;
     let confirmed = confirm(&desired, &connector, verifier, &plan).await;
-    print!("{}", summary(&apply, &outcomes, &connector, started));
+    let report = ApplyReport {
+        outcomes: &outcomes,
+        transfer: Transfer::of(&apply.copier.stats, connector.request_counts().total),
+        elapsed: started.elapsed(),
+        commit: apply.commit.as_deref(),
+    };
+    print!("{}", crate::render::apply::summary(&report));
     status_of(&outcomes, confirmed)
 }
 
@@ -219,74 +225,6 @@ async fn confirm(
     }
 }
 
-fn summary(
-    apply: &Apply<'_>,
-    outcomes: &[ReleaseOutcome],
-    connector: &Connector,
-    started: Instant,
-) -> String {
-    use std::fmt::Write;
-    let mut out = String::from("\n");
-    let (mut created, mut signed, mut signatures) = (0, 0, 0);
-    for o in outcomes {
-        match &o.outcome {
-            Outcome::Created { signatures: n } => {
-                created += 1;
-                signatures += n;
-                let _ = writeln!(
-                    out,
-                    "  + {} {}  created and signed ({})",
-                    o.service, o.tag, o.digest
-                );
-            }
-            Outcome::Signed { signatures: n } => {
-                signed += 1;
-                signatures += n;
-                let _ = writeln!(out, "  ~ {} {}  signed ({})", o.service, o.tag, o.digest);
-            }
-            Outcome::Retag { message, .. } => {
-                let _ = writeln!(
-                    out,
-                    "  ! {} {}  refused (retag): {message}",
-                    o.service, o.tag
-                );
-            }
-            Outcome::Failed(error) => {
-                let _ = writeln!(out, "  ! {} {}  failed: {error}", o.service, o.tag);
-            }
-        }
-    }
-    let stats = &apply.copier.stats;
-    let failed = outcomes.len() - created - signed;
-    let _ = writeln!(
-        out,
-        "\nApply: {created} created, {signed} signed, {failed} failed; {signatures} signatures written."
-    );
-    let _ = writeln!(
-        out,
-        "Blobs: {} copied ({}), {} mounted ({}), {} already present; {} requests; {:.2} s.",
-        stats.blobs_copied.load(Ordering::Relaxed),
-        human_bytes(stats.bytes_copied.load(Ordering::Relaxed)),
-        stats.blobs_mounted.load(Ordering::Relaxed),
-        human_bytes(stats.bytes_mounted.load(Ordering::Relaxed)),
-        stats.blobs_present.load(Ordering::Relaxed),
-        connector.request_counts().total,
-        started.elapsed().as_secs_f64()
-    );
-    match &apply.commit {
-        Some(commit) => {
-            let _ = writeln!(out, "Provenance: signatures record git commit {commit}.");
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "Provenance: the file is not in a git repository; signatures record no commit."
-            );
-        }
-    }
-    out
-}
-
 fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> ExitStatus {
     if outcomes
         .iter()
@@ -308,19 +246,4 @@ fn status_of(outcomes: &[ReleaseOutcome], confirmed: Result<(), String>) -> Exit
         return ExitStatus::Error;
     }
     ExitStatus::Success
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
