@@ -93,3 +93,6 @@ pub(crate) fn action_note(action: &Action) -> &'static str {
         ActionKind::Unchanged => "in place and signed",
     }
 }
+
+#[cfg(test)]
+mod tests;
