@@ -7,7 +7,7 @@ pub mod planner;
 pub mod reason;
 mod release;
 pub mod signatures;
-pub mod strict;
+mod strict;
 
 use crate::config::model::{Severity, SourceLocation};
 use crate::digest::Digest;

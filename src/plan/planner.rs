@@ -28,7 +28,7 @@ pub struct Criteria<'a> {
 
 /// With `--base`: what comparing the file with its base revision adds to a
 /// plan. Made by `history::Baseline::scope`; the planner knows nothing of git.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct HistoryCheck {
     /// The base revision's full commit id.
     pub base: String,

@@ -4,6 +4,7 @@
 //! are plain words, without Markdown.
 
 use crate::config::diagnostic::quoted;
+use crate::digest::Digest;
 use crate::plan::{Finding, Refusal, RefusalReason, ScanGap, Unscanned, Warning, WarningReason};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -171,7 +172,7 @@ pub fn finding(finding: &Finding) -> String {
 }
 
 fn vulnerable(
-    digest: &crate::digest::Digest,
+    digest: &Digest,
     blocking: &[Finding],
     unscanned: &[Unscanned],
     style: Style,
@@ -214,7 +215,7 @@ fn vulnerable(
     message
 }
 
-fn scan_unavailable(digest: &crate::digest::Digest, gap: &ScanGap, style: Style) -> String {
+fn scan_unavailable(digest: &Digest, gap: &ScanGap, style: Style) -> String {
     match gap {
         ScanGap::NotRead => format!(
             "no vulnerability scan of {digest} was read: run the plan again; never released without one unless policy.vulnerability_source = \"none\""
@@ -255,4 +256,51 @@ fn join<T: AsRef<str>>(items: impl IntoIterator<Item = T>, separator: &str) -> S
         .map(|item| item.as_ref().to_string())
         .collect::<Vec<_>>()
         .join(separator)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::SourceLocation;
+
+    fn refused(tag: &str, reason: RefusalReason) -> Refusal {
+        Refusal {
+            service: "gateway".into(),
+            tag: tag.into(),
+            reason,
+            location: SourceLocation {
+                file: "releases.toml".into(),
+                line: 7,
+                column: 1,
+            },
+            details: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn marked_words_quote_values_and_plain_words_do_not() {
+        let invalid = refused(
+            "v1`x",
+            RefusalReason::InvalidTag {
+                problem: "does not start with `v`".into(),
+            },
+        );
+        assert_eq!(
+            refusal(&invalid, Style::Marked),
+            "`` v1`x `` cannot be a production tag: does not start with `v`"
+        );
+        assert_eq!(
+            refusal(&invalid, Style::Plain),
+            "v1`x cannot be a production tag: does not start with v"
+        );
+        let removed = refused(
+            "v1.0.0",
+            RefusalReason::Removed {
+                base: "abc1234".into(),
+                digest: Digest::of_bytes(b"x"),
+            },
+        );
+        assert!(refusal(&removed, Style::Marked).contains("Put the line `\"v1.0.0\" = "));
+        assert!(refusal(&removed, Style::Plain).contains("Put the line \"v1.0.0\" = "));
+    }
 }
