@@ -250,6 +250,27 @@ mod tests {
     }
 
     #[test]
+    fn the_history_check_names_what_the_scope_leaves_out() {
+        let base = desired("r@b", "", &format!("\"v1.0.0\" = \"{A}\"\n"));
+        let new = desired(
+            "r",
+            "",
+            &format!("\"v1.0.0\" = \"{B}\"\n\"v1.1.0\" = \"{B}\"\n"),
+        );
+        let history = baseline(&base, &new).scope(&new, false).history;
+        let left_out: Vec<String> = history
+            .left_out
+            .iter()
+            .map(|(service, tag)| format!("{service} {tag}"))
+            .collect();
+        // The changed release (refused) and the untouched service's release.
+        assert_eq!(left_out, ["gateway v1.0.0", "other v3.0.0"]);
+        assert_eq!(history.not_checked, 1);
+        assert_eq!(history.refusals.len(), 1);
+        assert_eq!(history.base, CommitId::zero().to_string());
+    }
+
+    #[test]
     fn with_require_rc_the_validating_rc_comes_along() {
         let policy = "[policy]\nrequire_rc = true\n";
         let base = desired("r@b", policy, &format!("\"v1.0.0-rc1\" = \"{A}\"\n"));
