@@ -1,6 +1,6 @@
 //! Command-line arguments. Parsing only; the commands live in `commands`.
 
-use crate::plan::render::Format;
+use crate::render::plan::Format;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 

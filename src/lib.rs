@@ -18,6 +18,7 @@ pub mod plan;
 pub mod progress;
 pub mod quay;
 pub mod registry;
+pub mod render;
 pub mod scan;
 pub mod signing;
 pub mod verify;

@@ -2,13 +2,14 @@
 //! holds the tag, at the declared digest, validly signed on the index and on
 //! every child. The `verify` command reads every signature (`Scope::Audit`);
 //! apply's confirmation reads as a plan does, and the finding says how many
-//! children were only checked by signature tag.
+//! children were only checked by signature tag. `crate::render::verify` words
+//! the report.
 
 use crate::config::model::Desired;
 use crate::digest::Digest;
 use crate::live::LiveState;
 use crate::plan::SignatureCheck;
-use crate::plan::planner::unsigned_manifests;
+use crate::plan::signatures::unsigned_manifests;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
@@ -91,53 +92,4 @@ pub fn check(
         }
     }
     checks
-}
-
-/// One line per release, then a summary line.
-pub fn render(checks: &[ReleaseCheck]) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    for check in checks {
-        let status = match &check.finding {
-            Finding::Verified {
-                verified,
-                tag_listed: 0,
-            } => format!(
-                "ok          {} signed manifest{}",
-                verified,
-                crate::plan::render::plural(*verified)
-            ),
-            Finding::Verified {
-                verified,
-                tag_listed,
-            } => format!(
-                "ok          {} signed manifest{} verified, {tag_listed} by signature tag only",
-                verified,
-                crate::plan::render::plural(*verified)
-            ),
-            Finding::Missing => "MISSING     the tag does not exist in the target".to_string(),
-            Finding::WrongDigest { found } => {
-                format!("WRONG       points at {found}, declared {}", check.digest)
-            }
-            Finding::Unsigned { manifests } => format!(
-                "UNSIGNED    no valid signature on {}",
-                manifests
-                    .iter()
-                    .map(|d| d.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        let _ = writeln!(out, "{}:{}  {status}", check.target, check.tag);
-    }
-    let failing = checks.iter().filter(|c| !c.holds()).count();
-    let _ = writeln!(
-        out,
-        "\n{} release{} checked, {} verified, {} failing.",
-        checks.len(),
-        crate::plan::render::plural(checks.len()),
-        checks.len() - failing,
-        failing
-    );
-    out
 }

@@ -12,12 +12,13 @@ use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{ActionKind, Plan, SignatureCheck, render};
+use crate::plan::{Action, ActionKind, Criteria, Plan, SavedPlan};
 use crate::registry::Connector;
+use crate::render::apply::{ApplyReport, Transfer};
+use crate::render::plan as render;
 use crate::signing::{PublicKey, SigningKey};
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Error> {
     let started = Instant::now();
@@ -31,12 +32,16 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     let desired = config::load(&file)?;
     let commit = provenance_commit(&file, args.allow_dirty)?;
     let keys = load_keys(&desired)?;
-    let verifier: Option<&dyn SignatureCheck> = keys.verifier.as_ref().map(|k| k as _);
+    let criteria = Criteria {
+        verifier: keys.verifier.as_ref().map(|k| k as _),
+        today: crate::scan::today_utc(SystemTime::now()),
+        strict: false,
+    };
     let connector = connector(concurrency);
     // With --base every release is still checked (full): apply must make the
     // registries match the whole file, and the history rules still refuse.
     let base = args.base.as_deref().map(|rev| (rev, true));
-    let (plan, _) = make_plan_since(&desired, &file, base, &connector, verifier).await?;
+    let (plan, _) = make_plan_since(&desired, &file, base, &connector, &criteria).await?;
     write_stdout(&render::text::render(&plan))?;
     if plan.is_refused() {
         eprintln!("apply refused: the plan breaks a rule; nothing was written.");
@@ -70,7 +75,13 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     };
     let outcomes = apply.run(&plan).await;
     let confirmed = confirm(&desired, &connector, verifier, &plan).await;
-    write_stdout(&summary(&apply, &outcomes, &connector, started))?;
+    let report = ApplyReport {
+        outcomes: &outcomes,
+        transfer: Transfer::of(&apply.copier.stats, connector.request_counts().total),
+        elapsed: started.elapsed(),
+        commit: apply.commit.as_deref(),
+    };
+    write_stdout(&crate::render::apply::summary(&report))?;
     status_of(&outcomes, confirmed)
 }
 
@@ -109,10 +120,9 @@ fn load_keys(desired: &Desired) -> Result<Keys, Error> {
 }
 
 /// How the fresh plan differs from the saved one, if it does.
-fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
-    let key = |plan: &Plan| {
-        let mut actions: Vec<_> = plan
-            .actions
+fn plan_difference(saved: &SavedPlan, fresh: &Plan) -> Option<String> {
+    let key = |actions: &[Action]| {
+        let mut actions: Vec<_> = actions
             .iter()
             .map(|a| {
                 (
@@ -127,7 +137,7 @@ fn plan_difference(saved: &Plan, fresh: &Plan) -> Option<String> {
         actions.sort();
         actions
     };
-    let (before, after) = (key(saved), key(fresh));
+    let (before, after) = (key(&saved.actions), key(&fresh.actions));
     if before == after {
         return None;
     }
@@ -169,74 +179,6 @@ async fn confirm(
     }
 }
 
-fn summary(
-    apply: &Apply<'_>,
-    outcomes: &[ReleaseOutcome],
-    connector: &Connector,
-    started: Instant,
-) -> String {
-    use std::fmt::Write;
-    let mut out = String::from("\n");
-    let (mut created, mut signed, mut signatures) = (0, 0, 0);
-    for o in outcomes {
-        match &o.outcome {
-            Outcome::Created { signatures: n } => {
-                created += 1;
-                signatures += n;
-                let _ = writeln!(
-                    out,
-                    "  + {} {}  created and signed ({})",
-                    o.service, o.tag, o.digest
-                );
-            }
-            Outcome::Signed { signatures: n } => {
-                signed += 1;
-                signatures += n;
-                let _ = writeln!(out, "  ~ {} {}  signed ({})", o.service, o.tag, o.digest);
-            }
-            Outcome::Retag { message, .. } => {
-                let _ = writeln!(
-                    out,
-                    "  ! {} {}  refused (retag): {message}",
-                    o.service, o.tag
-                );
-            }
-            Outcome::Failed(error) => {
-                let _ = writeln!(out, "  ! {} {}  failed: {error}", o.service, o.tag);
-            }
-        }
-    }
-    let stats = &apply.copier.stats;
-    let failed = outcomes.len() - created - signed;
-    let _ = writeln!(
-        out,
-        "\nApply: {created} created, {signed} signed, {failed} failed; {signatures} signatures written."
-    );
-    let _ = writeln!(
-        out,
-        "Blobs: {} copied ({}), {} mounted ({}), {} already present; {} requests; {:.2} s.",
-        stats.blobs_copied.load(Ordering::Relaxed),
-        human_bytes(stats.bytes_copied.load(Ordering::Relaxed)),
-        stats.blobs_mounted.load(Ordering::Relaxed),
-        human_bytes(stats.bytes_mounted.load(Ordering::Relaxed)),
-        stats.blobs_present.load(Ordering::Relaxed),
-        connector.request_counts().total,
-        started.elapsed().as_secs_f64()
-    );
-    match &apply.commit {
-        Some(commit) => {
-            let _ = writeln!(out, "Provenance: signatures record git commit {commit}.");
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "Provenance: the file is not in a git repository; signatures record no commit."
-            );
-        }
-    }
-    out
-}
-
 /// Exit 3 if a tag appeared at another digest during apply (a retag, nothing
 /// tagged), else an error if a release failed or is not in place, else 0.
 fn status_of(
@@ -256,21 +198,6 @@ fn status_of(
         return Err(Error::ReleasesFailed);
     }
     confirmed.map(|()| ExitStatus::Success)
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]

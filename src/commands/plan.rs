@@ -6,21 +6,22 @@ use crate::commands::write_stdout;
 use crate::config;
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::plan::{self, render};
+use crate::plan::Criteria;
+use crate::render::plan as render;
+use std::time::SystemTime;
 
 pub async fn run(args: &PlanArgs, concurrency: usize) -> Result<ExitStatus, Error> {
     let desired = config::load(&args.file)?;
     let verifier = plan_verifier(&desired)?;
     let connector = connector(concurrency);
-    let verifier = verifier.as_ref().map(|k| k as _);
+    let criteria = Criteria {
+        verifier: verifier.as_ref().map(|k| k as _),
+        today: crate::scan::today_utc(SystemTime::now()),
+        strict: args.strict,
+    };
     let base = args.base.as_deref().map(|rev| (rev, args.full));
     let (plan, baseline) =
-        make_plan_since(&desired, &args.file, base, &connector, verifier).await?;
-    let plan = if args.strict {
-        plan::strict::escalate(plan)
-    } else {
-        plan
-    };
+        make_plan_since(&desired, &args.file, base, &connector, &criteria).await?;
     let diff = baseline.as_ref().map(|b| b.diff.as_str());
     write_stdout(&render::render_with_diff(&plan, args.format, diff))?;
     if let Some(out) = &args.out {

@@ -1,7 +1,7 @@
 //! Plans saved by `quayside plan --out`, read back by `quayside apply
 //! PLAN.json`.
 
-use crate::plan::{Plan, SCHEMA_VERSION};
+use crate::plan::{SCHEMA_VERSION, SavedPlan};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +33,12 @@ pub enum SavedPlanError {
     ReleasesFile { path: PathBuf },
 }
 
-pub fn read(path: &Path) -> Result<Plan, SavedPlanError> {
+pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
     let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|source| {
+    let plan: SavedPlan = serde_json::from_str(&text).map_err(|source| {
         if looks_like_a_releases_file(&text) {
             SavedPlanError::ReleasesFile {
                 path: path.to_path_buf(),

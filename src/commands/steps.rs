@@ -4,8 +4,9 @@
 use crate::config::model::Desired;
 use crate::error::Error;
 use crate::history::Baseline;
+use crate::live::scans::read_scans;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{self, Plan, SignatureCheck};
+use crate::plan::{self, Criteria, HistoryCheck, Plan};
 use crate::registry::Connector;
 use crate::registry::distribution::ClientOptions;
 use crate::signing::{PublicKey, SigningKey};
@@ -54,11 +55,13 @@ pub fn plan_verifier(desired: &Desired) -> Result<Option<PublicKey>, Error> {
         })
 }
 
-/// Reads live state and plans.
+/// Reads live state (registries, then the scans of what would be created)
+/// and plans.
 pub async fn make_plan(
     desired: &Desired,
+    history: Option<&HistoryCheck>,
     connector: &Connector,
-    verifier: Option<&dyn SignatureCheck>,
+    criteria: &Criteria<'_>,
 ) -> Result<Plan, Error> {
     tracing::info!(
         "reading {} service{} of {}: {}",
@@ -74,14 +77,15 @@ pub async fn make_plan(
     );
     let started = std::time::Instant::now();
     let mut live = read_live_state(desired, connector, Scope::Plan).await?;
-    crate::scan::quay::read_into(desired, connector, &mut live).await?;
+    let token = crate::quay::token_from_env();
+    read_scans(desired, connector, token.as_ref(), &mut live).await?;
     let counts = connector.request_counts();
     tracing::info!(
         "read the registries in {:.2} s ({} requests)",
         started.elapsed().as_secs_f64(),
         counts.total
     );
-    Ok(plan::plan(desired, &live, verifier))
+    Ok(plan::plan(desired, &live, history, criteria))
 }
 
 /// Like [`make_plan`]; with `base = Some((rev, full))` the plan is made
@@ -93,10 +97,10 @@ pub async fn make_plan_since(
     file: &Path,
     base: Option<(&str, bool)>,
     connector: &Connector,
-    verifier: Option<&dyn SignatureCheck>,
+    criteria: &Criteria<'_>,
 ) -> Result<(Plan, Option<Baseline>), Error> {
     let Some((rev, full)) = base else {
-        return Ok((make_plan(desired, connector, verifier).await?, None));
+        return Ok((make_plan(desired, None, connector, criteria).await?, None));
     };
     let baseline = Baseline::load(file, rev, desired)?;
     if let Some(old) = &baseline.renamed_from {
@@ -106,7 +110,6 @@ pub async fn make_plan_since(
         );
     }
     let scoped = baseline.scope(desired, full);
-    let mut plan = make_plan(&scoped.desired, connector, verifier).await?;
-    baseline.finish(&mut plan, desired, scoped.not_checked);
+    let plan = make_plan(&scoped.desired, Some(&scoped.history), connector, criteria).await?;
     Ok((plan, Some(baseline)))
 }

@@ -7,7 +7,7 @@ use crate::commands::write_stdout;
 use crate::config::{self, LoadError};
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::plan::render::plural;
+use crate::render::plural;
 use std::path::Path;
 
 pub fn run(file: &Path) -> Result<ExitStatus, Error> {

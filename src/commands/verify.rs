@@ -18,7 +18,7 @@ pub async fn run(file: &Path, concurrency: usize) -> Result<ExitStatus, Error> {
     let connector = connector(concurrency);
     let live = read_live_state(&desired, &connector, Scope::Audit).await?;
     let checks = verify::check(&desired, &live, &verifier);
-    write_stdout(&verify::render(&checks))?;
+    write_stdout(&crate::render::verify::render(&checks))?;
     Ok(if checks.iter().all(|check| check.holds()) {
         ExitStatus::Success
     } else {

@@ -3,6 +3,7 @@
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -105,8 +106,8 @@ pub struct Waiver {
     pub id: String,
     pub service: Option<String>,
     pub reason: String,
-    /// `YYYY-MM-DD`; the waiver stops counting after this day.
-    pub expires: Option<String>,
+    /// The last day (UTC) the waiver counts.
+    pub expires: Option<NaiveDate>,
     pub location: SourceLocation,
 }
 

@@ -6,6 +6,7 @@ use crate::config::model::{
     KeySource, Policy, Severity, SigningConfig, VulnerabilitySource, Waiver,
 };
 use crate::config::raw::{self, Source, Value, entries, key_name};
+use chrono::NaiveDate;
 use std::ops::Range;
 use std::path::Path;
 use toml::de::DeValue;
@@ -337,24 +338,30 @@ fn non_empty(
     Some(text.to_string())
 }
 
-/// A TOML local date (`2027-01-31`) as `YYYY-MM-DD`.
-fn date(src: &Source<'_>, diags: &mut Vec<Diagnostic>, value: &Value<'_>) -> Option<String> {
+/// A TOML local date (`2027-01-31`).
+fn date(src: &Source<'_>, diags: &mut Vec<Diagnostic>, value: &Value<'_>) -> Option<NaiveDate> {
     match value.get_ref() {
-        DeValue::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
-            (Some(d), None, None) => Some(format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
-            _ => {
-                diags.push(
-                    src.diag(
-                        "invalid-date",
-                        format!("`waivers.expires` must be a date without a time, not `{dt}`"),
-                        &value.span(),
-                        "expected a date",
-                    )
-                    .with_help("write a bare TOML date: expires = 2027-01-31"),
-                );
-                None
+        DeValue::Datetime(dt) => {
+            // TOML's parser has checked the calendar (no 2027-02-30).
+            let day = dt
+                .date
+                .and_then(|d| NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into()));
+            match (day, dt.time, dt.offset) {
+                (Some(day), None, None) => Some(day),
+                _ => {
+                    diags.push(
+                        src.diag(
+                            "invalid-date",
+                            format!("`waivers.expires` must be a date without a time, not `{dt}`"),
+                            &value.span(),
+                            "expected a date",
+                        )
+                        .with_help("write a bare TOML date: expires = 2027-01-31"),
+                    );
+                    None
+                }
             }
-        },
+        }
         _ => {
             diags.push(
                 raw::wrong_type(src, value, "`waivers.expires`", "a TOML date")

@@ -4,17 +4,19 @@
 //! adds (the cost of a PR's plan grows with the PR, not with the file), and
 //! shows the diff under review. Also the commit `apply` records as provenance.
 //!
-//! `git` is the adapter, `rules` and `diff` are pure; this module ties them to
-//! the planner without making the planner aware of git.
+//! `git` is the adapter, `rules` and `diff` are pure; this module turns their
+//! findings into the [`HistoryCheck`] the planner takes, without making the
+//! planner aware of git.
 
 pub mod diff;
 pub mod git;
 pub mod rules;
 
 use crate::config::model::Desired;
-use crate::plan::{Plan, RefusalCode, WarningCode};
+use crate::plan::{Code, HistoryCheck};
 use git::{CommitId, FileHistory, GitError};
 use rules::Comparison;
+use std::collections::BTreeSet;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,12 +57,12 @@ pub struct Baseline {
     pub renamed_from: Option<String>,
 }
 
-/// The part of the desired state a plan reads the registries for.
+/// The part of the desired state a plan reads the registries for, and what
+/// the comparison with the base adds to that plan.
 #[derive(Clone, Debug)]
 pub struct Scoped {
     pub desired: Desired,
-    /// Releases unchanged since the base that this plan does not check.
-    pub not_checked: usize,
+    pub history: HistoryCheck,
 }
 
 impl Baseline {
@@ -121,11 +123,11 @@ impl Baseline {
             .comparison
             .refusals
             .iter()
-            .filter(|r| r.code == RefusalCode::Changed)
+            .filter(|r| r.code() == Code::Changed)
             .map(|r| (r.service.as_str(), r.tag.as_str()))
             .collect();
         let mut scoped = desired.clone();
-        let mut not_checked = 0;
+        let mut left_out = BTreeSet::new();
         for service in &mut scoped.services {
             let wanted = |tag: &str| {
                 let key = (service.name.clone(), tag.to_string());
@@ -148,41 +150,25 @@ impl Baseline {
                             && digests.contains(&r.digest))
                 })
                 .collect();
-            not_checked += keep.iter().filter(|k| !**k).count();
+            for (release, _) in service.releases.iter().zip(&keep).filter(|(_, k)| !**k) {
+                left_out.insert((service.name.clone(), release.tag.clone()));
+            }
             let mut flags = keep.into_iter();
             service.releases.retain(|_| flags.next().unwrap_or(false));
         }
         // Changed releases are refused, not "not checked".
-        not_checked -= refused.len().min(not_checked);
+        let not_checked = left_out.len().saturating_sub(refused.len());
         scoped.services.retain(|s| !s.releases.is_empty());
         Scoped {
             desired: scoped,
-            not_checked,
+            history: HistoryCheck {
+                base: self.base.to_string(),
+                revision: self.head.as_ref().map(|oid| oid.to_string()),
+                refusals: self.comparison.refusals.clone(),
+                not_checked,
+                left_out,
+            },
         }
-    }
-
-    /// Completes a plan made from [`Baseline::scope`]: adds the history
-    /// refusals, drops `unmanaged-tag` warnings about releases the full file
-    /// declares (they were only left out of the scope), records the commits.
-    pub fn finish(&self, plan: &mut Plan, desired: &Desired, not_checked: usize) {
-        plan.warnings.retain(|warning| {
-            warning.code != WarningCode::UnmanagedTag
-                || !desired.services.iter().any(|service| {
-                    service.name == warning.service
-                        && service
-                            .releases
-                            .iter()
-                            .any(|r| Some(&r.tag) == warning.tag.as_ref())
-                })
-        });
-        let mut refusals = self.comparison.refusals.clone();
-        refusals.append(&mut plan.refusals);
-        plan.refusals = refusals;
-        plan.summary.refused = plan.refusals.len();
-        plan.summary.warnings = plan.warnings.len();
-        plan.summary.not_checked = not_checked;
-        plan.base = Some(self.base.to_string());
-        plan.revision = self.head.as_ref().map(|oid| oid.to_string());
     }
 }
 
@@ -252,9 +238,9 @@ mod tests {
         );
         let scoped = baseline(&base, &new).scope(&new, false);
         assert_eq!(tags(&scoped), ["gateway v1.1.0"]);
-        assert_eq!(scoped.not_checked, 2);
+        assert_eq!(scoped.history.not_checked, 2);
         let full = baseline(&base, &new).scope(&new, true);
-        assert_eq!(full.not_checked, 0);
+        assert_eq!(full.history.not_checked, 0);
         assert_eq!(tags(&full).len(), 3);
     }
 
@@ -265,8 +251,29 @@ mod tests {
         for full in [false, true] {
             let scoped = baseline(&base, &new).scope(&new, full);
             assert!(!tags(&scoped).contains(&"gateway v1.0.0".to_string()));
-            assert_eq!(scoped.not_checked, if full { 0 } else { 1 });
+            assert_eq!(scoped.history.not_checked, if full { 0 } else { 1 });
         }
+    }
+
+    #[test]
+    fn the_history_check_names_what_the_scope_leaves_out() {
+        let base = desired("r@b", "", &format!("\"v1.0.0\" = \"{A}\"\n"));
+        let new = desired(
+            "r",
+            "",
+            &format!("\"v1.0.0\" = \"{B}\"\n\"v1.1.0\" = \"{B}\"\n"),
+        );
+        let history = baseline(&base, &new).scope(&new, false).history;
+        let left_out: Vec<String> = history
+            .left_out
+            .iter()
+            .map(|(service, tag)| format!("{service} {tag}"))
+            .collect();
+        // The changed release (refused) and the untouched service's release.
+        assert_eq!(left_out, ["gateway v1.0.0", "other v3.0.0"]);
+        assert_eq!(history.not_checked, 1);
+        assert_eq!(history.refusals.len(), 1);
+        assert_eq!(history.base, CommitId::zero().to_string());
     }
 
     #[test]
@@ -280,6 +287,6 @@ mod tests {
         );
         let scoped = baseline(&base, &new).scope(&new, false);
         assert_eq!(tags(&scoped), ["gateway v1.0.0-rc1", "gateway v1.0.0"]);
-        assert_eq!(scoped.not_checked, 1);
+        assert_eq!(scoped.history.not_checked, 1);
     }
 }

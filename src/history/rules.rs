@@ -3,7 +3,7 @@
 //! record, so these hold even when the registry has not caught up yet.
 
 use crate::config::model::{Desired, Release, Service};
-use crate::plan::{Refusal, RefusalCode};
+use crate::plan::{Refusal, RefusalReason};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A release's identity across revisions.
@@ -35,13 +35,13 @@ pub fn compare(base: Option<&Desired>, new: &Desired, base_label: &str) -> Compa
         };
         if old.digest != release.digest {
             comparison.refusals.push(Refusal {
-                code: RefusalCode::Changed,
                 service: key.0.clone(),
                 tag: key.1.clone(),
-                message: format!(
-                    "was {} at {base_label}, now {}: a released tag never moves. Restore {} and declare a new version for {}",
-                    old.digest, release.digest, old.digest, release.digest
-                ),
+                reason: RefusalReason::Changed {
+                    base: base_label.to_string(),
+                    was: old.digest.clone(),
+                    now: release.digest.clone(),
+                },
                 location: release.location.clone(),
                 details: Vec::new(),
             });
@@ -57,13 +57,12 @@ pub fn compare(base: Option<&Desired>, new: &Desired, base_label: &str) -> Compa
             continue;
         }
         comparison.refusals.push(Refusal {
-            code: RefusalCode::Removed,
             service: key.0.clone(),
             tag: key.1.clone(),
-            message: format!(
-                "declared at {base_label} (= {}) and now gone: releases are permanent. Put the line `\"{}\" = \"{}\"` back in [services.{}.releases]",
-                old.digest, key.1, old.digest, key.0
-            ),
+            reason: RefusalReason::Removed {
+                base: base_label.to_string(),
+                digest: old.digest.clone(),
+            },
             location: old.location.clone(),
             details: Vec::new(),
         });
@@ -85,6 +84,7 @@ fn releases(desired: &Desired) -> impl Iterator<Item = (Key, (&Service, &Release
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Code;
     use std::path::Path;
 
     const A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -121,12 +121,13 @@ mod tests {
         let c = compare(Some(&base), &new, "b");
         assert_eq!(c.refusals.len(), 1);
         let refusal = &c.refusals[0];
-        assert_eq!(refusal.code, RefusalCode::Changed);
+        assert_eq!(refusal.code(), Code::Changed);
         assert_eq!(
             (refusal.location.file.as_str(), refusal.location.line),
             ("r", 7)
         );
-        assert!(refusal.message.contains(A) && refusal.message.contains(B));
+        let message = crate::render::words::refusal(refusal, crate::render::words::Style::Marked);
+        assert!(message.contains(A) && message.contains(B));
         assert!(c.added.is_empty() && c.unchanged.is_empty());
     }
 
@@ -140,7 +141,7 @@ mod tests {
         let c = compare(Some(&base), &new, "b");
         assert_eq!(c.refusals.len(), 1);
         let refusal = &c.refusals[0];
-        assert_eq!(refusal.code, RefusalCode::Removed);
+        assert_eq!(refusal.code(), Code::Removed);
         assert_eq!(refusal.tag, "v1.1.0");
         assert_eq!(
             (refusal.location.file.as_str(), refusal.location.line),

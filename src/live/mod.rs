@@ -3,6 +3,7 @@
 
 pub mod read;
 pub mod scans;
+pub mod standing;
 
 use crate::digest::Digest;
 use crate::scan::ImageScan;
@@ -10,14 +11,12 @@ use crate::signing::SignatureEntry;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use read::{Scope, read_live_state};
+pub use standing::{Standing, standing};
 
 #[derive(Clone, Debug, Default)]
 pub struct LiveState {
     /// Keyed by service name.
     pub services: BTreeMap<String, LiveService>,
-    /// The UTC day (`YYYY-MM-DD`) the state was read, against which waiver
-    /// expiry is judged; `None` treats every dated waiver as expired.
-    pub today: Option<String>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -21,7 +21,8 @@
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
 use crate::live::{
-    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
+    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence, Standing,
+    standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::store::read_signatures;
@@ -69,10 +70,7 @@ pub async fn read_live_state(
         .buffer_unordered(SERVICES_IN_FLIGHT)
         .try_collect()
         .await?;
-    Ok(LiveState {
-        services,
-        ..LiveState::default()
-    })
+    Ok(LiveState { services })
 }
 
 async fn read_service(
@@ -147,8 +145,7 @@ async fn read_service(
     let mut wanted: Vec<&Digest> = service
         .releases
         .iter()
-        .filter(|release| release.tag_check.is_ok())
-        .filter(|release| !live.declared_tags.contains_key(&release.tag))
+        .filter(|release| standing(release, &live) == Standing::ToCreate)
         .map(|release| &release.digest)
         .collect();
     wanted.sort();

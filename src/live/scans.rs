@@ -1,11 +1,11 @@
 //! Reads the vulnerability scans a plan needs, and only those: for each image
-//! the plan would create (valid tag, absent from the target, present in the
-//! source) when `policy.vulnerability_source = "quay"`. The gate that judges
+//! the plan would create (see `standing`) that the source has, when
+//! `policy.vulnerability_source = "quay"`. The gate that judges
 //! them is pure (`scan::gate`).
 
 use crate::config::model::{Desired, VulnerabilitySource};
 use crate::digest::Digest;
-use crate::live::LiveState;
+use crate::live::{LiveState, Standing, standing};
 use crate::quay::QuayClient;
 use crate::registry::Connector;
 use crate::scan::quay::{QuayApi, ScanError};
@@ -39,8 +39,8 @@ pub async fn read_scans(
             continue;
         };
         for release in &service.releases {
-            let created = release.tag_check.is_ok()
-                && !state.declared_tags.contains_key(&release.tag)
+            // Only an image the source has can be scanned (and copied).
+            let created = standing(release, state) == Standing::ToCreate
                 && state.source_has.get(&release.digest) == Some(&true);
             let pair = (service.name.as_str(), release.digest.clone());
             if created && !wanted.contains(&pair) {

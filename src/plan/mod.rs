@@ -1,21 +1,30 @@
 //! The plan: what quayside would do for each declared release, and what it
-//! refuses to do. A value computed without IO (see `planner`), rendered by the
-//! pure functions in `render`, and executed by `apply`.
+//! refuses to do. A value made by one pure function (`planner::plan`),
+//! rendered by the pure functions in `crate::render`, and executed by `apply`.
 
+mod code;
 pub mod planner;
-pub mod render;
-pub mod strict;
+pub mod reason;
+mod release;
+pub mod signatures;
+mod strict;
 
 use crate::config::model::{Severity, SourceLocation};
 use crate::digest::Digest;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use planner::{SignatureCheck, plan};
+pub use code::{ActionKind, Code};
+pub use planner::{Criteria, HistoryCheck, plan};
+pub use reason::{RefusalReason, ScanGap, Unscanned, WarningReason};
+pub use signatures::SignatureCheck;
 
 /// Version of the JSON form. Fields may be added, never renamed.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Made only by [`planner::plan`], which derives the summary from the lists;
+/// nothing edits a plan after that.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     pub schema: u32,
     pub summary: Summary,
@@ -25,14 +34,12 @@ pub struct Plan {
     /// The `releases.toml` the plan was made from, as the user named it.
     pub file: String,
     /// With `--base`: the full commit id of the base revision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     /// The full commit id the file was read at, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub create: usize,
     pub sign: usize,
@@ -41,33 +48,12 @@ pub struct Summary {
     pub warnings: usize,
     /// With `--base` (not `--full`): releases unchanged since the base,
     /// left out of this plan's registry reads.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub not_checked: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
     *n == 0
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionKind {
-    /// Tag absent: copy by digest, sign, then tag.
-    Create,
-    /// Tag present with the declared digest, but not validly signed.
-    Sign,
-    /// Tag present, declared digest, valid signature.
-    Unchanged,
-}
-
-impl ActionKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ActionKind::Create => "create",
-            ActionKind::Sign => "sign",
-            ActionKind::Unchanged => "unchanged",
-        }
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,59 +67,25 @@ pub struct Action {
     pub target: String,
 }
 
-/// Stable refusal codes (SPEC section 4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum RefusalCode {
-    Retag,
-    Unsigned,
-    SourceMissing,
-    InvalidTag,
-    Vulnerable,
-    ScanUnavailable,
-    Changed,
-    Removed,
-    RcRequired,
-    /// With `plan --strict`: a warning of the same code, escalated.
-    UnmanagedTag,
-    ScanDisabled,
-    UnusedWaiver,
-}
-
-impl RefusalCode {
-    pub fn name(self) -> &'static str {
-        match self {
-            RefusalCode::Retag => "retag",
-            RefusalCode::Unsigned => "unsigned",
-            RefusalCode::SourceMissing => "source-missing",
-            RefusalCode::InvalidTag => "invalid-tag",
-            RefusalCode::Vulnerable => "vulnerable",
-            RefusalCode::ScanUnavailable => "scan-unavailable",
-            RefusalCode::Changed => "changed",
-            RefusalCode::Removed => "removed",
-            RefusalCode::RcRequired => "rc-required",
-            RefusalCode::UnmanagedTag => "unmanaged-tag",
-            RefusalCode::ScanDisabled => "scan-disabled",
-            RefusalCode::UnusedWaiver => "unused-waiver",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    pub code: RefusalCode,
     pub service: String,
     pub tag: String,
-    /// What is wrong and what to do about it.
-    pub message: String,
+    /// What is wrong, as data; `crate::render::words` says it.
+    pub reason: RefusalReason,
     pub location: SourceLocation,
     /// For `vulnerable`: every blocking vulnerability, per platform.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<Finding>,
 }
 
+impl Refusal {
+    pub fn code(&self) -> Code {
+        self.reason.code()
+    }
+}
+
 /// One vulnerability that blocks a release (`vulnerable` refusals).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// The advisory, e.g. `CVE-2024-1234`.
     pub id: String,
@@ -141,73 +93,34 @@ pub struct Finding {
     pub package: String,
     pub installed: String,
     /// The first fixed version; `None` when no fix exists yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fixed: Option<String>,
     /// `os/arch[/variant]`, or a single-platform image's short digest.
     pub platform: String,
     /// The platform manifest that was scanned.
     pub digest: Digest,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
-    /// A waiver for this id exists but expired on this day (`YYYY-MM-DD`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waiver_expired: Option<String>,
+    /// A waiver for this id exists but expired on this day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiver_expired: Option<NaiveDate>,
 }
 
-impl Finding {
-    /// One line for people: `CVE-… (critical) openssl 3.0.2 -> 3.0.7 on linux/amd64`.
-    pub fn summary(&self) -> String {
-        let fixed = match &self.fixed {
-            Some(fixed) => format!("fixed in {fixed}"),
-            None => "no fix yet".to_string(),
-        };
-        let expired = self
-            .waiver_expired
-            .as_ref()
-            .map(|day| format!(" [waiver expired {day}]"))
-            .unwrap_or_default();
-        format!(
-            "{} ({}) {} {}, {fixed}, on {}{expired}",
-            self.id,
-            self.severity.name(),
-            self.package,
-            self.installed,
-            self.platform
-        )
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum WarningCode {
-    UnmanagedTag,
-    ScanDisabled,
-    /// A `[[policy.waivers]]` entry that matched no blocked vulnerability.
-    UnusedWaiver,
-}
-
-impl WarningCode {
-    pub fn name(self) -> &'static str {
-        match self {
-            WarningCode::UnmanagedTag => "unmanaged-tag",
-            WarningCode::ScanDisabled => "scan-disabled",
-            WarningCode::UnusedWaiver => "unused-waiver",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
-    pub code: WarningCode,
     /// Empty for a warning about the whole file (`scan-disabled`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub service: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
-    pub message: String,
+    /// What was found, as data; `crate::render::words` says it.
+    pub reason: WarningReason,
     /// Where in the file the warning points, when one line is to blame.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<SourceLocation>,
+}
+
+impl Warning {
+    pub fn code(&self) -> Code {
+        self.reason.code()
+    }
 }
 
 impl Plan {
@@ -219,6 +132,16 @@ impl Plan {
     pub fn is_refused(&self) -> bool {
         !self.refusals.is_empty()
     }
+}
+
+/// What `apply PLAN.json` reads back from a saved plan (`plan --out`, the
+/// JSON form): the file it was made from and the actions it promised, which a
+/// fresh plan must match. The rest of the form is for people and tools.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct SavedPlan {
+    pub schema: u32,
+    pub file: String,
+    pub actions: Vec<Action>,
 }
 
 #[cfg(test)]

@@ -1,49 +1,71 @@
-//! The planner: a pure function from the desired state and the live state to
-//! a `Plan`. No IO happens here; every decision about what to write does.
+//! The planner: the one place a `Plan` is made. A pure function of what the
+//! commands read at the edges (the file, the live registries, the history
+//! comparison, the key, the day, `--strict`); no IO, no clock, and no code
+//! after it edits the plan. Every decision about what to write happens here.
 
-use crate::config::diagnostic::quoted;
-use crate::config::model::{Desired, Release, Service, VulnerabilitySource};
-use crate::digest::Digest;
-use crate::live::{ImageSignatures, LiveService, LiveState};
+use crate::config::model::{Desired, Service, VulnerabilitySource};
+use crate::live::{LiveService, LiveState};
+use crate::plan::release::decide;
+use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Plan, Refusal, RefusalCode, SCHEMA_VERSION, Summary, Warning, WarningCode,
+    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningReason, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
-use crate::signing::{PublicKey, SignatureEntry};
+use chrono::NaiveDate;
+use std::collections::BTreeSet;
 
-/// Decides whether a stored signature is valid for a digest in a repository.
-/// `PublicKey` is the implementation; keyless verification can be another.
-pub trait SignatureCheck {
-    fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool;
+/// How the live state is judged, besides the file's own rules.
+#[derive(Clone, Copy)]
+pub struct Criteria<'a> {
+    /// `None` when no public key is configured: then no signature can be
+    /// recognised, so existing tags need signing.
+    pub verifier: Option<&'a dyn SignatureCheck>,
+    /// The UTC day against which waiver expiry is judged.
+    pub today: NaiveDate,
+    /// `plan --strict`: every warning is a refusal under its own code.
+    pub strict: bool,
 }
 
-impl SignatureCheck for PublicKey {
-    fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool {
-        PublicKey::accepts(self, entry, digest, identity)
-    }
+/// With `--base`: what comparing the file with its base revision adds to a
+/// plan. Made by `history::Baseline::scope`; the planner knows nothing of git.
+#[derive(Clone, Debug)]
+pub struct HistoryCheck {
+    /// The base revision's full commit id.
+    pub base: String,
+    /// The full commit id the file was read at, when known.
+    pub revision: Option<String>,
+    /// `changed` and `removed` releases, listed before the plan's own refusals.
+    pub refusals: Vec<Refusal>,
+    /// Releases unchanged since the base that this plan does not check.
+    pub not_checked: usize,
+    /// Every release of the file left out of the desired state planned
+    /// (`service`, `tag`): not checked, or refused above. Their tags in the
+    /// target are declared, not unmanaged.
+    pub left_out: BTreeSet<(String, String)>,
 }
 
-/// Computes the plan. `verifier` is `None` when no public key is configured:
-/// then no signature can be recognised, so existing tags need signing.
-pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn SignatureCheck>) -> Plan {
+/// Computes the plan for `desired` (with `history`, the part of the file the
+/// change touches) from the registries' `live` state.
+pub fn plan(
+    desired: &Desired,
+    live: &LiveState,
+    history: Option<&HistoryCheck>,
+    criteria: &Criteria<'_>,
+) -> Plan {
     let empty = LiveService::default();
     let mut actions = Vec::new();
-    let mut refusals = Vec::new();
+    let mut refusals = history.map(|h| h.refusals.clone()).unwrap_or_default();
     let mut warnings = Vec::new();
     let scanning = desired.policy.vulnerability_source == VulnerabilitySource::Quay;
-    // Without a known day every waiver with an expiry counts as expired.
-    let today = live.today.as_deref().unwrap_or("9999-12-31");
     let mut waivers_used = WaiverUse::default();
 
     if desired.policy.vulnerability_source == VulnerabilitySource::None {
         warnings.push(Warning {
-            code: WarningCode::ScanDisabled,
             service: String::new(),
             tag: None,
-            message: format!(
-                "policy.vulnerability_source = \"none\" in {}: images are released without a vulnerability scan; DD-REGISTRY-001 requires zero critical and high CVEs in production",
-                desired.file
-            ),
+            reason: WarningReason::ScanDisabled {
+                file: desired.file.clone(),
+            },
             location: None,
         });
     }
@@ -51,20 +73,20 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
     for service in &desired.services {
         let live_service = live.services.get(&service.name).unwrap_or(&empty);
         for release in &service.releases {
-            let decision = match decide(desired, service, release, live_service, verifier) {
+            let decision = match decide(desired, service, release, live_service, criteria.verifier)
+            {
                 Ok(ActionKind::Create) if scanning => gate::check_image(
                     &service.name,
                     &release.digest,
                     live_service.scans.get(&release.digest),
                     &desired.policy,
-                    today,
+                    criteria.today,
                     &mut waivers_used,
                 )
                 .map(|()| ActionKind::Create),
                 Ok(kind) => Ok(kind),
-                Err((code, message)) => Err(GateRefusal {
-                    code,
-                    message,
+                Err(reason) => Err(GateRefusal {
+                    reason,
                     details: Vec::new(),
                 }),
             };
@@ -77,217 +99,92 @@ pub fn plan(desired: &Desired, live: &LiveState, verifier: Option<&dyn Signature
                     source: service.source.reference(),
                     target: service.target.reference(),
                 }),
-                Err(GateRefusal {
-                    code,
-                    message,
-                    details,
-                }) => refusals.push(Refusal {
-                    code,
+                Err(GateRefusal { reason, details }) => refusals.push(Refusal {
                     service: service.name.clone(),
                     tag: release.tag.clone(),
-                    message,
+                    reason,
                     location: release.location.clone(),
                     details,
                 }),
             }
         }
-        warnings.extend(unmanaged_tags(&desired.file, service, live_service));
+        let left_out = history.map(|h| &h.left_out);
+        warnings.extend(unmanaged_tags(
+            &desired.file,
+            service,
+            live_service,
+            left_out,
+        ));
     }
     if scanning {
-        warnings.extend(gate::unused_waivers(&desired.policy, &waivers_used, today));
+        warnings.extend(gate::unused_waivers(
+            &desired.policy,
+            &waivers_used,
+            criteria.today,
+        ));
+    }
+    if criteria.strict {
+        refusals.extend(strict::escalate(
+            std::mem::take(&mut warnings),
+            &desired.file,
+        ));
     }
 
-    let count = |kind| actions.iter().filter(|a: &&Action| a.kind == kind).count();
-    let summary = Summary {
+    let not_checked = history.map_or(0, |h| h.not_checked);
+    Plan {
+        schema: SCHEMA_VERSION,
+        summary: summarize(&actions, &refusals, &warnings, not_checked),
+        actions,
+        refusals,
+        warnings,
+        file: desired.file.clone(),
+        base: history.map(|h| h.base.clone()),
+        revision: history.and_then(|h| h.revision.clone()),
+    }
+}
+
+/// The counts, from the plan's final lists.
+fn summarize(
+    actions: &[Action],
+    refusals: &[Refusal],
+    warnings: &[Warning],
+    not_checked: usize,
+) -> Summary {
+    let count = |kind| actions.iter().filter(|a| a.kind == kind).count();
+    Summary {
         create: count(ActionKind::Create),
         sign: count(ActionKind::Sign),
         unchanged: count(ActionKind::Unchanged),
         refused: refusals.len(),
         warnings: warnings.len(),
-        ..Summary::default()
-    };
-    Plan {
-        schema: SCHEMA_VERSION,
-        summary,
-        actions,
-        refusals,
-        warnings,
-        file: desired.file.clone(),
-        base: None,
-        revision: None,
+        not_checked,
     }
-}
-
-type Decision = Result<ActionKind, (RefusalCode, String)>;
-
-/// The action for one release, or why it is refused. The checks run from the
-/// most fundamental (the tag itself) to the most circumstantial.
-fn decide(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-    live: &LiveService,
-    verifier: Option<&dyn SignatureCheck>,
-) -> Decision {
-    let target = service.target.reference();
-    if let Err(reason) = &release.tag_check {
-        return Err((
-            RefusalCode::InvalidTag,
-            format!(
-                "{} cannot be a production tag: {reason}",
-                quoted(&release.tag)
-            ),
-        ));
-    }
-    let can_sign = desired
-        .signing
-        .as_ref()
-        .is_some_and(|signing| signing.key.is_some());
-
-    if let Some(live_digest) = live.declared_tags.get(&release.tag) {
-        if live_digest != &release.digest {
-            return Err((
-                RefusalCode::Retag,
-                format!(
-                    "{target}:{} already points at {live_digest}; production tags are immutable. Declare a new version for {}, or restore the digest {live_digest}",
-                    release.tag, release.digest
-                ),
-            ));
-        }
-        let signed = live
-            .signatures
-            .get(&release.digest)
-            .is_some_and(|image| fully_signed(image, &service.target.signed_identity(), verifier));
-        return match (signed, can_sign) {
-            (true, _) => Ok(ActionKind::Unchanged),
-            (false, true) => Ok(ActionKind::Sign),
-            (false, false) => Err((
-                RefusalCode::Unsigned,
-                format!(
-                    "{target}:{} exists but carries no valid signature{}, and no signing key is configured: add `key` to [signing] in {} so apply can sign it",
-                    release.tag,
-                    if verifier.is_none() {
-                        " that can be checked (no `public_key` in [signing])"
-                    } else {
-                        ""
-                    },
-                    desired.file
-                ),
-            )),
-        };
-    }
-
-    if live.source_has.get(&release.digest) != Some(&true) {
-        return Err((
-            RefusalCode::SourceMissing,
-            format!(
-                "{} has no image {}: push it to the source first, or correct the digest",
-                service.source.reference(),
-                release.digest
-            ),
-        ));
-    }
-    if let Some(refusal) = rc_rule(desired, service, release) {
-        return Err(refusal);
-    }
-    if !can_sign {
-        return Err((
-            RefusalCode::Unsigned,
-            format!(
-                "creating {target}:{} would leave a production tag unsigned: configure [signing] `key` (and `public_key`) in {}",
-                release.tag, desired.file
-            ),
-        ));
-    }
-    // The vulnerability gate runs on creates, in `plan`.
-    Ok(ActionKind::Create)
-}
-
-/// With `policy.require_rc`, a final version must reuse the digest of one of
-/// its declared release candidates (the staging-validated image).
-fn rc_rule(
-    desired: &Desired,
-    service: &Service,
-    release: &Release,
-) -> Option<(RefusalCode, String)> {
-    let tag = release.tag_check.as_ref().ok()?;
-    if !desired.policy.require_rc || !tag.is_final() {
-        return None;
-    }
-    let validated = service.releases.iter().any(|other| {
-        other.digest == release.digest
-            && other.tag_check.as_ref().is_ok_and(|candidate| {
-                candidate.major == tag.major
-                    && candidate.minor == tag.minor
-                    && candidate.patch == tag.patch
-                    && candidate
-                        .prerelease
-                        .as_ref()
-                        .is_some_and(|(suffix, _)| suffix == "rc")
-            })
-    });
-    (!validated).then(|| {
-        (
-            RefusalCode::RcRequired,
-            format!(
-                "policy.require_rc: {} must point at the digest of a declared v{}.{}.{}-rcN; declare the release candidate first and promote the same digest",
-                release.tag, tag.major, tag.minor, tag.patch
-            ),
-        )
-    })
-}
-
-/// Every manifest of the image carries a signature: the root, and children
-/// read in full, one the verifier accepts for this repository; children checked
-/// by presence only, a listed signature tag.
-fn fully_signed(
-    image: &ImageSignatures,
-    identity: &str,
-    verifier: Option<&dyn SignatureCheck>,
-) -> bool {
-    let Some(verifier) = verifier else {
-        return false;
-    };
-    !image.manifests.is_empty() && unsigned_manifests(image, identity, verifier).is_empty()
-}
-
-/// The manifests of the image without a signature: read ones with none the
-/// verifier accepts, then children whose signature tag is not listed.
-pub fn unsigned_manifests<'a>(
-    image: &'a ImageSignatures,
-    identity: &str,
-    verifier: &dyn SignatureCheck,
-) -> Vec<&'a Digest> {
-    let unverified = image.manifests.iter().filter(|manifest| {
-        !manifest
-            .entries
-            .iter()
-            .any(|entry| verifier.accepts(entry, &manifest.digest, identity))
-    });
-    let unlisted = image.listed_children.iter().filter(|child| !child.listed);
-    unverified
-        .map(|manifest| &manifest.digest)
-        .chain(unlisted.map(|child| &child.digest))
-        .collect()
 }
 
 /// Tags in the target that the file does not declare (signature and
-/// attestation tags `sha256-*` are cosign's, not releases).
-fn unmanaged_tags(file: &str, service: &Service, live: &LiveService) -> Vec<Warning> {
+/// attestation tags `sha256-*` are cosign's, not releases). `left_out`: the
+/// file's releases outside this plan's scope, declared all the same.
+fn unmanaged_tags(
+    file: &str,
+    service: &Service,
+    live: &LiveService,
+    left_out: Option<&BTreeSet<(String, String)>>,
+) -> Vec<Warning> {
+    let declared = |tag: &str| {
+        service.releases.iter().any(|release| release.tag == tag)
+            || left_out.is_some_and(|set| set.contains(&(service.name.clone(), tag.to_string())))
+    };
     live.target_tags
         .iter()
         .filter(|tag| !tag.starts_with("sha256-"))
-        .filter(|tag| !service.releases.iter().any(|release| &release.tag == *tag))
+        .filter(|tag| !declared(tag))
         .map(|tag| Warning {
-            code: WarningCode::UnmanagedTag,
             service: service.name.clone(),
             tag: Some(tag.clone()),
-            message: format!(
-                "{}:{tag} exists but {} does not declare it: add it to [services.{}.releases] to manage it",
-                service.target.reference(),
-                file,
-                service.name
-            ),
+            reason: WarningReason::UnmanagedTag {
+                target: service.target.reference(),
+                file: file.to_string(),
+            },
             location: Some(service.location.clone()),
         })
         .collect()

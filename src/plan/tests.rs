@@ -9,7 +9,9 @@ use crate::digest::Digest;
 use crate::live::{
     ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence,
 };
-use crate::plan::{ActionKind, Plan, RefusalCode, SignatureCheck, WarningCode, plan};
+use crate::plan::{
+    ActionKind, Code, Criteria, Plan, Refusal, SignatureCheck, Warning, WarningReason, plan,
+};
 use crate::signing::SignatureEntry;
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -86,7 +88,6 @@ fn desired(releases: Vec<Release>) -> Desired {
 fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
-        ..LiveState::default()
     }
 }
 
@@ -121,8 +122,21 @@ fn root_signed(digest: &Digest, children: &[(Digest, bool)]) -> ImageSignatures 
     }
 }
 
+fn criteria(verifier: Option<&dyn SignatureCheck>) -> Criteria<'_> {
+    Criteria {
+        verifier,
+        today: "2026-06-15".parse().unwrap(),
+        strict: false,
+    }
+}
+
+/// A refusal's words as the text and Markdown forms show them.
+fn message(refusal: &Refusal) -> String {
+    crate::render::words::refusal(refusal, crate::render::words::Style::Marked)
+}
+
 fn run(desired: &Desired, live: &LiveState) -> Plan {
-    plan(desired, live, Some(&FakeVerifier))
+    plan(desired, live, None, &criteria(Some(&FakeVerifier)))
 }
 
 #[test]
@@ -192,7 +206,7 @@ fn a_child_without_a_signature_tag_needs_signing() {
     service.declared_tags.insert("v1.0.0".into(), digest(1));
     let image = root_signed(&digest(1), &[(digest(2), true), (digest(3), false)]);
     assert_eq!(
-        crate::plan::planner::unsigned_manifests(
+        crate::plan::signatures::unsigned_manifests(
             &image,
             "127.0.0.1:5000/prod/gateway",
             &FakeVerifier
@@ -249,7 +263,7 @@ fn without_a_public_key_no_signature_is_recognised() {
     service
         .signatures
         .insert(digest(1), signed(&digest(1), &[]));
-    let plan = plan(&d, &live(service), None);
+    let plan = plan(&d, &live(service), None, &criteria(None));
     assert_eq!(plan.actions[0].kind, ActionKind::Sign);
 }
 
@@ -261,9 +275,9 @@ fn moving_an_existing_tag_is_refused_retag() {
     let plan = run(&d, &live(service));
     assert!(plan.actions.is_empty());
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, RefusalCode::Retag);
+    assert_eq!(refusal.code(), Code::Retag);
     assert_eq!(refusal.location.line, 12);
-    assert!(refusal.message.contains(digest(2).as_str()));
+    assert!(message(refusal).contains(digest(2).as_str()));
     assert!(plan.is_refused());
 }
 
@@ -274,7 +288,7 @@ fn creating_without_a_signing_key_is_refused_unsigned() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::Unsigned);
+    assert_eq!(plan.refusals[0].code(), Code::Unsigned);
 }
 
 #[test]
@@ -284,7 +298,7 @@ fn an_unsigned_existing_tag_without_a_key_is_refused_unsigned() {
     let mut service = LiveService::default();
     service.declared_tags.insert("v1.0.0".into(), digest(1));
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::Unsigned);
+    assert_eq!(plan.refusals[0].code(), Code::Unsigned);
 }
 
 #[test]
@@ -293,12 +307,8 @@ fn a_digest_missing_from_the_source_is_refused() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), false);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::SourceMissing);
-    assert!(
-        plan.refusals[0]
-            .message
-            .contains("127.0.0.1:5000/dev/gateway")
-    );
+    assert_eq!(plan.refusals[0].code(), Code::SourceMissing);
+    assert!(message(&plan.refusals[0]).contains("127.0.0.1:5000/dev/gateway"));
 }
 
 #[test]
@@ -307,7 +317,7 @@ fn a_tag_outside_the_production_pattern_is_refused() {
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
     let plan = run(&d, &live(service));
-    assert_eq!(plan.refusals[0].code, RefusalCode::InvalidTag);
+    assert_eq!(plan.refusals[0].code(), Code::InvalidTag);
     assert!(plan.actions.is_empty());
 }
 
@@ -325,7 +335,7 @@ fn undeclared_target_tags_warn_but_signature_tags_do_not() {
     let unmanaged: Vec<_> = plan
         .warnings
         .iter()
-        .filter(|w| w.code == WarningCode::UnmanagedTag)
+        .filter(|w| w.code() == Code::UnmanagedTag)
         .collect();
     assert_eq!(unmanaged.len(), 1);
     assert_eq!(unmanaged[0].tag.as_deref(), Some("v0.1.0"));
@@ -342,11 +352,11 @@ fn scan_disabled_warns_and_default_quay_source_refuses_without_scan() {
         plan_none
             .warnings
             .iter()
-            .any(|w| w.code == WarningCode::ScanDisabled)
+            .any(|w| w.code() == Code::ScanDisabled)
     );
     d.policy.vulnerability_source = VulnerabilitySource::Quay;
     let plan_quay = run(&d, &live(service));
-    assert_eq!(plan_quay.refusals[0].code, RefusalCode::ScanUnavailable);
+    assert_eq!(plan_quay.refusals[0].code(), Code::ScanUnavailable);
 }
 
 #[test]
@@ -364,7 +374,7 @@ fn require_rc_wants_the_final_on_an_rc_digest() {
     }
     let plan = run(&d, &live(service));
     assert_eq!(plan.refusals.len(), 1);
-    assert_eq!(plan.refusals[0].code, RefusalCode::RcRequired);
+    assert_eq!(plan.refusals[0].code(), Code::RcRequired);
     assert_eq!(plan.refusals[0].tag, "v1.0.0");
     assert_eq!(plan.summary.create, 3);
 }
@@ -406,12 +416,85 @@ fn an_invalid_tag_with_backticks_stays_inside_its_code_span() {
     let d = desired(vec![release("v1`<b>x</b>", digest(1), 10)]);
     let plan = run(&d, &live(LiveService::default()));
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, RefusalCode::InvalidTag);
+    assert_eq!(refusal.code(), Code::InvalidTag);
     assert!(
-        refusal
-            .message
-            .starts_with("`` v1`<b>x</b> `` cannot be a production tag"),
+        message(refusal).starts_with("`` v1`<b>x</b> `` cannot be a production tag"),
         "{}",
-        refusal.message
+        message(refusal)
     );
+}
+
+#[test]
+fn every_warning_becomes_a_refusal_with_its_code_and_place() {
+    let warning = |reason, tag: Option<&str>, line: Option<u32>| Warning {
+        service: if tag.is_some() {
+            "gateway".into()
+        } else {
+            String::new()
+        },
+        tag: tag.map(str::to_string),
+        reason,
+        location: line.map(|line| SourceLocation {
+            file: "releases.toml".into(),
+            line,
+            column: 1,
+        }),
+    };
+    let refusals = crate::plan::strict::escalate(
+        vec![
+            warning(
+                WarningReason::UnmanagedTag {
+                    target: "127.0.0.1:5000/prod/gateway".into(),
+                    file: "releases.toml".into(),
+                },
+                Some("v0.1.0"),
+                Some(8),
+            ),
+            warning(
+                WarningReason::ScanDisabled {
+                    file: "releases.toml".into(),
+                },
+                None,
+                None,
+            ),
+            warning(
+                WarningReason::UnusedWaiver {
+                    id: "CVE-1".into(),
+                    service: None,
+                    expired: None,
+                },
+                None,
+                Some(20),
+            ),
+        ],
+        "releases.toml",
+    );
+    let codes: Vec<&str> = refusals.iter().map(|r| r.code().name()).collect();
+    assert_eq!(codes, ["unmanaged-tag", "scan-disabled", "unused-waiver"]);
+    assert_eq!(refusals[0].tag, "v0.1.0");
+    assert_eq!(refusals[0].location.line, 8);
+    assert_eq!(refusals[1].location.line, 1);
+    assert!(message(&refusals[2]).contains("--strict"));
+
+    // Through the planner: a plan with three warnings (scan-disabled, two
+    // unmanaged tags) made strictly has three refusals and no warning.
+    let d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    let mut service = LiveService::default();
+    service.source_has.insert(digest(1), true);
+    service
+        .target_tags
+        .extend(["v0.1.0".into(), "v0.2.0".into()]);
+    let strict = plan(
+        &d,
+        &live(service),
+        None,
+        &Criteria {
+            strict: true,
+            ..criteria(Some(&FakeVerifier))
+        },
+    );
+    assert!(strict.is_refused());
+    assert!(strict.warnings.is_empty());
+    assert_eq!(strict.summary.refused, 3);
+    assert_eq!(strict.summary.warnings, 0);
 }

@@ -119,7 +119,7 @@ impl<'a> QuayClient<'a> {
         let Some(url) = parsed.filter(|_| !host.is_empty()) else {
             return Err(failure(
                 "cannot build the API URL".into(),
-                "Check policy.quay_api and the source registry host in releases.toml",
+                "Check policy.quay_api and the source registry host in the releases file",
             ));
         };
         let authorization = match self.token {

@@ -4,16 +4,16 @@
 
 use crate::config::model::{Policy, Waiver};
 use crate::digest::Digest;
-use crate::plan::{Finding, RefusalCode, Warning, WarningCode};
+use crate::plan::{Finding, RefusalReason, ScanGap, Unscanned, Warning, WarningReason};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
+use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
-/// Why the gate refuses an image: a refusal code, a message, and for
-/// `vulnerable` every blocking vulnerability.
+/// Why the gate refuses an image, and for `vulnerable` every blocking
+/// vulnerability.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GateRefusal {
-    pub code: RefusalCode,
-    pub message: String,
+    pub reason: RefusalReason,
     pub details: Vec<Finding>,
 }
 
@@ -25,33 +25,24 @@ pub struct WaiverUse {
 }
 
 /// Decides whether the image `digest` of `service` may be released.
-/// `today` is `YYYY-MM-DD`; a waiver counts up to and including its
-/// `expires` day. `scan` is `None` when nothing was read for this image.
+/// A waiver counts up to and including its `expires` day. `scan` is `None` when nothing was read for this image.
 pub fn check_image(
     service: &str,
     digest: &Digest,
     scan: Option<&ImageScan>,
     policy: &Policy,
-    today: &str,
+    today: NaiveDate,
     used: &mut WaiverUse,
 ) -> Result<(), GateRefusal> {
     let platforms = match scan {
-        None => {
-            return Err(unavailable(format!(
-                "no vulnerability scan of {digest} was read: run the plan again; never released without one unless policy.vulnerability_source = \"none\""
-            )));
-        }
+        None => return Err(unavailable(digest, ScanGap::NotRead)),
         Some(ImageScan::Unavailable { reason }) => {
-            return Err(unavailable(format!(
-                "no vulnerability scan of {digest} can be read: {reason}"
-            )));
+            return Err(unavailable(digest, ScanGap::Unreadable(reason.clone())));
         }
         Some(ImageScan::Platforms(platforms)) => platforms,
     };
     if platforms.is_empty() {
-        return Err(unavailable(format!(
-            "{digest} has no platform manifest whose scan could be read"
-        )));
+        return Err(unavailable(digest, ScanGap::NoPlatforms));
     }
 
     let mut blocking = Vec::new();
@@ -70,53 +61,44 @@ pub fn check_image(
                     }
                 }
             }
-            other => missing.push(format!(
-                "{} ({}): {}",
-                platform.label(),
-                platform.digest.short(),
-                other.unavailable_reason().unwrap_or_default()
-            )),
+            other => missing.push(Unscanned {
+                platform: platform.label(),
+                digest: platform.digest.clone(),
+                status: other.clone(),
+            }),
         }
     }
 
     if !blocking.is_empty() {
-        return Err(vulnerable(digest, &blocking, &missing));
+        return Err(GateRefusal {
+            reason: RefusalReason::Vulnerable {
+                digest: digest.clone(),
+                unscanned: missing,
+            },
+            details: blocking,
+        });
     }
     if !missing.is_empty() {
-        return Err(unavailable(format!(
-            "no complete vulnerability scan of {digest}: {}. Wait for Quay to scan every platform and plan again; an image is never released on missing data",
-            missing.join("; ")
-        )));
+        return Err(unavailable(digest, ScanGap::Incomplete(missing)));
     }
     Ok(())
 }
 
 /// Waivers that matched no blocked vulnerability in this plan.
-pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: &str) -> Vec<Warning> {
+pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: NaiveDate) -> Vec<Warning> {
     policy
         .waivers
         .iter()
         .enumerate()
         .filter(|(index, _)| !used.matched.contains(index))
         .map(|(_, waiver)| Warning {
-            code: WarningCode::UnusedWaiver,
             service: waiver.service.clone().unwrap_or_default(),
             tag: None,
-            message: format!(
-                "the waiver for {}{} matches no blocked vulnerability in the images this plan would release{}: remove it from [[policy.waivers]] once no release needs it",
-                waiver.id,
-                waiver
-                    .service
-                    .as_deref()
-                    .map(|service| format!(" (service {service})"))
-                    .unwrap_or_default(),
-                match &waiver.expires {
-                    Some(expires) if !is_active(waiver, today) => {
-                        format!(", and it expired on {expires}")
-                    }
-                    _ => String::new(),
-                }
-            ),
+            reason: WarningReason::UnusedWaiver {
+                id: waiver.id.clone(),
+                service: waiver.service.clone(),
+                expired: waiver.expires.filter(|_| !is_active(waiver, today)),
+            },
             location: Some(waiver.location.clone()),
         })
         .collect()
@@ -129,7 +111,7 @@ fn blocked(
     platform: &PlatformScan,
     vulnerability: &Vulnerability,
     policy: &Policy,
-    today: &str,
+    today: NaiveDate,
     used: &mut WaiverUse,
 ) -> Option<Finding> {
     let mut expired = None;
@@ -143,7 +125,7 @@ fn blocked(
         if is_active(waiver, today) {
             return None;
         }
-        expired = waiver.expires.clone();
+        expired = waiver.expires;
     }
     Some(Finding {
         id: vulnerability.id.clone(),
@@ -158,68 +140,16 @@ fn blocked(
     })
 }
 
-/// `expires` is `YYYY-MM-DD`, so the text order is the date order.
-fn is_active(waiver: &Waiver, today: &str) -> bool {
-    waiver
-        .expires
-        .as_deref()
-        .is_none_or(|expires| today <= expires)
+fn is_active(waiver: &Waiver, today: NaiveDate) -> bool {
+    waiver.expires.is_none_or(|expires| today <= expires)
 }
 
-fn unavailable(message: String) -> GateRefusal {
+fn unavailable(digest: &Digest, gap: ScanGap) -> GateRefusal {
     GateRefusal {
-        code: RefusalCode::ScanUnavailable,
-        message,
+        reason: RefusalReason::ScanUnavailable {
+            digest: digest.clone(),
+            gap,
+        },
         details: Vec::new(),
-    }
-}
-
-fn vulnerable(digest: &Digest, blocking: &[Finding], missing: &[String]) -> GateRefusal {
-    let mut ids: Vec<&str> = Vec::new();
-    for finding in blocking {
-        if !ids.contains(&finding.id.as_str()) {
-            ids.push(&finding.id);
-        }
-    }
-    let mut platforms: Vec<&str> = blocking.iter().map(|f| f.platform.as_str()).collect();
-    platforms.sort();
-    platforms.dedup();
-    let severities: BTreeSet<&str> = blocking.iter().map(|f| f.severity.name()).collect();
-    let expired: Vec<String> = blocking
-        .iter()
-        .filter_map(|f| {
-            Some(format!(
-                "{} expired on {}",
-                f.id,
-                f.waiver_expired.as_ref()?
-            ))
-        })
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut message = format!(
-        "{digest} has {} blocked vulnerabilit{} ({}) on {}: {}",
-        blocking.len(),
-        if blocking.len() == 1 { "y" } else { "ies" },
-        severities.into_iter().collect::<Vec<_>>().join(", "),
-        platforms.join(", "),
-        ids.join(", ")
-    );
-    if !expired.is_empty() {
-        message.push_str(&format!(
-            ". Waivers no longer count: {}",
-            expired.join(", ")
-        ));
-    }
-    if !missing.is_empty() {
-        message.push_str(&format!(". Also unscanned: {}", missing.join("; ")));
-    }
-    message.push_str(
-        ". Rebuild on the fixed package versions and declare the new digest, or accept the risk with a [[policy.waivers]] entry (id, reason, expires)",
-    );
-    GateRefusal {
-        code: RefusalCode::Vulnerable,
-        message,
-        details: blocking.to_vec(),
     }
 }

@@ -9,12 +9,18 @@ use crate::config::model::{
 };
 use crate::digest::Digest;
 use crate::live::{LiveService, LiveState};
-use crate::plan::{ActionKind, RefusalCode, WarningCode, plan};
-use crate::scan::gate::{WaiverUse, check_image};
+use crate::plan::{ActionKind, Code, Criteria, Plan, Refusal, plan};
+use crate::render::words::Style;
+use crate::scan::gate::{GateRefusal, WaiverUse, check_image};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
+use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
 const TODAY: &str = "2026-06-15";
+
+fn day(text: &str) -> NaiveDate {
+    text.parse().unwrap()
+}
 
 fn digest(n: u8) -> Digest {
     Digest::of_bytes(&[n])
@@ -60,18 +66,30 @@ fn waiver(id: &str, service: Option<&str>, expires: Option<&str>, line: u32) -> 
         id: id.into(),
         service: service.map(str::to_string),
         reason: "not reachable".into(),
-        expires: expires.map(str::to_string),
+        expires: expires.map(day),
         location: location(line),
     }
 }
 
-fn check(scan: &ImageScan, policy: &Policy) -> Result<(), crate::scan::gate::GateRefusal> {
+/// The words of a gate refusal as the text and Markdown forms show them.
+fn message(refusal: &GateRefusal) -> String {
+    let refusal = Refusal {
+        service: "gateway".into(),
+        tag: "v1.0.0".into(),
+        reason: refusal.reason.clone(),
+        location: location(10),
+        details: refusal.details.clone(),
+    };
+    crate::render::words::refusal(&refusal, Style::Marked)
+}
+
+fn check(scan: &ImageScan, policy: &Policy) -> Result<(), GateRefusal> {
     check_image(
         "gateway",
         &digest(1),
         Some(scan),
         policy,
-        TODAY,
+        day(TODAY),
         &mut WaiverUse::default(),
     )
 }
@@ -92,9 +110,9 @@ fn every_status_without_data_is_refused_scan_unavailable() {
         ScanStatus::Absent("HTTP 404".into()),
     ] {
         let refusal = check(&single(status.clone()), &Policy::default()).unwrap_err();
-        assert_eq!(refusal.code, RefusalCode::ScanUnavailable, "{status:?}");
+        assert_eq!(refusal.reason.code(), Code::ScanUnavailable, "{status:?}");
         assert!(
-            refusal.message.contains("single-platform image"),
+            message(&refusal).contains("single-platform image"),
             "{refusal:?}"
         );
     }
@@ -102,19 +120,19 @@ fn every_status_without_data_is_refused_scan_unavailable() {
         reason: "the source oci:x is an OCI layout".into(),
     };
     let refusal = check(&unreadable, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::ScanUnavailable);
-    assert!(refusal.message.contains("OCI layout"));
+    assert_eq!(refusal.reason.code(), Code::ScanUnavailable);
+    assert!(message(&refusal).contains("OCI layout"));
     let nothing = check_image(
         "gateway",
         &digest(1),
         None,
         &Policy::default(),
-        TODAY,
+        day(TODAY),
         &mut WaiverUse::default(),
     );
-    assert_eq!(nothing.unwrap_err().code, RefusalCode::ScanUnavailable);
+    assert_eq!(nothing.unwrap_err().reason.code(), Code::ScanUnavailable);
     let empty = check(&ImageScan::Platforms(vec![]), &Policy::default());
-    assert_eq!(empty.unwrap_err().code, RefusalCode::ScanUnavailable);
+    assert_eq!(empty.unwrap_err().reason.code(), Code::ScanUnavailable);
 }
 
 #[test]
@@ -125,14 +143,14 @@ fn only_blocked_severities_refuse() {
         let blocked = matches!(severity, Severity::Critical | Severity::High);
         assert_eq!(result.is_err(), blocked, "{severity:?}");
         if let Err(refusal) = result {
-            assert_eq!(refusal.code, RefusalCode::Vulnerable);
+            assert_eq!(refusal.reason.code(), Code::Vulnerable);
             assert_eq!(refusal.details.len(), 1);
             let finding = &refusal.details[0];
             assert_eq!(finding.id, "CVE-2026-0001");
             assert_eq!(finding.package, "openssl");
             assert_eq!(finding.installed, "3.0.2");
             assert_eq!(finding.fixed.as_deref(), Some("3.0.7"));
-            assert!(refusal.message.contains(severity.name()));
+            assert!(message(&refusal).contains(severity.name()));
         }
     }
     let policy = Policy {
@@ -159,9 +177,9 @@ fn one_vulnerable_platform_refuses_the_index_and_is_named() {
         ),
     ]);
     let refusal = check(&scan, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
-    assert!(refusal.message.contains("linux/arm64"));
-    assert!(!refusal.message.contains("linux/amd64"));
+    assert_eq!(refusal.reason.code(), Code::Vulnerable);
+    assert!(message(&refusal).contains("linux/arm64"));
+    assert!(!message(&refusal).contains("linux/amd64"));
     assert_eq!(refusal.details[0].platform, "linux/arm64");
     assert_eq!(refusal.details[0].digest, digest(3));
 }
@@ -173,9 +191,9 @@ fn one_unscanned_platform_makes_the_whole_image_unavailable() {
         platform("linux/arm64", 3, ScanStatus::Queued),
     ]);
     let refusal = check(&scan, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::ScanUnavailable);
-    assert!(refusal.message.contains("linux/arm64"));
-    assert!(refusal.message.contains("queued"));
+    assert_eq!(refusal.reason.code(), Code::ScanUnavailable);
+    assert!(message(&refusal).contains("linux/arm64"));
+    assert!(message(&refusal).contains("queued"));
 }
 
 #[test]
@@ -189,9 +207,9 @@ fn vulnerable_wins_over_unavailable_and_mentions_both() {
         ),
     ]);
     let refusal = check(&scan, &Policy::default()).unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
-    assert!(refusal.message.contains("unscanned"));
-    assert!(refusal.message.contains("linux/amd64"));
+    assert_eq!(refusal.reason.code(), Code::Vulnerable);
+    assert!(message(&refusal).contains("unscanned"));
+    assert!(message(&refusal).contains("linux/amd64"));
 }
 
 #[test]
@@ -214,24 +232,17 @@ fn active_waivers_waive_and_expired_ones_say_so() {
         &digest(1),
         Some(&scan),
         &policy,
-        TODAY,
+        day(TODAY),
         &mut used,
     )
     .unwrap_err();
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.reason.code(), Code::Vulnerable);
     assert_eq!(refusal.details.len(), 1);
     assert_eq!(refusal.details[0].id, "CVE-2026-0002");
-    assert_eq!(
-        refusal.details[0].waiver_expired.as_deref(),
-        Some("2026-06-14")
-    );
+    assert_eq!(refusal.details[0].waiver_expired, Some(day("2026-06-14")));
+    assert!(message(&refusal).contains("CVE-2026-0002 expired on 2026-06-14"));
     assert!(
-        refusal
-            .message
-            .contains("CVE-2026-0002 expired on 2026-06-14")
-    );
-    assert!(
-        crate::scan::gate::unused_waivers(&policy, &used, TODAY).is_empty(),
+        crate::scan::gate::unused_waivers(&policy, &used, day(TODAY)).is_empty(),
         "an expired waiver that matched is reported in the refusal, not as unused"
     );
 
@@ -258,11 +269,11 @@ fn a_waiver_for_another_service_does_not_apply() {
         &digest(1),
         Some(&scan),
         &policy,
-        TODAY,
+        day(TODAY),
         &mut used,
     );
-    assert_eq!(refusal.unwrap_err().code, RefusalCode::Vulnerable);
-    let unused = crate::scan::gate::unused_waivers(&policy, &used, TODAY);
+    assert_eq!(refusal.unwrap_err().reason.code(), Code::Vulnerable);
+    let unused = crate::scan::gate::unused_waivers(&policy, &used, day(TODAY));
     assert_eq!(unused.len(), 1);
     assert_eq!(unused[0].service, "auth");
     assert_eq!(unused[0].location.as_ref().unwrap().line, 20);
@@ -277,11 +288,11 @@ fn unused_waivers_warn_and_say_when_they_expired() {
         ],
         ..Policy::default()
     };
-    let warnings = crate::scan::gate::unused_waivers(&policy, &WaiverUse::default(), TODAY);
+    let warnings = crate::scan::gate::unused_waivers(&policy, &WaiverUse::default(), day(TODAY));
     assert_eq!(warnings.len(), 2);
-    assert!(warnings.iter().all(|w| w.code == WarningCode::UnusedWaiver));
-    assert!(!warnings[0].message.contains("expired"));
-    assert!(warnings[1].message.contains("expired on 2020-01-01"));
+    assert!(warnings.iter().all(|w| w.code() == Code::UnusedWaiver));
+    assert!(!crate::render::words::warning(&warnings[0]).contains("expired"));
+    assert!(crate::render::words::warning(&warnings[1]).contains("expired on 2020-01-01"));
 }
 
 #[test]
@@ -297,12 +308,12 @@ fn a_waived_low_severity_id_is_unused() {
         &digest(1),
         Some(&scan),
         &policy,
-        TODAY,
+        day(TODAY),
         &mut used,
     )
     .unwrap();
     assert_eq!(
-        crate::scan::gate::unused_waivers(&policy, &used, TODAY).len(),
+        crate::scan::gate::unused_waivers(&policy, &used, day(TODAY)).len(),
         1
     );
 }
@@ -340,11 +351,20 @@ fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
     }
 }
 
-fn live(service: LiveService, today: &str) -> LiveState {
+fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
-        today: Some(today.into()),
     }
+}
+
+/// Plans `desired` on `today` without a public key.
+fn plan_on(desired: &Desired, live: &LiveState, today: &str) -> Plan {
+    let criteria = Criteria {
+        verifier: None,
+        today: day(today),
+        strict: false,
+    };
+    plan(desired, live, None, &criteria)
 }
 
 #[test]
@@ -373,10 +393,10 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     service
         .scans
         .insert(digest(2), single(ScanStatus::Scanned(vec![])));
-    let plan = plan(&d, &live(service, TODAY), None);
+    let plan = plan_on(&d, &live(service), TODAY);
     assert_eq!(plan.refusals.len(), 1);
     let refusal = &plan.refusals[0];
-    assert_eq!(refusal.code, RefusalCode::Vulnerable);
+    assert_eq!(refusal.code(), Code::Vulnerable);
     assert_eq!(refusal.tag, "v1.0.0");
     assert_eq!(refusal.location.line, 10);
     assert_eq!(refusal.details[0].id, "CVE-2026-1111");
@@ -386,24 +406,24 @@ fn the_planner_refuses_vulnerable_images_with_details_and_creates_clean_ones() {
     let unused: Vec<_> = plan
         .warnings
         .iter()
-        .filter(|w| w.code == WarningCode::UnusedWaiver)
+        .filter(|w| w.code() == Code::UnusedWaiver)
         .collect();
     assert_eq!(unused.len(), 1);
     assert_eq!(plan.summary.warnings, plan.warnings.len());
 
-    let text = crate::plan::render::text::render(&plan);
+    let text = crate::render::plan::text::render(&plan);
     assert!(
         text.contains("= CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
         "{text}"
     );
-    let markdown = crate::plan::render::markdown::render(&plan);
+    let markdown = crate::render::plan::markdown::render(&plan);
     assert!(
         markdown
             .contains("  - CVE-2026-1111 (critical) openssl 3.0.2, fixed in 3.0.7, on linux/amd64"),
         "{markdown}"
     );
     let json: serde_json::Value =
-        serde_json::from_str(&crate::plan::render::json::render(&plan)).unwrap();
+        serde_json::from_str(&crate::render::plan::json::render(&plan)).unwrap();
     let detail = &json["refusals"][0]["details"][0];
     assert_eq!(detail["severity"], "critical");
     assert_eq!(detail["fixed"], "3.0.7");
@@ -422,14 +442,14 @@ fn with_scanning_off_no_gate_runs_and_waivers_are_not_reported() {
     );
     let mut service = LiveService::default();
     service.source_has.insert(digest(1), true);
-    let plan = plan(&d, &live(service, TODAY), None);
+    let plan = plan_on(&d, &live(service), TODAY);
     assert_eq!(plan.actions[0].kind, ActionKind::Create);
-    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code).collect();
-    assert_eq!(codes, [WarningCode::ScanDisabled]);
+    let codes: Vec<_> = plan.warnings.iter().map(|w| w.code()).collect();
+    assert_eq!(codes, [Code::ScanDisabled]);
 }
 
 #[test]
-fn an_unknown_day_treats_dated_waivers_as_expired() {
+fn the_planner_judges_waivers_on_the_day_it_is_given() {
     let d = desired(
         vec![release("v1.0.0", digest(1), 10)],
         Policy {
@@ -443,12 +463,12 @@ fn an_unknown_day_treats_dated_waivers_as_expired() {
         digest(1),
         single(ScanStatus::Scanned(vec![vuln("CVE-8", Severity::High)])),
     );
-    let mut state = live(service, TODAY);
-    assert!(plan(&d, &state, None).refusals.is_empty());
-    state.today = None;
+    let state = live(service);
+    assert!(plan_on(&d, &state, TODAY).refusals.is_empty());
+    // The day after the waiver's last one.
     assert_eq!(
-        plan(&d, &state, None).refusals[0].code,
-        RefusalCode::Vulnerable
+        plan_on(&d, &state, "3000-01-01").refusals[0].code(),
+        Code::Vulnerable
     );
 }
 
@@ -481,20 +501,20 @@ fn require_rc_counts_only_an_rc_of_the_same_version() {
     for n in 1..=6 {
         service.source_has.insert(digest(n), true);
     }
-    let plan = plan(&d, &live(service, TODAY), None);
-    let refused: Vec<(&str, RefusalCode)> = plan
+    let plan = plan_on(&d, &live(service), TODAY);
+    let refused: Vec<(&str, Code)> = plan
         .refusals
         .iter()
-        .map(|r| (r.tag.as_str(), r.code))
+        .map(|r| (r.tag.as_str(), r.code()))
         .collect();
     assert_eq!(
         refused,
         [
-            ("v1.0.0", RefusalCode::RcRequired),
-            ("v1.2.0", RefusalCode::RcRequired),
-            ("v3.0.0", RefusalCode::RcRequired),
+            ("v1.0.0", Code::RcRequired),
+            ("v1.2.0", Code::RcRequired),
+            ("v3.0.0", Code::RcRequired),
         ]
     );
-    assert!(plan.refusals[0].message.contains("v1.0.0-rcN"));
+    assert!(crate::render::words::refusal(&plan.refusals[0], Style::Marked).contains("v1.0.0-rcN"));
     assert_eq!(plan.summary.create, 6);
 }

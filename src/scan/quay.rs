@@ -6,7 +6,7 @@ use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::quay::{QuayClient, QuayRepository};
 use crate::registry::manifest::Descriptor;
-use crate::registry::{Connector, ManifestRef, RegistryError, Repository};
+use crate::registry::{ManifestRef, RegistryError, Repository};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, parse_security};
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -180,19 +180,6 @@ fn is_attestation(child: &Descriptor) -> bool {
         .as_ref()
         .and_then(|annotations| annotations.get("vnd.docker.reference.type"))
         .is_some_and(|kind| kind == "attestation-manifest")
-}
-
-/// The scan reads for a plan: `QUAY_API_TOKEN` from the environment (an empty
-/// value counts as unset), today's UTC date, and the scans of every image
-/// the plan would create.
-pub async fn read_into(
-    desired: &crate::config::model::Desired,
-    connector: &Connector,
-    live: &mut crate::live::LiveState,
-) -> Result<(), ScanError> {
-    let token = crate::quay::token_from_env();
-    live.today = Some(crate::scan::today_utc(std::time::SystemTime::now()));
-    crate::live::scans::read_scans(desired, connector, token.as_ref(), live).await
 }
 
 #[cfg(test)]

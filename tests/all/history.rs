@@ -325,9 +325,9 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
     );
     eprintln!(
         "FIGURE plan requests, 201 releases, one-line PR: without --base {full}, with --base {incremental} ({} not checked)",
-        scoped.not_checked
+        scoped.history.not_checked
     );
-    assert_eq!(scoped.not_checked, 200);
+    assert_eq!(scoped.history.not_checked, 200);
     assert!(
         incremental <= 3,
         "incremental plan made {incremental} requests"
@@ -341,8 +341,8 @@ async fn incremental_plan_reads_grow_with_the_diff_not_the_file() {
 #[test]
 fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
     use quayside::config::model::SourceLocation;
-    use quayside::plan::render::markdown::{MARKER, MAX_CHARS, render_with_diff};
-    use quayside::plan::{Action, ActionKind, Plan, Refusal, RefusalCode, Summary};
+    use quayside::plan::{Action, ActionKind, Plan, Refusal, RefusalReason, Summary};
+    use quayside::render::plan::markdown::{MARKER, MAX_CHARS, render_with_diff};
 
     let digest = quayside::digest::Digest::parse(NEW_DIGEST).unwrap();
     let actions: Vec<Action> = (0..3000)
@@ -357,10 +357,13 @@ fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
         .collect();
     let refusals: Vec<Refusal> = (0..400)
         .map(|i| Refusal {
-            code: RefusalCode::Changed,
             service: "gateway".into(),
             tag: format!("v0.{i}.0"),
-            message: "was sha256:… at abc1234, now sha256:…: a released tag never moves".into(),
+            reason: RefusalReason::Changed {
+                base: "abc1234".into(),
+                was: digest.clone(),
+                now: digest.clone(),
+            },
             location: SourceLocation {
                 file: "releases.toml".into(),
                 line: i + 10,

@@ -96,7 +96,12 @@ async fn bench_plan_50_services_x_4_releases() {
     // The pure planner: checking the root's signature of each release.
     let key = demo_public_key(dir.path());
     let started = Instant::now();
-    let plan = quayside::plan::plan(&desired, &live, Some(&key));
+    let criteria = quayside::plan::Criteria {
+        verifier: Some(&key),
+        today: quayside::scan::today_utc(std::time::SystemTime::now()),
+        strict: false,
+    };
+    let plan = quayside::plan::plan(&desired, &live, None, &criteria);
     eprintln!(
         "plan() in-process (verifies {} signatures): {:.2} s",
         releases.len(),

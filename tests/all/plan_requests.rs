@@ -85,7 +85,12 @@ async fn unchanged_plan_makes_exactly_the_expected_requests_and_never_reads_the_
     );
 
     let key = demo_public_key(dir.path());
-    let plan = quayside::plan::plan(&desired, &live, Some(&key));
+    let criteria = quayside::plan::Criteria {
+        verifier: Some(&key),
+        today: quayside::scan::today_utc(std::time::SystemTime::now()),
+        strict: false,
+    };
+    let plan = quayside::plan::plan(&desired, &live, None, &criteria);
     assert_eq!(plan.actions.len(), 6);
     assert!(
         plan.actions

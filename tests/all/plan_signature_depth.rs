@@ -42,7 +42,12 @@ async fn planned_kind(dir: &Path) -> ActionKind {
         .await
         .expect("the layouts read");
     let key = demo_public_key(dir);
-    let plan = quayside::plan::plan(&desired, &live, Some(&key));
+    let criteria = quayside::plan::Criteria {
+        verifier: Some(&key),
+        today: quayside::scan::today_utc(std::time::SystemTime::now()),
+        strict: false,
+    };
+    let plan = quayside::plan::plan(&desired, &live, None, &criteria);
     plan.actions
         .iter()
         .find(|a| a.service == "gateway" && a.tag == "v1.0.0")

@@ -61,7 +61,10 @@ fn valid_fixture_loads_with_paths_from_its_folder() {
     );
     assert_eq!(policy.quay_api.as_deref(), Some("https://quay.io"));
     assert_eq!(policy.waivers.len(), 2);
-    assert_eq!(policy.waivers[0].expires.as_deref(), Some("2027-01-31"));
+    assert_eq!(
+        policy.waivers[0].expires.map(|d| d.to_string()).as_deref(),
+        Some("2027-01-31")
+    );
     let Some(signing) = &desired.signing else {
         panic!("signing lost")
     };

@@ -2,8 +2,10 @@
 //! service, a summary line, then every refusal with its location.
 
 use crate::config::hidden::one_line;
-use crate::plan::render::{action_note, actions_by_service, not_checked_note, short_base, verdict};
 use crate::plan::{ActionKind, Plan};
+use crate::render::plan::{action_note, actions_by_service, not_checked_note, short_base, verdict};
+use crate::render::plural;
+use crate::render::words::{self, Style};
 use std::fmt::Write;
 
 pub fn render(plan: &Plan) -> String {
@@ -65,7 +67,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         s.unchanged,
         s.refused,
         s.warnings,
-        crate::plan::render::plural(s.warnings)
+        plural(s.warnings)
     );
     if plan.is_refused() {
         let _ = writeln!(out, "\n{}\n{counts}", verdict(plan));
@@ -79,15 +81,15 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         let _ = writeln!(
             out,
             "\nerror[{}]: {} {}: {}\n  --> {}",
-            refusal.code.name(),
+            refusal.code().name(),
             refusal.service,
             // An invalid tag is the file's text unchecked: keep it on its line.
             one_line(&refusal.tag),
-            one_line(&refusal.message),
+            one_line(&words::refusal(refusal, Style::Marked)),
             refusal.location
         );
         for finding in &refusal.details {
-            let _ = writeln!(out, "  = {}", finding.summary());
+            let _ = writeln!(out, "  = {}", words::finding(finding));
         }
     }
     for warning in &plan.warnings {
@@ -99,8 +101,8 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         let _ = writeln!(
             out,
             "\nwarning[{}]: {subject}{}",
-            warning.code.name(),
-            one_line(&warning.message)
+            warning.code().name(),
+            one_line(&words::warning(warning))
         );
     }
     out

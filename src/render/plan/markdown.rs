@@ -2,8 +2,10 @@
 //! `<details>`, always below GitHub's 65,536-character limit.
 
 use crate::config::hidden::one_line;
-use crate::plan::render::{action_note, not_checked_note, plural, short_base};
 use crate::plan::{ActionKind, Plan};
+use crate::render::plan::{action_note, not_checked_note, short_base};
+use crate::render::plural;
+use crate::render::words::{self, Style};
 use std::fmt::Write;
 
 /// A line CI can search for to update its previous comment instead of adding
@@ -112,7 +114,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         s.unchanged,
         s.refused,
         s.warnings,
-        crate::plan::render::plural(s.warnings),
+        plural(s.warnings),
         plan.file
     );
     if let Some(note) = not_checked_note(plan) {
@@ -129,15 +131,15 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             let _ = writeln!(
                 refusals,
                 "- **`{}`** `{}` {} at `{}`: {}",
-                r.code.name(),
+                r.code().name(),
                 r.service,
                 // An invalid tag is the file's text unchecked.
                 code(&r.tag),
                 r.location,
-                escape(&one_line(&r.message))
+                escape(&one_line(&words::refusal(r, Style::Marked)))
             );
             for finding in &r.details {
-                let _ = writeln!(refusals, "  - {}", escape(&finding.summary()));
+                let _ = writeln!(refusals, "  - {}", escape(&words::finding(finding)));
             }
         }
         refusals.push('\n');
@@ -174,8 +176,8 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             let _ = writeln!(
                 warnings,
                 "- `{}`{subject}: {}",
-                w.code.name(),
-                escape(&one_line(&w.message))
+                w.code().name(),
+                escape(&one_line(&words::warning(w)))
             );
         }
         let _ = writeln!(warnings, "\n</details>\n");

@@ -1,10 +1,12 @@
-//! Renderers: pure functions from a `Plan` to text people read.
+//! The plan's forms: pure functions from a `Plan` to text (`text`), a
+//! pull-request comment (`markdown`) and the versioned JSON (`json`).
 
 pub mod json;
 pub mod markdown;
 pub mod text;
 
 use crate::plan::{Action, ActionKind, Plan};
+use crate::render::plural;
 
 /// The output formats of `quayside plan`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -84,10 +86,6 @@ pub(crate) fn verdict(plan: &Plan) -> String {
     }
 }
 
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 pub(crate) fn action_note(action: &Action) -> &'static str {
     match action.kind {
         ActionKind::Create => "copy by digest, sign, then tag",
@@ -95,3 +93,6 @@ pub(crate) fn action_note(action: &Action) -> &'static str {
         ActionKind::Unchanged => "in place and signed",
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! Why a release is refused or a warning raised, as data: what was found and
+//! where. The decisions are made in the planner, the gate and the history
+//! rules; the words for each form are chosen by `crate::render::words`.
+
+use crate::digest::Digest;
+use crate::plan::Code;
+use crate::scan::ScanStatus;
+use chrono::NaiveDate;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The tag is outside the production pattern; `problem` is what the tag
+    /// check found (worded by `config::tag`).
+    InvalidTag { problem: String },
+    /// `target`'s tag points at `found`, not at the `declared` digest.
+    Retag {
+        target: String,
+        found: Digest,
+        declared: Digest,
+    },
+    /// No signing key in `file`, so apply could not sign the tag: it would be
+    /// created unsigned, or it `exists` without a signature that verifies
+    /// (`checkable`: there was a public key to check with).
+    Unsigned {
+        target: String,
+        file: String,
+        exists: bool,
+        checkable: bool,
+    },
+    /// The `source` repository has no image `digest` to copy.
+    SourceMissing { source: String, digest: Digest },
+    /// `policy.require_rc`: no declared rc of `version` (`vX.Y.Z`) has this
+    /// release's digest.
+    RcRequired { version: String },
+    /// Blocked vulnerabilities in `digest` (the refusal's `details`), and any
+    /// platforms that could not be scanned besides.
+    Vulnerable {
+        digest: Digest,
+        unscanned: Vec<Unscanned>,
+    },
+    /// No complete vulnerability scan of `digest`.
+    ScanUnavailable { digest: Digest, gap: ScanGap },
+    /// With `--base`: the base revision `base` (short id) declared `was`.
+    Changed {
+        base: String,
+        was: Digest,
+        now: Digest,
+    },
+    /// With `--base`: the base revision `base` declared the release at
+    /// `digest`, and the file no longer does.
+    Removed { base: String, digest: Digest },
+    /// `plan --strict`: a warning, refused under its own code.
+    Strict(WarningReason),
+}
+
+impl RefusalReason {
+    pub fn code(&self) -> Code {
+        match self {
+            RefusalReason::InvalidTag { .. } => Code::InvalidTag,
+            RefusalReason::Retag { .. } => Code::Retag,
+            RefusalReason::Unsigned { .. } => Code::Unsigned,
+            RefusalReason::SourceMissing { .. } => Code::SourceMissing,
+            RefusalReason::RcRequired { .. } => Code::RcRequired,
+            RefusalReason::Vulnerable { .. } => Code::Vulnerable,
+            RefusalReason::ScanUnavailable { .. } => Code::ScanUnavailable,
+            RefusalReason::Changed { .. } => Code::Changed,
+            RefusalReason::Removed { .. } => Code::Removed,
+            RefusalReason::Strict(warning) => warning.code(),
+        }
+    }
+}
+
+/// Why an image has no complete vulnerability scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanGap {
+    /// Nothing was read for the image.
+    NotRead,
+    /// No scan can be read for it at all (e.g. an OCI layout source), in the
+    /// scan adapter's words.
+    Unreadable(String),
+    /// The image has no platform manifest whose scan could be read.
+    NoPlatforms,
+    /// These platforms have no scan data.
+    Incomplete(Vec<Unscanned>),
+}
+
+/// A platform manifest without scan data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unscanned {
+    /// How the platform is named to people (`PlatformScan::label`).
+    pub platform: String,
+    pub digest: Digest,
+    /// Any status but `Scanned`.
+    pub status: ScanStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarningReason {
+    /// `target` has the warning's tag, which `file` does not declare.
+    UnmanagedTag { target: String, file: String },
+    /// `policy.vulnerability_source = "none"` in `file`.
+    ScanDisabled { file: String },
+    /// The waiver for `id` (only for `service`, when set) matched no blocked
+    /// vulnerability; `expired`: its last day, when that is past.
+    UnusedWaiver {
+        id: String,
+        service: Option<String>,
+        expired: Option<NaiveDate>,
+    },
+}
+
+impl WarningReason {
+    pub fn code(&self) -> Code {
+        match self {
+            WarningReason::UnmanagedTag { .. } => Code::UnmanagedTag,
+            WarningReason::ScanDisabled { .. } => Code::ScanDisabled,
+            WarningReason::UnusedWaiver { .. } => Code::UnusedWaiver,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The verify report: one line per declared release (`ok`, `MISSING`,
+//! `WRONG`, `UNSIGNED` and why), then a summary line.
+
+use crate::render::plural;
+use crate::verify::{Finding, ReleaseCheck};
+use std::fmt::Write;
+
+/// One line per release, then a summary line.
+pub fn render(checks: &[ReleaseCheck]) -> String {
+    let mut out = String::new();
+    for check in checks {
+        let status = match &check.finding {
+            Finding::Verified {
+                verified,
+                tag_listed: 0,
+            } => format!(
+                "ok          {} signed manifest{}",
+                verified,
+                plural(*verified)
+            ),
+            Finding::Verified {
+                verified,
+                tag_listed,
+            } => format!(
+                "ok          {} signed manifest{} verified, {tag_listed} by signature tag only",
+                verified,
+                plural(*verified)
+            ),
+            Finding::Missing => "MISSING     the tag does not exist in the target".to_string(),
+            Finding::WrongDigest { found } => {
+                format!("WRONG       points at {found}, declared {}", check.digest)
+            }
+            Finding::Unsigned { manifests } => format!(
+                "UNSIGNED    no valid signature on {}",
+                manifests
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let _ = writeln!(out, "{}:{}  {status}", check.target, check.tag);
+    }
+    let failing = checks.iter().filter(|c| !c.holds()).count();
+    let _ = writeln!(
+        out,
+        "\n{} release{} checked, {} verified, {} failing.",
+        checks.len(),
+        plural(checks.len()),
+        checks.len() - failing,
+        failing
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Digest;
+
+    fn check(tag: &str, finding: Finding) -> ReleaseCheck {
+        ReleaseCheck {
+            service: "gateway".into(),
+            tag: tag.into(),
+            digest: Digest::of_bytes(tag.as_bytes()),
+            target: "quay.io/kubernaut/gateway".into(),
+            finding,
+        }
+    }
+
+    fn every_finding() -> Vec<ReleaseCheck> {
+        vec![
+            check(
+                "v1.0.0",
+                Finding::Verified {
+                    verified: 3,
+                    tag_listed: 0,
+                },
+            ),
+            check(
+                "v1.1.0",
+                Finding::Verified {
+                    verified: 1,
+                    tag_listed: 2,
+                },
+            ),
+            check("v1.2.0", Finding::Missing),
+            check(
+                "v1.3.0",
+                Finding::WrongDigest {
+                    found: Digest::of_bytes(b"elsewhere"),
+                },
+            ),
+            check(
+                "v1.4.0",
+                Finding::Unsigned {
+                    manifests: vec![Digest::of_bytes(b"index"), Digest::of_bytes(b"child")],
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_finding_has_its_line_and_the_failures_are_counted() {
+        let report = render(&every_finding());
+        assert!(report.contains("quay.io/kubernaut/gateway:v1.2.0  MISSING"));
+        assert!(report.ends_with("\n5 releases checked, 2 verified, 3 failing.\n"));
+        insta::assert_snapshot!("verify_report", report);
+    }
+
+    #[test]
+    fn one_verified_release_is_singular() {
+        let report = render(&every_finding()[..1]);
+        assert!(report.contains("3 signed manifests\n"), "{report}");
+        assert!(report.ends_with("\n1 release checked, 1 verified, 0 failing.\n"));
+    }
+}
