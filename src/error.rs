@@ -35,7 +35,7 @@ pub enum Error {
         source: KeyError,
     },
     #[error(
-        "{file}: [signing] public_key is not set and the signing key cannot be read to check signatures with ({source}); set public_key to the key's public half (e.g. cosign.pub) so that plan checks signatures without the private key"
+        "{file}: [signing] public_key is not set and the signing key cannot be read ({source}), so plan cannot tell whether the releases already in the target are signed; set public_key to the key's public half (e.g. cosign.pub) so that plan checks signatures without the private key"
     )]
     NoVerifier { file: String, source: KeyError },
     #[error("{file}: verify needs `public_key` in [signing] to check signatures")]

@@ -1,7 +1,7 @@
 //! `quayside plan`: read the live registries, compute the plan, print it.
 
 use crate::cli::PlanArgs;
-use crate::commands::steps::{connector, make_plan_since, plan_verifier};
+use crate::commands::steps::{connector, make_plan_since, plan_key};
 use crate::commands::write_stdout;
 use crate::config;
 use crate::error::Error;
@@ -12,16 +12,24 @@ use std::time::SystemTime;
 
 pub async fn run(args: &PlanArgs, concurrency: usize) -> Result<ExitStatus, Error> {
     let desired = config::load(&args.file)?;
-    let verifier = plan_verifier(&desired)?;
+    let key = plan_key(&desired)?;
     let connector = connector(concurrency);
     let criteria = Criteria {
-        verifier: verifier.as_ref().map(|k| k as _),
+        verifier: key.key.as_ref().map(|k| k as _),
         today: crate::scan::today_utc(SystemTime::now()),
         strict: args.strict,
     };
     let base = args.base.as_deref().map(|rev| (rev, args.full));
     let (plan, baseline) =
         make_plan_since(&desired, &args.file, base, &connector, &criteria).await?;
+    if let Some(source) = key.unreadable
+        && plan.summary.sign > 0
+    {
+        return Err(Error::NoVerifier {
+            file: desired.file.clone(),
+            source,
+        });
+    }
     let diff = baseline.as_ref().map(|b| b.diff.as_str());
     write_stdout(&render::render_with_diff(&plan, args.format, diff))?;
     if let Some(out) = &args.out {

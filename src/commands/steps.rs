@@ -9,7 +9,7 @@ use crate::live::{Scope, read_live_state};
 use crate::plan::{self, Criteria, HistoryCheck, Plan};
 use crate::registry::Connector;
 use crate::registry::distribution::ClientOptions;
-use crate::signing::{PublicKey, SigningKey};
+use crate::signing::{KeyError, PublicKey, SigningKey};
 use std::path::Path;
 
 /// A connector whose registry clients keep `concurrency` requests in flight
@@ -37,22 +37,39 @@ pub fn load_public_key(desired: &Desired) -> Result<Option<PublicKey>, Error> {
 
 /// The key `plan` checks signatures with, by the same rule as `apply`:
 /// `public_key`, or where it is not set, the public half of `[signing]
-/// key`. Where neither can be read the plan would call every signed release
-/// `sign` while apply, holding the key, finds it signed: an error instead,
-/// saying to set `public_key` (a PR job has no private key).
-pub fn plan_verifier(desired: &Desired) -> Result<Option<PublicKey>, Error> {
+/// key`.
+pub struct PlanKey {
+    pub key: Option<PublicKey>,
+    /// Why `[signing] key` could not stand in for a missing `public_key` (a
+    /// PR job has no private key). Plan then cannot tell signed from
+    /// unsigned, so a plan that would sign an existing tag is an error
+    /// instead: apply, holding the key, could find it signed.
+    pub unreadable: Option<KeyError>,
+}
+
+pub fn plan_key(desired: &Desired) -> Result<PlanKey, Error> {
     if let Some(public) = load_public_key(desired)? {
-        return Ok(Some(public));
+        return Ok(PlanKey {
+            key: Some(public),
+            unreadable: None,
+        });
     }
     let Some(source) = desired.signing.as_ref().and_then(|s| s.key.as_ref()) else {
-        return Ok(None);
+        return Ok(PlanKey {
+            key: None,
+            unreadable: None,
+        });
     };
-    SigningKey::load(source)
-        .map(|key| Some(key.public_key()))
-        .map_err(|source| Error::NoVerifier {
-            file: desired.file.clone(),
-            source,
-        })
+    Ok(match SigningKey::load(source) {
+        Ok(key) => PlanKey {
+            key: Some(key.public_key()),
+            unreadable: None,
+        },
+        Err(error) => PlanKey {
+            key: None,
+            unreadable: Some(error),
+        },
+    })
 }
 
 /// Reads live state (registries, then the scans of what would be created)
