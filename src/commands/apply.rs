@@ -12,7 +12,8 @@ use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
 use crate::live::{Scope, read_live_state};
-use crate::plan::{Action, ActionKind, Criteria, Plan, SavedPlan};
+use crate::plan::saved::staleness;
+use crate::plan::{ActionKind, Criteria, Plan};
 use crate::registry::Connector;
 use crate::render::apply::{ApplyReport, Transfer};
 use crate::render::plan as render;
@@ -48,11 +49,9 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         return Ok(ExitStatus::Refused);
     }
     if let Some(saved) = &saved
-        && let Some(difference) = plan_difference(saved, &plan)
+        && let Some(stale) = staleness(saved, &plan)
     {
-        eprintln!(
-            "apply refused: the registries changed since the plan was made ({difference}); nothing was written. Make a new plan."
-        );
+        eprintln!("{}", crate::render::apply::stale(&stale, &desired.file));
         return Ok(ExitStatus::Refused);
     }
     if !plan.has_changes() {
@@ -117,38 +116,6 @@ fn load_keys(desired: &Desired) -> Result<Keys, Error> {
         (None, None) => None,
     };
     Ok(Keys { signer, verifier })
-}
-
-/// How the fresh plan differs from the saved one, if it does.
-fn plan_difference(saved: &SavedPlan, fresh: &Plan) -> Option<String> {
-    let key = |actions: &[Action]| {
-        let mut actions: Vec<_> = actions
-            .iter()
-            .map(|a| {
-                (
-                    a.service.clone(),
-                    a.tag.clone(),
-                    a.kind,
-                    a.digest.clone(),
-                    a.target.clone(),
-                )
-            })
-            .collect();
-        actions.sort();
-        actions
-    };
-    let (before, after) = (key(&saved.actions), key(&fresh.actions));
-    if before == after {
-        return None;
-    }
-    let changed = after
-        .iter()
-        .find(|action| !before.contains(action))
-        .or_else(|| before.iter().find(|action| !after.contains(action)));
-    Some(match changed {
-        Some((service, tag, kind, _, _)) => format!("{service} {tag} is now `{}`", kind.name()),
-        None => "the set of releases differs".to_string(),
-    })
 }
 
 /// Re-reads the target (never the source, nor the scan API): every release

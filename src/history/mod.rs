@@ -16,7 +16,7 @@ use crate::config::model::Desired;
 use crate::plan::{Code, HistoryCheck};
 use git::{CommitId, FileHistory, GitError};
 use rules::Comparison;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +127,7 @@ impl Baseline {
             .map(|r| (r.service.as_str(), r.tag.as_str()))
             .collect();
         let mut scoped = desired.clone();
-        let mut left_out = BTreeSet::new();
+        let mut left_out = BTreeMap::new();
         for service in &mut scoped.services {
             let wanted = |tag: &str| {
                 let key = (service.name.clone(), tag.to_string());
@@ -151,7 +151,10 @@ impl Baseline {
                 })
                 .collect();
             for (release, _) in service.releases.iter().zip(&keep).filter(|(_, k)| !**k) {
-                left_out.insert((service.name.clone(), release.tag.clone()));
+                left_out.insert(
+                    (service.name.clone(), release.tag.clone()),
+                    release.digest.clone(),
+                );
             }
             let mut flags = keep.into_iter();
             service.releases.retain(|_| flags.next().unwrap_or(false));
@@ -266,7 +269,7 @@ mod tests {
         let history = baseline(&base, &new).scope(&new, false).history;
         let left_out: Vec<String> = history
             .left_out
-            .iter()
+            .keys()
             .map(|(service, tag)| format!("{service} {tag}"))
             .collect();
         // The changed release (refused) and the untouched service's release.

@@ -6,6 +6,7 @@ mod code;
 pub mod planner;
 pub mod reason;
 mod release;
+pub mod saved;
 pub mod signatures;
 mod strict;
 
@@ -31,6 +32,10 @@ pub struct Plan {
     pub actions: Vec<Action>,
     pub refusals: Vec<Refusal>,
     pub warnings: Vec<Warning>,
+    /// Every release the file declared when the plan was made, and whether
+    /// this plan checked it (`--base` without `--full` checks only what the
+    /// change adds).
+    pub declared: Vec<DeclaredRelease>,
     /// The `releases.toml` the plan was made from, as the user named it.
     pub file: String,
     /// With `--base`: the full commit id of the base revision.
@@ -142,6 +147,19 @@ pub struct SavedPlan {
     pub schema: u32,
     pub file: String,
     pub actions: Vec<Action>,
+    /// Absent from plans saved before it was added.
+    #[serde(default)]
+    pub declared: Vec<DeclaredRelease>,
+}
+
+/// One `(service, tag, digest)` of the file, and whether the plan checked it
+/// against the registries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredRelease {
+    pub service: String,
+    pub tag: String,
+    pub digest: Digest,
+    pub checked: bool,
 }
 
 #[cfg(test)]

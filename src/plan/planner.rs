@@ -4,15 +4,17 @@
 //! after it edits the plan. Every decision about what to write happens here.
 
 use crate::config::model::{Desired, Service, VulnerabilitySource};
+use crate::digest::Digest;
 use crate::live::{LiveService, LiveState};
 use crate::plan::release::decide;
 use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningReason, strict,
+    Action, ActionKind, DeclaredRelease, Plan, Refusal, SCHEMA_VERSION, Summary, Warning,
+    WarningReason, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use chrono::NaiveDate;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 /// How the live state is judged, besides the file's own rules.
 #[derive(Clone, Copy)]
@@ -39,9 +41,9 @@ pub struct HistoryCheck {
     /// Releases unchanged since the base that this plan does not check.
     pub not_checked: usize,
     /// Every release of the file left out of the desired state planned
-    /// (`service`, `tag`): not checked, or refused above. Their tags in the
-    /// target are declared, not unmanaged.
-    pub left_out: BTreeSet<(String, String)>,
+    /// (`service`, `tag` → digest): not checked, or refused above. Their
+    /// tags in the target are declared, not unmanaged.
+    pub left_out: BTreeMap<(String, String), Digest>,
 }
 
 /// Computes the plan for `desired` (with `history`, the part of the file the
@@ -134,6 +136,7 @@ pub fn plan(
     Plan {
         schema: SCHEMA_VERSION,
         summary: summarize(&actions, &refusals, &warnings, not_checked),
+        declared: declared_releases(desired, history),
         actions,
         refusals,
         warnings,
@@ -141,6 +144,32 @@ pub fn plan(
         base: history.map(|h| h.base.clone()),
         revision: history.and_then(|h| h.revision.clone()),
     }
+}
+
+/// Every release of the file, planned here or left out by `--base`: what a
+/// saved plan is compared with when it is applied.
+fn declared_releases(desired: &Desired, history: Option<&HistoryCheck>) -> Vec<DeclaredRelease> {
+    let planned = desired.services.iter().flat_map(|service| {
+        service.releases.iter().map(|release| DeclaredRelease {
+            service: service.name.clone(),
+            tag: release.tag.clone(),
+            digest: release.digest.clone(),
+            checked: true,
+        })
+    });
+    let left_out = history.into_iter().flat_map(|h| {
+        h.left_out
+            .iter()
+            .map(|((service, tag), digest)| DeclaredRelease {
+                service: service.clone(),
+                tag: tag.clone(),
+                digest: digest.clone(),
+                checked: false,
+            })
+    });
+    let mut declared: Vec<DeclaredRelease> = planned.chain(left_out).collect();
+    declared.sort_by(|a, b| (&a.service, &a.tag).cmp(&(&b.service, &b.tag)));
+    declared
 }
 
 /// The counts, from the plan's final lists.
@@ -168,11 +197,12 @@ fn unmanaged_tags(
     file: &str,
     service: &Service,
     live: &LiveService,
-    left_out: Option<&BTreeSet<(String, String)>>,
+    left_out: Option<&BTreeMap<(String, String), Digest>>,
 ) -> Vec<Warning> {
     let declared = |tag: &str| {
         service.releases.iter().any(|release| release.tag == tag)
-            || left_out.is_some_and(|set| set.contains(&(service.name.clone(), tag.to_string())))
+            || left_out
+                .is_some_and(|map| map.contains_key(&(service.name.clone(), tag.to_string())))
     };
     live.target_tags
         .iter()

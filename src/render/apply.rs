@@ -4,6 +4,7 @@
 
 use crate::apply::copy::CopyStats;
 use crate::apply::{Outcome, ReleaseOutcome};
+use crate::plan::saved::{FileChange, Staleness};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -117,6 +118,29 @@ fn human_bytes(bytes: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// Why `apply PLAN.json` refused a saved plan that no longer holds.
+pub fn stale(stale: &Staleness, file: &str) -> String {
+    let why = match stale {
+        Staleness::FileChanged { release, change } => {
+            let change = match change {
+                FileChange::Added => "added",
+                FileChange::Removed => "removed",
+                FileChange::DigestChanged => "given another digest",
+            };
+            format!("{file} changed since the plan was made ({release} {change})")
+        }
+        Staleness::RegistriesChanged { release, now } => format!(
+            "the registries changed since the plan was made ({release} is now `{}`)",
+            now.name()
+        ),
+        Staleness::NotChecked { release, now } => format!(
+            "{release} was not checked by the saved plan (made with --base, without --full), and apply would now `{}` it; make the plan with --full, or run apply without a saved plan",
+            now.name()
+        ),
+    };
+    format!("apply refused: {why}; nothing was written. Make a new plan.")
 }
 
 #[cfg(test)]

@@ -383,6 +383,7 @@ fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
         actions,
         refusals,
         warnings: Vec::new(),
+        declared: Vec::new(),
         file: "releases.toml".into(),
         base: Some("abc1234def".repeat(4)),
         revision: None,

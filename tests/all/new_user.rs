@@ -3,12 +3,26 @@
 //! git repository made from it.
 
 use crate::quayside::{Outcome, Quayside, repo_root, scratch_copy};
+use crate::support::git::git;
 use quayside::signing::SigningKey;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 
 fn quickstart() -> tempfile::TempDir {
     scratch_copy(&repo_root().join("examples/quickstart"))
+}
+
+/// The quickstart as a git repository, everything committed.
+fn quickstart_repo() -> tempfile::TempDir {
+    let dir = quickstart();
+    git(dir.path(), &["init", "-q"]);
+    commit_all(dir.path(), "quickstart");
+    dir
+}
+
+fn commit_all(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
 }
 
 fn run(dir: &Path, args: &[&str]) -> Outcome {
@@ -168,4 +182,81 @@ fn every_error_says_error_and_names_the_file_given() {
     assert_eq!(key.code, 1, "{key:?}");
     assert!(key.stderr.starts_with("error: prod.toml"), "{key:?}");
     assert!(!key.stderr.contains("releases.toml"), "{key:?}");
+}
+
+#[test]
+fn a_plan_saved_with_base_is_applied_when_nothing_changed() {
+    let dir = quickstart_repo();
+    let applied = run(dir.path(), &["apply"]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    commit_all(dir.path(), "applied");
+
+    let planned = run(dir.path(), &["plan", "--base", "HEAD", "--out", "p.json"]);
+    assert_eq!(planned.code, 0, "{planned:?}");
+    let again = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("Nothing to do."), "{again:?}");
+}
+
+#[test]
+fn a_plan_saved_with_base_refuses_what_it_did_not_check_and_says_so() {
+    let dir = quickstart_repo();
+    let planned = run(dir.path(), &["plan", "--base", "HEAD", "--out", "p.json"]);
+    assert_eq!(planned.code, 0, "{planned:?}");
+    // The saved plan checked nothing; apply would create two releases.
+    let refused = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("gateway v1.1.0-rc1 was not checked by the saved plan"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("--full"), "{refused:?}");
+}
+
+#[test]
+fn a_stale_plan_names_the_release_and_whether_the_file_or_the_registry_changed() {
+    let dir = quickstart_repo();
+    let planned = run(dir.path(), &["plan", "--out", "p.json"]);
+    assert_eq!(planned.code, 0, "{planned:?}");
+
+    // The file changed: a release was removed after the plan was saved.
+    edit(dir.path(), |text| {
+        text.lines()
+            .filter(|line| !line.starts_with("\"v1.0.0\" = \"sha256:65d6"))
+            .map(|line| format!("{line}\n"))
+            .collect()
+    });
+    // Only the file: the saved plan stays out of git.
+    git(
+        dir.path(),
+        &["commit", "-q", "-am", "drop datastorage v1.0.0"],
+    );
+    let refused = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(
+        refused
+            .stderr
+            .contains("releases.toml changed since the plan was made"),
+        "{refused:?}"
+    );
+    assert!(refused.stderr.contains("datastorage v1.0.0"), "{refused:?}");
+    assert!(
+        !refused.stderr.contains("registries changed"),
+        "{refused:?}"
+    );
+    git(dir.path(), &["reset", "-q", "--hard", "HEAD~1"]);
+
+    // The registry changed: another apply created the releases meanwhile.
+    let other = run(dir.path(), &["apply"]);
+    assert_eq!(other.code, 0, "{other:?}");
+    let refused = run(dir.path(), &["apply", "p.json"]);
+    assert_eq!(refused.code, 3, "{refused:?}");
+    assert!(
+        refused.stderr.contains(
+            "the registries changed since the plan was made (gateway v1.1.0-rc1 is now `unchanged`"
+        ),
+        "{refused:?}"
+    );
 }

@@ -4,7 +4,7 @@
 //! `plan::SavedPlan`.
 
 use crate::config::model::SourceLocation;
-use crate::plan::{Action, Code, Finding, Plan, Refusal, Summary, Warning};
+use crate::plan::{Action, Code, DeclaredRelease, Finding, Plan, Refusal, Summary, Warning};
 use crate::render::words::{self, Style};
 use serde::Serialize;
 
@@ -15,6 +15,7 @@ pub fn render(plan: &Plan) -> String {
         actions: &plan.actions,
         refusals: plan.refusals.iter().map(RefusalForm::of).collect(),
         warnings: plan.warnings.iter().map(WarningForm::of).collect(),
+        declared: &plan.declared,
         file: &plan.file,
         base: plan.base.as_deref(),
         revision: plan.revision.as_deref(),
@@ -32,6 +33,7 @@ struct PlanForm<'a> {
     actions: &'a [Action],
     refusals: Vec<RefusalForm<'a>>,
     warnings: Vec<WarningForm<'a>>,
+    declared: &'a [DeclaredRelease],
     file: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     base: Option<&'a str>,

@@ -180,7 +180,11 @@ fn every_refusal() -> Plan {
             ),
         ],
         not_checked: 2,
-        left_out: [("gateway".to_string(), "v0.5.0".to_string())].into(),
+        left_out: [(
+            ("gateway".to_string(), "v0.5.0".to_string()),
+            crate::digest::Digest::of_bytes(b"v0.5.0"),
+        )]
+        .into(),
     };
     let criteria = Criteria {
         verifier: Some(&Accepts),
