@@ -119,6 +119,15 @@ pub async fn make_plan_since(
     let Some((rev, full)) = base else {
         return Ok((make_plan(desired, None, connector, criteria).await?, None));
     };
+    if is_null_revision(rev) {
+        // CI's "commit before the push" on a branch's first push: there is
+        // no earlier file to compare with, so every release is checked.
+        eprintln!(
+            "note: --base {rev} is the null revision (a branch's first push): no earlier {} to compare with; checking every release",
+            desired.file
+        );
+        return Ok((make_plan(desired, None, connector, criteria).await?, None));
+    }
     let baseline = Baseline::load(file, rev, desired)?;
     if let Some(old) = &baseline.renamed_from {
         eprintln!(
@@ -129,4 +138,24 @@ pub async fn make_plan_since(
     let scoped = baseline.scope(desired, full);
     let plan = make_plan(&scoped.desired, Some(&scoped.history), connector, criteria).await?;
     Ok((plan, Some(baseline)))
+}
+
+/// Forty (SHA-1) or sixty-four (SHA-256) zeros: git's "no commit", which CI
+/// systems pass as the previous commit of a branch's first push.
+fn is_null_revision(rev: &str) -> bool {
+    matches!(rev.len(), 40 | 64) && rev.bytes().all(|b| b == b'0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_null_revision;
+
+    #[test]
+    fn only_all_zero_full_ids_are_the_null_revision() {
+        assert!(is_null_revision(&"0".repeat(40)));
+        assert!(is_null_revision(&"0".repeat(64)));
+        assert!(!is_null_revision("0000000"));
+        assert!(!is_null_revision(&format!("{}1", "0".repeat(39))));
+        assert!(!is_null_revision("origin/main"));
+    }
 }

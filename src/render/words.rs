@@ -131,7 +131,7 @@ fn warning_reason(reason: &WarningReason, service: &str, tag: &str) -> String {
             "{target}:{tag} exists but {file} does not declare it: add it to [services.{service}.releases] to manage it"
         ),
         WarningReason::ScanDisabled { file } => format!(
-            "policy.vulnerability_source = \"none\" in {file}: images are released without a vulnerability scan; DD-REGISTRY-001 requires zero critical and high CVEs in production"
+            "policy.vulnerability_source = \"none\" in {file}: images are released without a vulnerability scan, while production images must carry no critical or high vulnerability"
         ),
         WarningReason::UnusedWaiver {
             id,

@@ -260,3 +260,24 @@ fn a_stale_plan_names_the_release_and_whether_the_file_or_the_registry_changed()
         "{refused:?}"
     );
 }
+
+#[test]
+fn apply_on_a_branchs_first_push_checks_everything_instead_of_failing() {
+    let dir = quickstart_repo();
+    let null = "0".repeat(40);
+    let applied = run(dir.path(), &["apply", "--base", &null]);
+    assert_eq!(applied.code, 0, "{applied:?}");
+    assert!(
+        applied.stderr.contains("is the null revision"),
+        "{applied:?}"
+    );
+    assert!(!applied.stderr.contains("not fetched"), "{applied:?}");
+    assert!(
+        applied
+            .stdout
+            .contains("2 to create, 0 to sign, 1 unchanged"),
+        "{applied:?}"
+    );
+    let planned = run(dir.path(), &["plan", "--base", &null]);
+    assert_eq!(planned.code, 0, "{planned:?}");
+}

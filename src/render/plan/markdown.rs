@@ -128,13 +128,18 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     if !plan.refusals.is_empty() {
         let _ = writeln!(refusals, "#### Refused\n");
         for r in &plan.refusals {
+            // A refusal about the whole file (`--strict` on `scan-disabled`)
+            // names no service or tag.
+            let subject = if r.service.is_empty() && r.tag.is_empty() {
+                String::new()
+            } else {
+                // An invalid tag is the file's text unchecked.
+                format!(" `{}` {}", r.service, code(&r.tag))
+            };
             let _ = writeln!(
                 refusals,
-                "- **`{}`** `{}` {} at `{}`: {}",
+                "- **`{}`**{subject} at `{}`: {}",
                 r.code().name(),
-                r.service,
-                // An invalid tag is the file's text unchecked.
-                code(&r.tag),
                 r.location,
                 escape(&one_line(&words::refusal(r, Style::Marked)))
             );
@@ -200,7 +205,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     if shown < rows.len() {
         let _ = writeln!(
             table,
-            "\n_{} more releases not shown; run `quayside plan` for the full list._",
+            "\n_{} more releases not shown; `quayside plan --format json` lists them all._",
             rows.len() - shown
         );
     }

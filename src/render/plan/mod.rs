@@ -51,18 +51,6 @@ pub(crate) fn not_checked_note(plan: &Plan) -> Option<String> {
     })
 }
 
-/// Services in the order the plan lists them, each with its actions.
-pub(crate) fn actions_by_service(plan: &Plan) -> Vec<(&str, Vec<&Action>)> {
-    let mut groups: Vec<(&str, Vec<&Action>)> = Vec::new();
-    for action in &plan.actions {
-        match groups.iter_mut().find(|(name, _)| *name == action.service) {
-            Some((_, list)) => list.push(action),
-            None => groups.push((&action.service, vec![action])),
-        }
-    }
-    groups
-}
-
 /// The one-line verdict at the top of every form.
 pub(crate) fn verdict(plan: &Plan) -> String {
     let s = &plan.summary;

@@ -281,3 +281,30 @@ fn apply_reads_back_what_the_json_form_saved() {
     assert_eq!(saved.file, plan.file);
     assert_eq!(saved.actions, plan.actions);
 }
+
+#[test]
+fn thousands_of_refusals_do_not_print_megabytes_of_text() {
+    let tags: Vec<String> = (0..9_000).map(|i| format!("build-{i}")).collect();
+    let releases: Vec<(&str, u8)> = tags.iter().map(|tag| (tag.as_str(), 1)).collect();
+    let desired = desired("", "", &releases);
+    let criteria = Criteria {
+        verifier: None,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        strict: false,
+    };
+    let plan = plan(&desired, &live(LiveService::default()), None, &criteria);
+    assert_eq!(plan.refusals.len(), 9_000);
+    let text = text::render(&plan);
+    assert!(text.len() < 100_000, "{} bytes", text.len());
+    assert!(
+        text.contains(
+            "… 8800 more refusals not listed; `quayside plan --format json` lists them all."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("8800 more refused releases not listed"),
+        "{text}"
+    );
+    assert!(text.contains("9000 refused"), "{text}");
+}

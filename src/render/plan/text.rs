@@ -2,8 +2,8 @@
 //! service, a summary line, then every refusal with its location.
 
 use crate::config::hidden::one_line;
-use crate::plan::{ActionKind, Plan};
-use crate::render::plan::{action_note, actions_by_service, not_checked_note, short_base, verdict};
+use crate::plan::{Action, ActionKind, Code, Plan, Refusal};
+use crate::render::plan::{action_note, not_checked_note, short_base, verdict};
 use crate::render::plural;
 use crate::render::words::{self, Style};
 use std::fmt::Write;
@@ -39,25 +39,57 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         None => {}
     }
     let _ = writeln!(out, "quayside plan for {}", plan.file);
-    for (service, actions) in actions_by_service(plan) {
-        let first = actions[0];
-        let _ = writeln!(out, "\n{service}  ({} -> {})", first.source, first.target);
-        let width = actions.iter().map(|a| a.tag.len()).max().unwrap_or(0);
-        for action in actions {
-            let symbol = match action.kind {
-                ActionKind::Create => '+',
-                ActionKind::Sign => '~',
-                ActionKind::Unchanged => ' ',
-            };
-            let _ = writeln!(
-                out,
-                "  {symbol} {:<width$}  {:<9}  {}  {}",
-                action.tag,
-                action.kind.name(),
-                action.digest,
-                action_note(action)
-            );
+    let mut refused_rows = 0;
+    for (service, rows) in rows_by_service(plan) {
+        match rows.iter().find_map(|row| match row {
+            Row::Action(action) => Some(action),
+            Row::Refused(_) => None,
+        }) {
+            Some(first) => {
+                let _ = writeln!(out, "\n{service}  ({} -> {})", first.source, first.target);
+            }
+            None => {
+                let _ = writeln!(out, "\n{service}");
+            }
         }
+        let width = rows.iter().map(|row| row.tag().len()).max().unwrap_or(0);
+        for row in rows {
+            match row {
+                Row::Action(action) => {
+                    let symbol = match action.kind {
+                        ActionKind::Create => '+',
+                        ActionKind::Sign => '~',
+                        ActionKind::Unchanged => ' ',
+                    };
+                    let _ = writeln!(
+                        out,
+                        "  {symbol} {:<width$}  {:<9}  {}  {}",
+                        action.tag,
+                        action.kind.name(),
+                        action.digest,
+                        action_note(action)
+                    );
+                }
+                Row::Refused(refusal) => {
+                    refused_rows += 1;
+                    if refused_rows <= MAX_LISTED {
+                        let _ = writeln!(
+                            out,
+                            "  ! {:<width$}  refused    {} (see below)",
+                            one_line(&refusal.tag),
+                            refusal.code().name()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if refused_rows > MAX_LISTED {
+        let _ = writeln!(
+            out,
+            "\n  ! {} more refused releases not listed",
+            refused_rows - MAX_LISTED
+        );
     }
     let s = &plan.summary;
     let counts = format!(
@@ -77,14 +109,13 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     if let Some(note) = not_checked_note(plan) {
         let _ = writeln!(out, "{note}");
     }
-    for refusal in &plan.refusals {
+    for refusal in plan.refusals.iter().take(MAX_LISTED) {
         let _ = writeln!(
             out,
-            "\nerror[{}]: {} {}: {}\n  --> {}",
+            "\nerror[{}]: {}{}\n  --> {}",
             refusal.code().name(),
-            refusal.service,
             // An invalid tag is the file's text unchecked: keep it on its line.
-            one_line(&refusal.tag),
+            subject(&refusal.service, Some(&refusal.tag)),
             one_line(&words::refusal(refusal, Style::Marked)),
             refusal.location
         );
@@ -92,18 +123,82 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             let _ = writeln!(out, "  = {}", words::finding(finding));
         }
     }
-    for warning in &plan.warnings {
-        let subject = match (&warning.service, &warning.tag) {
-            (service, Some(tag)) => format!("{service} {}: ", one_line(tag)),
-            (service, None) if !service.is_empty() => format!("{service}: "),
-            _ => String::new(),
-        };
+    not_listed(&mut out, plan.refusals.len(), "refusals");
+    for warning in plan.warnings.iter().take(MAX_LISTED) {
         let _ = writeln!(
             out,
-            "\nwarning[{}]: {subject}{}",
+            "\nwarning[{}]: {}{}",
             warning.code().name(),
+            subject(&warning.service, warning.tag.as_deref()),
             one_line(&words::warning(warning))
         );
     }
+    not_listed(&mut out, plan.warnings.len(), "warnings");
     out
+}
+
+/// Refusals and warnings listed one by one; past this many the text says how
+/// many more there are (a file of 9,000 refused tags must not print
+/// megabytes: the JSON form holds them all).
+const MAX_LISTED: usize = 200;
+
+fn not_listed(out: &mut String, total: usize, what: &str) {
+    if total > MAX_LISTED {
+        let _ = writeln!(
+            out,
+            "\n… {} more {what} not listed; `quayside plan --format json` lists them all.",
+            total - MAX_LISTED
+        );
+    }
+}
+
+/// `service tag: `, `service: `, or nothing for the whole file.
+fn subject(service: &str, tag: Option<&str>) -> String {
+    match (service, tag) {
+        ("", None | Some("")) => String::new(),
+        (service, Some(tag)) if !tag.is_empty() => format!("{service} {}: ", one_line(tag)),
+        (service, _) => format!("{service}: "),
+    }
+}
+
+/// One line of a service's table: a release the plan will act on (or leave
+/// alone), or one it refuses, so that no declared release drops out of it.
+enum Row<'a> {
+    Action(&'a Action),
+    Refused(&'a Refusal),
+}
+
+impl Row<'_> {
+    fn tag(&self) -> &str {
+        match self {
+            Row::Action(action) => &action.tag,
+            Row::Refused(refusal) => &refusal.tag,
+        }
+    }
+}
+
+/// Services in the order the plan first names them, each with its actions
+/// and the refusals of its releases (refusals about the whole file, with no
+/// service or tag, are listed only below the table).
+fn rows_by_service(plan: &Plan) -> Vec<(&str, Vec<Row<'_>>)> {
+    let mut groups: Vec<(&str, Vec<Row<'_>>)> = Vec::new();
+    let rows = plan
+        .actions
+        .iter()
+        .map(|a| (a.service.as_str(), Row::Action(a)))
+        .chain(
+            plan.refusals
+                .iter()
+                // An unmanaged tag (refused under --strict) is no release of the file.
+                .filter(|r| !r.service.is_empty() && !r.tag.is_empty())
+                .filter(|r| r.code() != Code::UnmanagedTag)
+                .map(|r| (r.service.as_str(), Row::Refused(r))),
+        );
+    for (service, row) in rows {
+        match groups.iter_mut().find(|(name, _)| *name == service) {
+            Some((_, list)) => list.push(row),
+            None => groups.push((service, vec![row])),
+        }
+    }
+    groups
 }
