@@ -31,9 +31,20 @@ pub struct LiveService {
     pub signatures: BTreeMap<Digest, ImageSignatures>,
     /// For digests that would be created: whether the source has them.
     pub source_has: BTreeMap<Digest, bool>,
+    /// Set when a digest to create is missing from the source and the source
+    /// repository itself does not exist.
+    pub source_missing: Option<MissingRepository>,
     /// For digests that would be created, with `vulnerability_source =
     /// "quay"`: their vulnerability scans (see `scans`).
     pub scans: BTreeMap<Digest, ImageScan>,
+}
+
+/// A source repository that does not exist, and the existing repository
+/// beside it whose name is nearest (a typo of the service name), if the
+/// registry lists its repositories.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MissingRepository {
+    pub near: Option<String>,
 }
 
 /// The signatures of one image, and how each manifest's was checked. The

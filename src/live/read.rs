@@ -21,8 +21,8 @@
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
 use crate::live::{
-    ImageSignatures, LiveService, LiveState, ManifestSignatures, SignatureTagPresence, Standing,
-    standing,
+    ImageSignatures, LiveService, LiveState, ManifestSignatures, MissingRepository,
+    SignatureTagPresence, Standing, standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
 use crate::signing::store::read_signatures;
@@ -161,7 +161,27 @@ async fn read_service(
         .buffer_unordered(SERVICES_IN_FLIGHT)
         .try_collect()
         .await?;
+    if live.source_has.values().any(|has| !has) && !source.exists().await? {
+        let name = service.source.reference();
+        let last = name.rsplit('/').next().unwrap_or(&name).to_string();
+        let near = source
+            .neighbours()
+            .await
+            .and_then(|names| nearest(&last, &names));
+        live.source_missing = Some(MissingRepository { near });
+    }
     Ok(live)
+}
+
+/// The name in `names` nearest to `wanted` within two edits (a typo), if any.
+fn nearest(wanted: &str, names: &[String]) -> Option<String> {
+    names
+        .iter()
+        .filter(|name| name.as_str() != wanted)
+        .map(|name| (strsim::levenshtein(wanted, name), name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, name)| name.clone())
 }
 
 /// The signatures of `manifest` (fetched by tag). The root's are read; each

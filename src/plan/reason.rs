@@ -3,6 +3,7 @@
 //! rules; the words for each form are chosen by `crate::render::words`.
 
 use crate::digest::Digest;
+use crate::live::MissingRepository;
 use crate::plan::Code;
 use crate::scan::ScanStatus;
 use chrono::NaiveDate;
@@ -27,8 +28,14 @@ pub enum RefusalReason {
         exists: bool,
         checkable: bool,
     },
-    /// The `source` repository has no image `digest` to copy.
-    SourceMissing { source: String, digest: Digest },
+    /// The `source` repository has no image `digest` to copy; `missing`
+    /// when the repository itself does not exist (a mistyped service name),
+    /// with the nearest name the registry lists.
+    SourceMissing {
+        source: String,
+        digest: Digest,
+        missing: Option<MissingRepository>,
+    },
     /// `policy.require_rc`: no declared rc of `version` (`vX.Y.Z`) has this
     /// release's digest.
     RcRequired { version: String },

@@ -72,6 +72,7 @@ fn to_create(
         return Err(RefusalReason::SourceMissing {
             source: service.source.reference(),
             digest: release.digest.clone(),
+            missing: live.source_missing.clone(),
         });
     }
     if let Some(refusal) = rc_rule(desired, service, release) {

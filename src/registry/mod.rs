@@ -196,6 +196,19 @@ pub trait Repository: Send + Sync {
         from: &RepositoryLocation,
     ) -> Result<Mount, RegistryError>;
 
+    /// Whether the repository exists at all (a mistyped service name names
+    /// one that does not). Backends that cannot tell say it does.
+    async fn exists(&self) -> Result<bool, RegistryError> {
+        Ok(true)
+    }
+
+    /// The names of the repositories beside this one (same namespace) that
+    /// the registry lists, for a "did you mean" hint; `None` where it lists
+    /// none or refuses to. Best effort: never an error.
+    async fn neighbours(&self) -> Option<Vec<String>> {
+        None
+    }
+
     /// A small blob (config, signature payload) in memory, refusing anything
     /// larger than `limit` bytes.
     async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {

@@ -78,6 +78,14 @@ impl Repository for Reread {
         self.inner.manifest_exists(digest).await
     }
 
+    async fn exists(&self) -> Result<bool, RegistryError> {
+        self.inner.exists().await
+    }
+
+    async fn neighbours(&self) -> Option<Vec<String>> {
+        self.inner.neighbours().await
+    }
+
     async fn get_manifest(
         &self,
         reference: ManifestRef<'_>,

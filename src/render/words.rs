@@ -94,9 +94,30 @@ pub fn refusal(refusal: &Refusal, style: Style) -> String {
             style.code("key"),
             style.code("public_key")
         ),
-        RefusalReason::SourceMissing { source, digest } => format!(
+        RefusalReason::SourceMissing {
+            source,
+            digest,
+            missing: None,
+        } => format!(
             "{source} has no image {digest}: push it to the source first, or correct the digest"
         ),
+        RefusalReason::SourceMissing {
+            source,
+            missing: Some(missing),
+            ..
+        } => {
+            let near = match &missing.near {
+                Some(near) => format!(
+                    "; the registry has {}: did you mean [services.{near}]?",
+                    style.code(near)
+                ),
+                None => String::new(),
+            };
+            format!(
+                "the repository {source} does not exist{near} Check the service name in [services.{}] (repositories are named after it) and the source registry, or push the image first",
+                refusal.service
+            )
+        }
         RefusalReason::RcRequired { version } => format!(
             "policy.require_rc: {tag} must point at the digest of a declared {version}-rcN; declare the release candidate first and promote the same digest"
         ),

@@ -281,3 +281,42 @@ fn apply_on_a_branchs_first_push_checks_everything_instead_of_failing() {
     let planned = run(dir.path(), &["plan", "--base", &null]);
     assert_eq!(planned.code, 0, "{planned:?}");
 }
+
+#[test]
+fn a_mistyped_service_says_its_repository_does_not_exist_and_names_the_near_one() {
+    let dir = quickstart();
+    edit(dir.path(), |text| {
+        text.replace("[services.gateway.releases]", "[services.gatway.releases]")
+    });
+    let planned = run(dir.path(), &["plan"]);
+    assert_eq!(planned.code, 3, "{planned:?}");
+    assert!(
+        planned.stdout.contains(
+            "the repository oci:dev/gatway does not exist; the registry has `gateway`: did you mean [services.gateway]?"
+        ),
+        "{planned:?}"
+    );
+}
+
+#[tokio::test]
+async fn on_a_registry_a_mistyped_service_is_named_from_its_catalog() {
+    let promotion = crate::support::promotion::Promotion::start().await;
+    let image = promotion.push_two_platform("gateway", "typo").await;
+    let path = promotion.write_releases(
+        "prod",
+        &[crate::support::releases::ServiceReleases::new(
+            "gatway",
+            &[("v1.0.0", image.digest())],
+        )],
+    );
+    assert!(path.is_file());
+    let planned = promotion.run(["plan"]).await;
+    assert_eq!(planned.code, 3, "{planned:?}");
+    assert!(
+        planned.stdout.contains(&format!(
+            "the repository {}/dev/gatway does not exist; the registry has `gateway`: did you mean [services.gateway]?",
+            promotion.host()
+        )),
+        "{planned:?}"
+    );
+}

@@ -402,6 +402,64 @@ impl Repository for DistributionRepository {
         }))
     }
 
+    /// A repository nobody pushed to answers its tag list 404 with
+    /// `NAME_UNKNOWN`; one that exists answers 200 (possibly no tags).
+    async fn exists(&self) -> Result<bool, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "check the repository exists");
+        let mut url = registry.url(&format!("{}/tags/list", self.path), &context)?;
+        url.query_pairs_mut().append_pair("n", "1");
+        let answer = registry
+            .send(self.call(Method::GET, url, self.pull(), context.clone()))
+            .await?;
+        match answer.response.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(!registry
+                .failure(&context, answer)
+                .await
+                .has_code("NAME_UNKNOWN")),
+            _ => Err(registry.failure(&context, answer).await),
+        }
+    }
+
+    /// The registry's catalog (`/v2/_catalog`, first 1,000 names), narrowed
+    /// to this repository's namespace. Many registries refuse the catalog to
+    /// ordinary accounts: then `None`.
+    async fn neighbours(&self) -> Option<Vec<String>> {
+        #[derive(serde::Deserialize)]
+        struct Catalog {
+            #[serde(default)]
+            repositories: Vec<String>,
+        }
+        let registry = self.registry().ok()?;
+        let context = self.context(registry, "list the catalog");
+        let mut url = registry.url("_catalog", &context).ok()?;
+        url.query_pairs_mut().append_pair("n", "1000");
+        let scopes = vec!["registry:catalog:*".to_string()];
+        let answer = registry
+            .send(self.call(Method::GET, url, scopes, context))
+            .await
+            .ok()?;
+        if answer.response.status().as_u16() != 200 {
+            return None;
+        }
+        let body = read_capped(answer.response, 4 * 1024 * 1024).await.ok()??;
+        let catalog: Catalog = serde_json::from_slice(&body).ok()?;
+        let namespace = match self.path.rsplit_once('/') {
+            Some((namespace, _)) => format!("{namespace}/"),
+            None => String::new(),
+        };
+        Some(
+            catalog
+                .repositories
+                .iter()
+                .filter_map(|name| name.strip_prefix(&namespace))
+                .filter(|rest| !rest.contains('/'))
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+
     async fn resolve_tag(&self, tag: &str) -> Result<Option<Digest>, RegistryError> {
         let registry = self.registry()?;
         let context = self.context(registry, "resolve tag");

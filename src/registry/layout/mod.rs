@@ -268,6 +268,31 @@ impl Repository for LayoutRepository {
             .unwrap_or_default())
     }
 
+    async fn exists(&self) -> Result<bool, RegistryError> {
+        Ok(tokio::fs::metadata(self.dir()?.join("oci-layout"))
+            .await
+            .is_ok())
+    }
+
+    /// The other layouts in the same folder (`oci:dev/gateway` sits beside
+    /// `oci:dev/datastorage`).
+    async fn neighbours(&self) -> Option<Vec<String>> {
+        let parent = self.dir().ok()?.parent()?.to_path_buf();
+        let mut entries = tokio::fs::read_dir(&parent).await.ok()?;
+        let mut names = Vec::new();
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            if tokio::fs::metadata(entry.path().join("oci-layout"))
+                .await
+                .is_ok()
+                && let Some(name) = entry.file_name().to_str()
+            {
+                names.push(name.to_string());
+            }
+        }
+        names.sort();
+        Some(names)
+    }
+
     async fn resolve_tag(&self, tag: &str) -> Result<Option<Digest>, RegistryError> {
         Ok(self
             .read_index()
