@@ -260,6 +260,12 @@ impl Connector {
         &self.distribution
     }
 
+    /// Says that this run will write the repository at `location`: its
+    /// reads ask the token its writes need, and one token serves both.
+    pub fn will_write(&self, location: &RepositoryLocation) {
+        self.distribution.will_write(location);
+    }
+
     /// Requests sent so far, by HTTP method.
     pub fn request_counts(&self) -> distribution::RequestCounts {
         self.distribution.request_counts()

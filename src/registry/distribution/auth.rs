@@ -6,6 +6,11 @@
 //! Credentials are per repository, not per host: a containers `auth.json`
 //! may hold different keys for `host/team-a` and `host/team-b`. A token is
 //! therefore only reused for the credential that fetched it.
+//!
+//! Token fetches for different scopes run at once (Quay's `/v2/auth` spends
+//! ~0.3 s in bcrypt per token); requests waiting for the same scope share
+//! one fetch. A repository that will be written asks one `pull,push` token
+//! for its reads and writes alike instead of a pull token and then another.
 
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
@@ -17,7 +22,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,23 +45,29 @@ pub(crate) struct AuthState {
     /// What the registry asked for in its last challenge; `None` until then,
     /// and requests go out anonymously.
     challenge: std::sync::Mutex<Option<Challenge>>,
-    /// Bearer tokens by credential identity and space-joined scopes. Held
-    /// across a token fetch so that concurrent requests wait for one fetch
-    /// instead of each making their own.
-    tokens: tokio::sync::Mutex<HashMap<String, Token>>,
+    /// Bearer tokens by credential identity and space-joined scopes. The map
+    /// lock is held only to find a slot; a slot's lock is held across its
+    /// token fetch, so that concurrent requests for the same scopes wait for
+    /// one fetch while other scopes' fetches go ahead.
+    tokens: std::sync::Mutex<HashMap<String, Arc<TokenSlot>>>,
+    /// Repository paths this run will write: their pull scope is asked as
+    /// `pull,push`, so one token serves both.
+    written: std::sync::Mutex<HashSet<String>>,
 }
+
+type TokenSlot = tokio::sync::Mutex<Option<Token>>;
 
 type CredentialCell = tokio::sync::OnceCell<Result<Lookup, String>>;
 
 /// What a request needs before it is sent.
-pub(crate) enum Authorize<'a> {
+pub(crate) enum Authorize {
     /// This `Authorization` header, or none (anonymous).
     Header(Option<HeaderValue>),
     /// A bearer token that must be fetched first: send `request` to the
     /// token realm, then give its answer to `pending`.
     Token {
         request: Box<TokenRequest>,
-        pending: PendingToken<'a>,
+        pending: PendingToken,
     },
 }
 
@@ -69,11 +80,12 @@ pub(crate) struct TokenRequest {
     pub authorization: Option<HeaderValue>,
 }
 
-/// A token being fetched. It holds the token cache, so that concurrent
-/// requests wait for this one fetch instead of each making their own.
-pub(crate) struct PendingToken<'a> {
-    tokens: tokio::sync::MutexGuard<'a, HashMap<String, Token>>,
-    key: String,
+/// A token being fetched. It holds its scopes' slot, so that concurrent
+/// requests for the same scopes wait for this one fetch instead of each
+/// making their own; dropped unfinished (a failed fetch), the next waiter
+/// fetches.
+pub(crate) struct PendingToken {
+    slot: tokio::sync::OwnedMutexGuard<Option<Token>>,
 }
 
 /// The token realm's answers are small JSON documents; a longer body is not one.
@@ -88,7 +100,7 @@ pub(crate) fn token_context<'a>(context: &Context<'a>) -> Context<'a> {
     }
 }
 
-impl PendingToken<'_> {
+impl PendingToken {
     /// Reads the realm's successful answer (`None`: longer than
     /// [`MAX_TOKEN_ANSWER`]), caches the token and returns its header.
     pub fn finish(
@@ -98,7 +110,7 @@ impl PendingToken<'_> {
     ) -> Result<HeaderValue, RegistryError> {
         let token = Token::from_answer(body, token_context)?;
         let header = bearer_header(&token.value);
-        self.tokens.insert(self.key, token);
+        *self.slot = Some(token);
         Ok(header)
     }
 }
@@ -120,17 +132,48 @@ impl AuthState {
             credentials: std::sync::Mutex::new(HashMap::new()),
             helpers: HelperCache::default(),
             challenge: std::sync::Mutex::new(None),
-            tokens: tokio::sync::Mutex::new(HashMap::new()),
+            tokens: std::sync::Mutex::new(HashMap::new()),
+            written: std::sync::Mutex::new(HashSet::new()),
         }
     }
 
-    fn credential_cell(&self, repository: &str) -> Arc<CredentialCell> {
-        self.credentials
+    /// Says that this run will write `repository`: its reads then ask the
+    /// `pull,push` token its writes need, and one token serves both.
+    pub fn will_write(&self, repository: &str) {
+        self.written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(repository.to_string())
-            .or_default()
-            .clone()
+            .insert(repository.to_string());
+    }
+
+    /// `scopes` with the pull scope of a repository this run writes widened
+    /// to `pull,push`, in their order and without repeats.
+    fn effective_scopes(&self, scopes: &[String]) -> Vec<String> {
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut effective: Vec<String> = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let widened = scope
+                .strip_prefix("repository:")
+                .and_then(|rest| rest.strip_suffix(":pull"))
+                .filter(|path| written.contains(*path))
+                .map(|path| format!("repository:{path}:pull,push"))
+                .unwrap_or_else(|| scope.clone());
+            if !effective.contains(&widened) {
+                effective.push(widened);
+            }
+        }
+        effective
+    }
+
+    fn token_slot(&self, key: &str) -> Arc<TokenSlot> {
+        shared_entry(&self.tokens, key)
+    }
+
+    fn credential_cell(&self, repository: &str) -> Arc<CredentialCell> {
+        shared_entry(&self.credentials, repository)
     }
 
     /// The lookup already made for `repository`, if any.
@@ -193,7 +236,7 @@ impl AuthState {
         host: &str,
         scopes: &[String],
         context: &Context<'_>,
-    ) -> Result<Authorize<'_>, RegistryError> {
+    ) -> Result<Authorize, RegistryError> {
         match self.current_challenge() {
             None => Ok(Authorize::Header(None)),
             Some(Challenge::Basic) => {
@@ -211,12 +254,15 @@ impl AuthState {
                 scope,
             }) => {
                 let lookup = self.lookup_or_error(host, context).await?;
-                let key = token_key(&lookup, scopes);
-                let tokens = self.tokens.lock().await;
-                if let Some(token) = tokens.get(&key).filter(|t| t.valid_until > Instant::now()) {
+                let scopes = self.effective_scopes(scopes);
+                let slot = self
+                    .token_slot(&token_key(&lookup, &scopes))
+                    .lock_owned()
+                    .await;
+                if let Some(token) = slot.as_ref().filter(|t| t.valid_until > Instant::now()) {
                     return Ok(Authorize::Header(Some(bearer_header(&token.value))));
                 }
-                let mut wanted = scopes.to_vec();
+                let mut wanted = scopes;
                 if let Some(scope) = scope.filter(|scope| !wanted.contains(scope)) {
                     wanted.push(scope);
                 }
@@ -224,18 +270,20 @@ impl AuthState {
                     TokenRequest::new(&lookup, &realm, service.as_deref(), &wanted, context)?;
                 Ok(Authorize::Token {
                     request: Box::new(request),
-                    pending: PendingToken { tokens, key },
+                    pending: PendingToken { slot },
                 })
             }
         }
     }
 
-    /// Records a 401's challenge; `true` if a retry can now succeed.
+    /// Records a 401's challenge to a request sent with `refused` as its
+    /// `Authorization`; `true` if a retry can now succeed.
     pub async fn on_challenge(
         &self,
         challenge: Challenge,
         repository: &str,
         scopes: &[String],
+        refused: Option<&HeaderValue>,
     ) -> Result<bool, RegistryError> {
         let previous = self
             .challenge
@@ -244,9 +292,19 @@ impl AuthState {
             .replace(challenge.clone());
         match challenge {
             Challenge::Bearer { .. } => {
-                // The cached token (if any) was refused: fetch a fresh one.
-                if let Some(Ok(lookup)) = self.known(repository) {
-                    self.tokens.lock().await.remove(&token_key(&lookup, scopes));
+                // The cached token was refused: fetch a fresh one. Only that
+                // token: another request may have cached a newer one since
+                // (e.g. while this one was answered anonymously).
+                if let (Some(Ok(lookup)), Some(refused)) = (self.known(repository), refused) {
+                    let key = token_key(&lookup, &self.effective_scopes(scopes));
+                    let slot = self.token_slot(&key);
+                    let mut slot = slot.lock().await;
+                    if slot
+                        .as_ref()
+                        .is_some_and(|token| bearer_header(&token.value) == refused)
+                    {
+                        *slot = None;
+                    }
                 }
                 Ok(true)
             }
@@ -380,6 +438,16 @@ impl Token {
             valid_until: Instant::now() + lifetime.saturating_sub(EXPIRY_MARGIN),
         })
     }
+}
+
+/// The entry for `key` in `map`, made empty if absent; shared, so that it
+/// can be awaited without holding the map's lock.
+fn shared_entry<T: Default>(map: &std::sync::Mutex<HashMap<String, Arc<T>>>, key: &str) -> Arc<T> {
+    map.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(key.to_string())
+        .or_default()
+        .clone()
 }
 
 fn describe_lookup(lookup: Option<Result<Lookup, String>>) -> String {

@@ -189,6 +189,15 @@ impl DistributionClient {
         self.counters.snapshot()
     }
 
+    /// Says that this run will write the repository at `location`, so that
+    /// one `pull,push` token serves its reads and writes (a layout location
+    /// needs none).
+    pub fn will_write(&self, location: &RepositoryLocation) {
+        if let RepositoryLocation::Remote { scheme, host, path } = location {
+            self.registry(*scheme, host).auth.will_write(path);
+        }
+    }
+
     fn registry(&self, scheme: Scheme, host: &str) -> Arc<Registry> {
         // A poisoned lock only means another thread panicked while inserting;
         // the map itself is still usable.
