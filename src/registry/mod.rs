@@ -260,10 +260,10 @@ impl Connector {
         &self.distribution
     }
 
-    /// Says that this run will write the repository at `location`: its
-    /// reads ask the token its writes need, and one token serves both.
-    pub fn will_write(&self, location: &RepositoryLocation) {
-        self.distribution.will_write(location);
+    /// Says that this run will write the repository at `location`, copying
+    /// from `source`: one token then serves its reads, writes and mounts.
+    pub fn will_write(&self, location: &RepositoryLocation, source: &RepositoryLocation) {
+        self.distribution.will_write(location, source);
     }
 
     /// Requests sent so far, by HTTP method.

@@ -434,7 +434,7 @@ async fn a_repository_that_will_be_written_asks_one_token_for_reads_and_writes()
         ..
     } = bearer_fake(&["prod/app"], Duration::ZERO).await;
     let location = fake.location("prod/app");
-    connector.will_write(&location);
+    connector.will_write(&location, &fake.location("dev/app"));
     let repository = connector.open(&location);
     assert_eq!(
         repository.resolve_tag("v1.0.0").await.expect("resolve"),
@@ -447,7 +447,7 @@ async fn a_repository_that_will_be_written_asks_one_token_for_reads_and_writes()
     assert_eq!(
         fake.token_requests.load(Relaxed),
         1,
-        "the pull,push token serves the reads too"
+        "one token serves the reads and the writes (and mounts: a unit test in auth.rs)"
     );
     assert_eq!(connector.request_counts().token, 1);
 }

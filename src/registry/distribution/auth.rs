@@ -9,8 +9,9 @@
 //!
 //! Token fetches for different scopes run at once (Quay's `/v2/auth` spends
 //! ~0.3 s in bcrypt per token); requests waiting for the same scope share
-//! one fetch. A repository that will be written asks one `pull,push` token
-//! for its reads and writes alike instead of a pull token and then another.
+//! one fetch. A repository that will be written asks one token for its
+//! reads, writes and mounts alike (`pull,push` on it, `pull` on the
+//! repository its blobs are mounted from) instead of one token for each.
 
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
@@ -22,7 +23,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,9 +51,10 @@ pub(crate) struct AuthState {
     /// token fetch, so that concurrent requests for the same scopes wait for
     /// one fetch while other scopes' fetches go ahead.
     tokens: std::sync::Mutex<HashMap<String, Arc<TokenSlot>>>,
-    /// Repository paths this run will write: their pull scope is asked as
-    /// `pull,push`, so one token serves both.
-    written: std::sync::Mutex<HashSet<String>>,
+    /// Repository paths this run will write, each with the path on this
+    /// host its blobs are mounted from: their scopes are widened so that one
+    /// token serves reads, writes and mounts.
+    written: std::sync::Mutex<HashMap<String, Option<String>>>,
 }
 
 type TokenSlot = tokio::sync::Mutex<Option<Token>>;
@@ -133,21 +135,24 @@ impl AuthState {
             helpers: HelperCache::default(),
             challenge: std::sync::Mutex::new(None),
             tokens: std::sync::Mutex::new(HashMap::new()),
-            written: std::sync::Mutex::new(HashSet::new()),
+            written: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    /// Says that this run will write `repository`: its reads then ask the
-    /// `pull,push` token its writes need, and one token serves both.
-    pub fn will_write(&self, repository: &str) {
+    /// Says that this run will write `repository`, mounting blobs from
+    /// `mounted_from` (a path on this host): its requests then ask the one
+    /// token its reads, writes and mounts need. The first source said wins.
+    pub fn will_write(&self, repository: &str, mounted_from: Option<&str>) {
         self.written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(repository.to_string());
+            .entry(repository.to_string())
+            .or_insert_with(|| mounted_from.map(str::to_string));
     }
 
-    /// `scopes` with the pull scope of a repository this run writes widened
-    /// to `pull,push`, in their order and without repeats.
+    /// `scopes` with each scope on a repository this run writes widened to
+    /// `pull,push` on it and `pull` on its mount source, in their order and
+    /// without repeats.
     fn effective_scopes(&self, scopes: &[String]) -> Vec<String> {
         let written = self
             .written
@@ -155,14 +160,24 @@ impl AuthState {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut effective: Vec<String> = Vec::with_capacity(scopes.len());
         for scope in scopes {
-            let widened = scope
+            let path = scope
                 .strip_prefix("repository:")
-                .and_then(|rest| rest.strip_suffix(":pull"))
-                .filter(|path| written.contains(*path))
-                .map(|path| format!("repository:{path}:pull,push"))
-                .unwrap_or_else(|| scope.clone());
-            if !effective.contains(&widened) {
-                effective.push(widened);
+                .and_then(|rest| rest.rsplit_once(':'))
+                .map(|(path, _actions)| path);
+            let widened = match path.and_then(|path| Some((path, written.get(path)?))) {
+                Some((path, source)) => std::iter::once(format!("repository:{path}:pull,push"))
+                    .chain(
+                        source
+                            .iter()
+                            .map(|source| format!("repository:{source}:pull")),
+                    )
+                    .collect(),
+                None => vec![scope.clone()],
+            };
+            for scope in widened {
+                if !effective.contains(&scope) {
+                    effective.push(scope);
+                }
             }
         }
         effective
@@ -498,6 +513,32 @@ mod tests {
     fn form_encoding_escapes_reserved_characters() {
         let encoded = form_encode(&[("scope", "repository:a/b:pull,push x".to_string())]);
         assert_eq!(encoded, "scope=repository%3Aa%2Fb%3Apull%2Cpush+x");
+    }
+
+    #[test]
+    fn a_written_repository_asks_one_scope_set_for_reads_writes_and_mounts() {
+        let auth = AuthState::new(CredentialEnv::default());
+        auth.will_write("prod/app", Some("dev/app"));
+        let scopes = |list: &[&str]| -> Vec<String> {
+            auth.effective_scopes(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let one = ["repository:prod/app:pull,push", "repository:dev/app:pull"];
+        assert_eq!(scopes(&["repository:prod/app:pull"]), one);
+        assert_eq!(scopes(&["repository:prod/app:pull,push"]), one);
+        assert_eq!(
+            scopes(&["repository:prod/app:pull,push", "repository:dev/app:pull"]),
+            one
+        );
+        // The source's own reads, and repositories not written, are unchanged.
+        assert_eq!(
+            scopes(&["repository:dev/app:pull"]),
+            ["repository:dev/app:pull"]
+        );
+        auth.will_write("prod/solo", None);
+        assert_eq!(
+            scopes(&["repository:prod/solo:pull"]),
+            ["repository:prod/solo:pull,push"]
+        );
     }
 
     #[test]
