@@ -6,14 +6,15 @@
 # from Quay's access log. Not run in CI.
 #
 #   bench/quay.sh [--reps 3] [--services 10] [--versions 2] [--base-mib 8] [--layer-mib 1]
-#                 [--debug] [--quayside-only]
+#                 [--debug] [--quayside-only] [--keep]
 # --debug: a debug build (quicker to build; Quay's bcrypt dominates the wall
 # time anyway). --quayside-only: skip the signed loop (~150 s a repetition),
 # for before/after comparisons of quayside. QUAYSIDE_BIN=path measures that
 # binary instead of the one built here; QUAYSIDE_BASELINE=path measures that
-# one too, in the same run (e.g. the previous commit's build).
+# one too, in the same run (e.g. the previous commit's build). --keep keeps
+# the scratch directory (Quay's access log: $WORK/quay/access.log).
 set -euo pipefail
-REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7 PROFILE=release LOOP=1
+REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7 PROFILE=release LOOP=1 KEEP=0
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 # shellcheck source=bench/lib.sh
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
         --layer-mib) LAYER_MIB=$2; shift 2 ;;
         --debug) PROFILE=debug; shift ;;
         --quayside-only) LOOP=0; shift ;;
+        --keep) KEEP=1; shift ;;
         *) echo "bench/quay.sh: unknown option $1" >&2; exit 1 ;;
     esac
 done
@@ -45,7 +47,10 @@ WORK=$(mktemp -d /tmp/quayside-bench-quay.XXXXXX)
 chmod 755 "$WORK" # PostgreSQL runs as user postgres and must reach $WORK/quay/pg
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export QUAY_SECURITY_WORKER=0 QUAY_WORK=$WORK/quay QUAY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) CLAIR_PORT=$(free_port)
-cleanup() { "$ROOT/scripts/quay/stop.sh"; rm -rf "$WORK"; }
+cleanup() {
+    "$ROOT/scripts/quay/stop.sh"
+    if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
 trap cleanup EXIT INT TERM
 log "starting Quay on 127.0.0.1:$QUAY_PORT"
 "$ROOT/scripts/quay/start.sh" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; exit 1; }
