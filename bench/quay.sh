@@ -6,8 +6,15 @@
 # from Quay's access log. Not run in CI.
 #
 #   bench/quay.sh [--reps 3] [--services 10] [--versions 2] [--base-mib 8] [--layer-mib 1]
+#                 [--debug] [--quayside-only] [--keep]
+# --debug: a debug build (quicker to build; Quay's bcrypt dominates the wall
+# time anyway). --quayside-only: skip the signed loop (~150 s a repetition),
+# for before/after comparisons of quayside. QUAYSIDE_BIN=path measures that
+# binary instead of the one built here; QUAYSIDE_BASELINE=path measures that
+# one too, in the same run (e.g. the previous commit's build). --keep keeps
+# the scratch directory (Quay's access log: $WORK/quay/access.log).
 set -euo pipefail
-REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7
+REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7 PROFILE=release LOOP=1 KEEP=0
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 # shellcheck source=bench/lib.sh
@@ -19,6 +26,9 @@ while [ $# -gt 0 ]; do
         --versions) VERSIONS=$2; shift 2 ;;
         --base-mib) BASE_MIB=$2; shift 2 ;;
         --layer-mib) LAYER_MIB=$2; shift 2 ;;
+        --debug) PROFILE=debug; shift ;;
+        --quayside-only) LOOP=0; shift ;;
+        --keep) KEEP=1; shift ;;
         *) echo "bench/quay.sh: unknown option $1" >&2; exit 1 ;;
     esac
 done
@@ -26,15 +36,21 @@ log() { echo "[bench-quay $(date +%T)] $*" >&2; }
 SKOPEO_SIGNED=${QUAYSIDE_SIGSTORE_SKOPEO:-${XDG_CACHE_HOME:-$HOME/.cache}/quayside/tools/skopeo-sigstore}
 [ -x "$SKOPEO_SIGNED" ] || { echo "no upstream skopeo at $SKOPEO_SIGNED: run scripts/test once" >&2; exit 1; }
 
-(cd "$ROOT" && cargo build --release --locked --bin quayside --example bench_workload)
+PROFILE_FLAG=--release
+[ "$PROFILE" = release ] || PROFILE_FLAG=
+# shellcheck disable=SC2086 # an empty flag is no argument
+(cd "$ROOT" && cargo build $PROFILE_FLAG --locked --bin quayside --example bench_workload)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-QUAYSIDE=$TARGET_DIR/release/quayside
+QUAYSIDE=${QUAYSIDE_BIN:-$TARGET_DIR/$PROFILE/quayside}
 
 WORK=$(mktemp -d /tmp/quayside-bench-quay.XXXXXX)
 chmod 755 "$WORK" # PostgreSQL runs as user postgres and must reach $WORK/quay/pg
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export QUAY_SECURITY_WORKER=0 QUAY_WORK=$WORK/quay QUAY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) CLAIR_PORT=$(free_port)
-cleanup() { "$ROOT/scripts/quay/stop.sh"; rm -rf "$WORK"; }
+cleanup() {
+    "$ROOT/scripts/quay/stop.sh"
+    if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
 trap cleanup EXIT INT TERM
 log "starting Quay on 127.0.0.1:$QUAY_PORT"
 "$ROOT/scripts/quay/start.sh" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; exit 1; }
@@ -44,7 +60,7 @@ api() { curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: app
 org() { api POST organization/ "{\"name\":\"$1\",\"email\":\"$1@example.com\"}"; }
 
 log "workload: $SERVICES services x $VERSIONS versions"
-"$TARGET_DIR/release/examples/bench_workload" "$WORK/workload" --services "$SERVICES" --versions "$VERSIONS" \
+"$TARGET_DIR/$PROFILE/examples/bench_workload" "$WORK/workload" --services "$SERVICES" --versions "$VERSIONS" \
     --base-mib "$BASE_MIB" --layer-mib "$LAYER_MIB" --big-layer-mib 0 --seed "$SEED"
 ROWS=$WORK/workload/workload.tsv
 org dev
@@ -71,17 +87,18 @@ signed_loop() { # TARGET_ORG
 }
 export -f signed_loop; export H WORK SKOPEO_SIGNED ROWS
 
-printf '| run | tool | scenario | wall s | requests | per image |\n|---|---|---|---:|---:|---:|\n'
+printf '| run | tool | scenario | wall s | requests | per image | of them /v2/auth |\n|---|---|---|---:|---:|---:|---:|\n'
 measure() { # REP TOOL SCENARIO COMMAND...
-    local rep=$1 tool=$2 scenario=$3 before after wall
+    local rep=$1 tool=$2 scenario=$3 before after wall auth
     shift 3
     before=$(wc -l <"$QUAY_WORK/access.log")
     /usr/bin/time -f %e -o "$WORK/t" "$@" >"$WORK/out" 2>&1 || { cat "$WORK/out" >&2; exit 1; }
     sleep 0.3
     after=$(wc -l <"$QUAY_WORK/access.log")
     wall=$(cat "$WORK/t")
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$rep" "$tool" "$scenario" "$wall" "$((after - before))" \
-        "$(python3 -c "print(round($((after - before))/$IMAGES, 1))")"
+    auth=$(sed -n "$((before + 1)),${after}p" "$QUAY_WORK/access.log" | grep -c ' /v2/auth ' || true)
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$rep" "$tool" "$scenario" "$wall" "$((after - before))" \
+        "$(python3 -c "print(round($((after - before))/$IMAGES, 1))")" "$auth"
 }
 for rep in $(seq "$REPS"); do
     org "q$rep"; org "s$rep"
@@ -90,6 +107,14 @@ for rep in $(seq "$REPS"); do
     measure "$rep" quayside "apply (create + sign $IMAGES images)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
     measure "$rep" quayside "apply again (nothing to do)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
     measure "$rep" quayside "plan --detailed-exitcode" "$QUAYSIDE" plan -f "$WORK/q$rep.toml" --detailed-exitcode
+    if [ -n "${QUAYSIDE_BASELINE:-}" ]; then
+        org "b$rep"
+        releases_toml "http://$H/dev" "http://$H/b$rep" "$ROWS" "$WORK/b$rep.toml"
+        measure "$rep" "quayside (baseline)" "apply (create + sign $IMAGES images)" "$QUAYSIDE_BASELINE" apply -f "$WORK/b$rep.toml"
+        measure "$rep" "quayside (baseline)" "apply again (nothing to do)" "$QUAYSIDE_BASELINE" apply -f "$WORK/b$rep.toml"
+        measure "$rep" "quayside (baseline)" "plan --detailed-exitcode" "$QUAYSIDE_BASELINE" plan -f "$WORK/b$rep.toml" --detailed-exitcode
+    fi
+    [ "$LOOP" = 1 ] || continue
     measure "$rep" "signed skopeo loop" "copy + sign $IMAGES images" bash -c "signed_loop s$rep"
     measure "$rep" "signed skopeo loop" "again" bash -c "signed_loop s$rep"
 done

@@ -4,7 +4,9 @@
 #
 #   bench/run.sh [--reps 3] [--latency-ms 0,20] [--services 10] [--versions 2]
 #                [--base-mib 8] [--layer-mib 1] [--big-layer-mib 0] [--seed 7]
-#                [--out bench/results.md] [--keep]
+#                [--out bench/results.md] [--keep] [--debug]
+# --debug: a debug build of quayside (quicker to build, slower to run; for
+# checking the script and request counts, not for wall-time targets).
 set -euo pipefail
 
 REPS=3 LATENCIES=0,20 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 BIG_MIB=0 SEED=7
@@ -13,7 +15,7 @@ ROOT=$(dirname "$HERE")
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 OUT=$HERE/results.md
-KEEP=0
+KEEP=0 PROFILE=release
 while [ $# -gt 0 ]; do
     case $1 in
         --reps) REPS=$2; shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
         --seed) SEED=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --keep) KEEP=1; shift ;;
+        --debug) PROFILE=debug; shift ;;
         *) echo "bench/run.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
     esac
 done
@@ -42,12 +45,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -qq && $SUDO apt-get install -y -qq "${missing[@]}"
 fi
-log "building quayside and the bench examples (release)"
-(cd "$ROOT" && cargo build --release --locked --bin quayside --example bench_workload --example latency_proxy)
+log "building quayside and the bench examples ($PROFILE)"
+PROFILE_FLAG=--release
+[ "$PROFILE" = release ] || PROFILE_FLAG=
+# shellcheck disable=SC2086 # an empty flag is no argument
+(cd "$ROOT" && cargo build $PROFILE_FLAG --locked --bin quayside --example bench_workload --example latency_proxy)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-QUAYSIDE=$TARGET_DIR/release/quayside
-WORKLOAD=$TARGET_DIR/release/examples/bench_workload
-PROXY=$TARGET_DIR/release/examples/latency_proxy
+QUAYSIDE=$TARGET_DIR/$PROFILE/quayside
+WORKLOAD=$TARGET_DIR/$PROFILE/examples/bench_workload
+PROXY=$TARGET_DIR/$PROFILE/examples/latency_proxy
 
 # --- processes we start, stopped by PID on any exit -----------------------------
 WORK=$(mktemp -d /tmp/quayside-bench.XXXXXX)
@@ -115,6 +121,26 @@ done <"$ROWS"
 
 copy_demo_keys "$ROOT" "$WORK"
 
+# The signed loop users run today (issue 18): upstream skopeo with sigstore,
+# one process per release, signing with a sigstore key into the legacy `.sig`
+# tags (like quayside). The baseline for signed promotion; the unsigned
+# Debian skopeo loop stays as a second row.
+SKOPEO_SIGNED=${QUAYSIDE_SIGSTORE_SKOPEO:-${XDG_CACHE_HOME:-$HOME/.cache}/quayside/tools/skopeo-sigstore}
+[ -x "$SKOPEO_SIGNED" ] || { echo "bench/run.sh: no upstream skopeo at $SKOPEO_SIGNED: run scripts/test once (it builds it)" >&2; exit 1; }
+mkdir -p "$WORK/registries.d"
+printf 'default-docker:\n  use-sigstore-attachments: true\n' >"$WORK/registries.d/any.yaml"
+printf 'bench-passphrase' >"$WORK/pass.txt"
+"$SKOPEO_SIGNED" generate-sigstore-key --output-prefix "$WORK/loop" --passphrase-file "$WORK/pass.txt" >/dev/null
+signed_promote() { # SOURCE_HOST TARGET_HOST ROWS
+    while IFS=$'\t' read -r svc devtag tag _; do
+        "$SKOPEO_SIGNED" --registries.d "$WORK/registries.d" copy -q --all --preserve-digests \
+            --src-tls-verify=false --dest-tls-verify=false \
+            --sign-by-sigstore-private-key "$WORK/loop.private" --sign-passphrase-file "$WORK/pass.txt" \
+            "docker://$1/dev/$svc:$devtag" "docker://$2/prod/$svc:$tag"
+    done <"$3"
+}
+export -f signed_promote; export SKOPEO_SIGNED WORK
+
 # The shell loop a user would write: one skopeo copy per release.
 skopeo_promote() { # SOURCE_HOST TARGET_HOST ROWS
     while IFS=$'\t' read -r svc devtag tag _; do
@@ -174,12 +200,17 @@ for latency in "${LATENCY_LIST[@]}"; do
         measure "$latency" c quayside "$rep" "$QUAYSIDE" apply -f "$WORK/same.toml"
         measure "$latency" d quayside "$rep" "$QUAYSIDE" plan -f "$WORK/same.toml" --detailed-exitcode
         reset_targets
+        measure "$latency" a signed-loop "$rep" bash -c "signed_promote $D $D $WORK/main.tsv"
+        measure "$latency" c signed-loop "$rep" bash -c "signed_promote $D $D $WORK/main.tsv"
+        reset_targets
         measure "$latency" a skopeo "$rep" bash -c "skopeo_promote $D $D $WORK/main.tsv"
         measure "$latency" c skopeo "$rep" bash -c "skopeo_promote $D $D $WORK/main.tsv"
         measure "$latency" d skopeo "$rep" bash -c "skopeo_check $D $WORK/main.tsv"
         # (b) to the second registry.
         reset_targets
         measure "$latency" b quayside "$rep" "$QUAYSIDE" apply -f "$WORK/cross.toml"
+        reset_targets
+        measure "$latency" b signed-loop "$rep" bash -c "signed_promote $D $P $WORK/main.tsv"
         reset_targets
         measure "$latency" b skopeo "$rep" bash -c "skopeo_promote $D $P $WORK/main.tsv"
         if [ -s "$WORK/big.tsv" ]; then
@@ -193,6 +224,6 @@ for latency in "${LATENCY_LIST[@]}"; do
 done
 
 python3 "$HERE/report.py" "$MEASURES" "$WORK/dev.log" "$WORK/prod2.log" "$IMAGES" \
-    "S=$SERVICES V=$VERSIONS base=${BASE_MIB}MiB layers=${LAYER_MIB}MiB big=${BIG_MIB}MiB seed=$SEED reps=$REPS" \
+    "S=$SERVICES V=$VERSIONS base=${BASE_MIB}MiB layers=${LAYER_MIB}MiB big=${BIG_MIB}MiB seed=$SEED reps=$REPS build=$PROFILE" \
     | tee "$OUT"
 log "table written to $OUT"

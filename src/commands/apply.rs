@@ -39,6 +39,11 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         strict: false,
     };
     let connector = connector(concurrency);
+    // apply writes every target it plans for: one token for its reads,
+    // writes and mounts instead of a pull, a push and a mount token.
+    for service in &desired.services {
+        connector.will_write(&service.target, &service.source);
+    }
     // With --base every release is still checked (full): apply must make the
     // registries match the whole file, and the history rules still refuse.
     let base = args.base.as_deref().map(|rev| (rev, true));

@@ -273,6 +273,12 @@ impl Connector {
         &self.distribution
     }
 
+    /// Says that this run will write the repository at `location`, copying
+    /// from `source`: one token then serves its reads, writes and mounts.
+    pub fn will_write(&self, location: &RepositoryLocation, source: &RepositoryLocation) {
+        self.distribution.will_write(location, source);
+    }
+
     /// Requests sent so far, by HTTP method.
     pub fn request_counts(&self) -> distribution::RequestCounts {
         self.distribution.request_counts()

@@ -342,16 +342,29 @@ async fn basic_auth_uses_docker_config_and_never_shows_the_password() {
     );
 }
 
-#[tokio::test]
-async fn bearer_tokens_are_fetched_once_per_scope() {
+/// A bearer-token fake whose realm wants `robot` / `token-secret` and takes
+/// `token_delay` per token, holding one image tagged `v1.0.0` in each of
+/// `repositories`, with a connector that has those credentials.
+struct BearerFake {
+    fake: FakeRegistry,
+    _config: tempfile::TempDir,
+    connector: Connector,
+    manifest: quayside::registry::RawManifest,
+    blobs: Vec<(Digest, Bytes)>,
+}
+
+async fn bearer_fake(repositories: &[&str], token_delay: std::time::Duration) -> BearerFake {
     let fake = FakeRegistry::start(FakeConfig {
         bearer: true,
         realm_credentials: Some(("robot".into(), "token-secret".into())),
+        token_delay,
         ..FakeConfig::default()
     })
     .await;
     let (manifest, blobs) = single_image("bearer", ("linux", "amd64"));
-    fake.seed_manifest("prod/app", OCI_MANIFEST, &manifest.bytes, Some("v1.0.0"));
+    for repository in repositories {
+        fake.seed_manifest(repository, OCI_MANIFEST, &manifest.bytes, Some("v1.0.0"));
+    }
     for (_, bytes) in &blobs {
         fake.seed_blob(bytes);
     }
@@ -363,6 +376,91 @@ async fn bearer_tokens_are_fetched_once_per_scope() {
         },
         ..quick_retry_options()
     });
+    BearerFake {
+        fake,
+        _config: config,
+        connector,
+        manifest,
+        blobs,
+    }
+}
+
+/// Issue 18: the token cache was locked across each fetch, so on Quay
+/// (~0.3 s of bcrypt per `/v2/auth`) every repository's token waited for
+/// the one before.
+#[tokio::test]
+async fn token_fetches_for_different_scopes_overlap_and_one_scope_fetches_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let names = ["prod/a", "prod/b", "prod/c", "prod/d"];
+    let BearerFake {
+        fake,
+        _config,
+        connector,
+        manifest,
+        ..
+    } = bearer_fake(&names, Duration::from_millis(300)).await;
+    let digest = manifest.digest;
+    let repositories: Vec<_> = names
+        .iter()
+        .map(|name| connector.open(&fake.location(name)))
+        .collect();
+    // Two requests per repository at once: each scope is fetched once, and
+    // the four fetches overlap.
+    let resolved = futures::future::join_all(
+        repositories
+            .iter()
+            .chain(repositories.iter())
+            .map(|repository| repository.resolve_tag("v1.0.0")),
+    )
+    .await;
+    for found in resolved {
+        assert_eq!(found.expect("resolve"), Some(digest.clone()));
+    }
+    assert_eq!(fake.token_requests.load(Relaxed), 4, "one token per scope");
+    assert!(
+        fake.max_tokens_in_flight.load(Relaxed) > 1,
+        "token fetches for different scopes ran one after another"
+    );
+}
+
+#[tokio::test]
+async fn a_repository_that_will_be_written_asks_one_token_for_reads_and_writes() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let BearerFake {
+        fake,
+        _config,
+        connector,
+        manifest,
+        ..
+    } = bearer_fake(&["prod/app"], Duration::ZERO).await;
+    let location = fake.location("prod/app");
+    connector.will_write(&location, &fake.location("dev/app"));
+    let repository = connector.open(&location);
+    assert_eq!(
+        repository.resolve_tag("v1.0.0").await.expect("resolve"),
+        Some(manifest.digest.clone())
+    );
+    repository
+        .put_manifest(&manifest, Some("v1.0.1"))
+        .await
+        .expect("push");
+    assert_eq!(
+        fake.token_requests.load(Relaxed),
+        1,
+        "one token serves the reads and the writes (and mounts: a unit test in auth.rs)"
+    );
+    assert_eq!(connector.request_counts().token, 1);
+}
+
+#[tokio::test]
+async fn bearer_tokens_are_fetched_once_per_scope() {
+    let BearerFake {
+        fake,
+        _config,
+        connector,
+        manifest,
+        blobs,
+    } = bearer_fake(&["prod/app"], Duration::ZERO).await;
     let repository = connector.open(&fake.location("prod/app"));
     assert_eq!(
         repository.resolve_tag("v1.0.0").await.expect("resolve"),

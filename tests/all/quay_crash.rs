@@ -6,10 +6,10 @@
 //! repository.
 //!
 //! Quay checks the admin's password (and the API's OAuth token) with bcrypt,
-//! about 0.3 s of a worker per token, and quayside fetches its tokens one
-//! after another: an apply of three releases takes several seconds here, so
-//! kill points run a few at a time, each with its own proxy, file and
-//! target organization.
+//! about 0.3 s of a worker per token (quayside fetches different scopes'
+//! tokens at once, but Quay has two workers): an apply of three releases
+//! takes seconds here, so kill points run a few at a time, each with its own
+//! proxy, file and target organization.
 
 use crate::support::git::git;
 use crate::support::promotion::run_async;
@@ -201,7 +201,7 @@ const CRASH_SEED: u64 = 0x9a7e;
 const CRASH_POINTS: usize = 6;
 /// Kill points run at once, each with its own proxy, file and organization:
 /// an apply on Quay mostly waits for Quay's bcrypt checks of the password
-/// (one per token, fetched one after another), which leaves room for others.
+/// (one per token), which leaves room for others.
 const CRASH_IN_FLIGHT: usize = 3;
 
 struct Crash {

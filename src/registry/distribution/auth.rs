@@ -6,6 +6,12 @@
 //! Credentials are per repository, not per host: a containers `auth.json`
 //! may hold different keys for `host/team-a` and `host/team-b`. A token is
 //! therefore only reused for the credential that fetched it.
+//!
+//! Token fetches for different scopes run at once (Quay's `/v2/auth` spends
+//! ~0.3 s in bcrypt per token); requests waiting for the same scope share
+//! one fetch. A repository that will be written asks one token for its
+//! reads, writes and mounts alike (`pull,push` on it, `pull` on the
+//! repository its blobs are mounted from) instead of one token for each.
 
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
@@ -40,23 +46,30 @@ pub(crate) struct AuthState {
     /// What the registry asked for in its last challenge; `None` until then,
     /// and requests go out anonymously.
     challenge: std::sync::Mutex<Option<Challenge>>,
-    /// Bearer tokens by credential identity and space-joined scopes. Held
-    /// across a token fetch so that concurrent requests wait for one fetch
-    /// instead of each making their own.
-    tokens: tokio::sync::Mutex<HashMap<String, Token>>,
+    /// Bearer tokens by credential identity and space-joined scopes. The map
+    /// lock is held only to find a slot; a slot's lock is held across its
+    /// token fetch, so that concurrent requests for the same scopes wait for
+    /// one fetch while other scopes' fetches go ahead.
+    tokens: std::sync::Mutex<HashMap<String, Arc<TokenSlot>>>,
+    /// Repository paths this run will write, each with the path on this
+    /// host its blobs are mounted from: their scopes are widened so that one
+    /// token serves reads, writes and mounts.
+    written: std::sync::Mutex<HashMap<String, Option<String>>>,
 }
+
+type TokenSlot = tokio::sync::Mutex<Option<Token>>;
 
 type CredentialCell = tokio::sync::OnceCell<Result<Lookup, String>>;
 
 /// What a request needs before it is sent.
-pub(crate) enum Authorize<'a> {
+pub(crate) enum Authorize {
     /// This `Authorization` header, or none (anonymous).
     Header(Option<HeaderValue>),
     /// A bearer token that must be fetched first: send `request` to the
     /// token realm, then give its answer to `pending`.
     Token {
         request: Box<TokenRequest>,
-        pending: PendingToken<'a>,
+        pending: PendingToken,
     },
 }
 
@@ -69,11 +82,12 @@ pub(crate) struct TokenRequest {
     pub authorization: Option<HeaderValue>,
 }
 
-/// A token being fetched. It holds the token cache, so that concurrent
-/// requests wait for this one fetch instead of each making their own.
-pub(crate) struct PendingToken<'a> {
-    tokens: tokio::sync::MutexGuard<'a, HashMap<String, Token>>,
-    key: String,
+/// A token being fetched. It holds its scopes' slot, so that concurrent
+/// requests for the same scopes wait for this one fetch instead of each
+/// making their own; dropped unfinished (a failed fetch), the next waiter
+/// fetches.
+pub(crate) struct PendingToken {
+    slot: tokio::sync::OwnedMutexGuard<Option<Token>>,
 }
 
 /// The token realm's answers are small JSON documents; a longer body is not one.
@@ -88,7 +102,7 @@ pub(crate) fn token_context<'a>(context: &Context<'a>) -> Context<'a> {
     }
 }
 
-impl PendingToken<'_> {
+impl PendingToken {
     /// Reads the realm's successful answer (`None`: longer than
     /// [`MAX_TOKEN_ANSWER`]), caches the token and returns its header.
     pub fn finish(
@@ -98,7 +112,7 @@ impl PendingToken<'_> {
     ) -> Result<HeaderValue, RegistryError> {
         let token = Token::from_answer(body, token_context)?;
         let header = bearer_header(&token.value);
-        self.tokens.insert(self.key, token);
+        *self.slot = Some(token);
         Ok(header)
     }
 }
@@ -120,17 +134,61 @@ impl AuthState {
             credentials: std::sync::Mutex::new(HashMap::new()),
             helpers: HelperCache::default(),
             challenge: std::sync::Mutex::new(None),
-            tokens: tokio::sync::Mutex::new(HashMap::new()),
+            tokens: std::sync::Mutex::new(HashMap::new()),
+            written: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
-    fn credential_cell(&self, repository: &str) -> Arc<CredentialCell> {
-        self.credentials
+    /// Says that this run will write `repository`, mounting blobs from
+    /// `mounted_from` (a path on this host): its requests then ask the one
+    /// token its reads, writes and mounts need. The first source said wins.
+    pub fn will_write(&self, repository: &str, mounted_from: Option<&str>) {
+        self.written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .entry(repository.to_string())
-            .or_default()
-            .clone()
+            .or_insert_with(|| mounted_from.map(str::to_string));
+    }
+
+    /// `scopes` with each scope on a repository this run writes widened to
+    /// `pull,push` on it and `pull` on its mount source, in their order and
+    /// without repeats.
+    fn effective_scopes(&self, scopes: &[String]) -> Vec<String> {
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut effective: Vec<String> = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let path = scope
+                .strip_prefix("repository:")
+                .and_then(|rest| rest.rsplit_once(':'))
+                .map(|(path, _actions)| path);
+            let widened = match path.and_then(|path| Some((path, written.get(path)?))) {
+                Some((path, source)) => std::iter::once(format!("repository:{path}:pull,push"))
+                    .chain(
+                        source
+                            .iter()
+                            .map(|source| format!("repository:{source}:pull")),
+                    )
+                    .collect(),
+                None => vec![scope.clone()],
+            };
+            for scope in widened {
+                if !effective.contains(&scope) {
+                    effective.push(scope);
+                }
+            }
+        }
+        effective
+    }
+
+    fn token_slot(&self, key: &str) -> Arc<TokenSlot> {
+        shared_entry(&self.tokens, key)
+    }
+
+    fn credential_cell(&self, repository: &str) -> Arc<CredentialCell> {
+        shared_entry(&self.credentials, repository)
     }
 
     /// The lookup already made for `repository`, if any.
@@ -193,7 +251,7 @@ impl AuthState {
         host: &str,
         scopes: &[String],
         context: &Context<'_>,
-    ) -> Result<Authorize<'_>, RegistryError> {
+    ) -> Result<Authorize, RegistryError> {
         match self.current_challenge() {
             None => Ok(Authorize::Header(None)),
             Some(Challenge::Basic) => {
@@ -211,12 +269,15 @@ impl AuthState {
                 scope,
             }) => {
                 let lookup = self.lookup_or_error(host, context).await?;
-                let key = token_key(&lookup, scopes);
-                let tokens = self.tokens.lock().await;
-                if let Some(token) = tokens.get(&key).filter(|t| t.valid_until > Instant::now()) {
+                let scopes = self.effective_scopes(scopes);
+                let slot = self
+                    .token_slot(&token_key(&lookup, &scopes))
+                    .lock_owned()
+                    .await;
+                if let Some(token) = slot.as_ref().filter(|t| t.valid_until > Instant::now()) {
                     return Ok(Authorize::Header(Some(bearer_header(&token.value))));
                 }
-                let mut wanted = scopes.to_vec();
+                let mut wanted = scopes;
                 if let Some(scope) = scope.filter(|scope| !wanted.contains(scope)) {
                     wanted.push(scope);
                 }
@@ -224,18 +285,20 @@ impl AuthState {
                     TokenRequest::new(&lookup, &realm, service.as_deref(), &wanted, context)?;
                 Ok(Authorize::Token {
                     request: Box::new(request),
-                    pending: PendingToken { tokens, key },
+                    pending: PendingToken { slot },
                 })
             }
         }
     }
 
-    /// Records a 401's challenge; `true` if a retry can now succeed.
+    /// Records a 401's challenge to a request sent with `refused` as its
+    /// `Authorization`; `true` if a retry can now succeed.
     pub async fn on_challenge(
         &self,
         challenge: Challenge,
         repository: &str,
         scopes: &[String],
+        refused: Option<&HeaderValue>,
     ) -> Result<bool, RegistryError> {
         let previous = self
             .challenge
@@ -244,9 +307,19 @@ impl AuthState {
             .replace(challenge.clone());
         match challenge {
             Challenge::Bearer { .. } => {
-                // The cached token (if any) was refused: fetch a fresh one.
-                if let Some(Ok(lookup)) = self.known(repository) {
-                    self.tokens.lock().await.remove(&token_key(&lookup, scopes));
+                // The cached token was refused: fetch a fresh one. Only that
+                // token: another request may have cached a newer one since
+                // (e.g. while this one was answered anonymously).
+                if let (Some(Ok(lookup)), Some(refused)) = (self.known(repository), refused) {
+                    let key = token_key(&lookup, &self.effective_scopes(scopes));
+                    let slot = self.token_slot(&key);
+                    let mut slot = slot.lock().await;
+                    if slot
+                        .as_ref()
+                        .is_some_and(|token| bearer_header(&token.value) == refused)
+                    {
+                        *slot = None;
+                    }
                 }
                 Ok(true)
             }
@@ -382,6 +455,16 @@ impl Token {
     }
 }
 
+/// The entry for `key` in `map`, made empty if absent; shared, so that it
+/// can be awaited without holding the map's lock.
+fn shared_entry<T: Default>(map: &std::sync::Mutex<HashMap<String, Arc<T>>>, key: &str) -> Arc<T> {
+    map.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(key.to_string())
+        .or_default()
+        .clone()
+}
+
 fn describe_lookup(lookup: Option<Result<Lookup, String>>) -> String {
     match lookup {
         Some(Ok(lookup)) => lookup.source.to_string(),
@@ -430,6 +513,32 @@ mod tests {
     fn form_encoding_escapes_reserved_characters() {
         let encoded = form_encode(&[("scope", "repository:a/b:pull,push x".to_string())]);
         assert_eq!(encoded, "scope=repository%3Aa%2Fb%3Apull%2Cpush+x");
+    }
+
+    #[test]
+    fn a_written_repository_asks_one_scope_set_for_reads_writes_and_mounts() {
+        let auth = AuthState::new(CredentialEnv::default());
+        auth.will_write("prod/app", Some("dev/app"));
+        let scopes = |list: &[&str]| -> Vec<String> {
+            auth.effective_scopes(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
+        let one = ["repository:prod/app:pull,push", "repository:dev/app:pull"];
+        assert_eq!(scopes(&["repository:prod/app:pull"]), one);
+        assert_eq!(scopes(&["repository:prod/app:pull,push"]), one);
+        assert_eq!(
+            scopes(&["repository:prod/app:pull,push", "repository:dev/app:pull"]),
+            one
+        );
+        // The source's own reads, and repositories not written, are unchanged.
+        assert_eq!(
+            scopes(&["repository:dev/app:pull"]),
+            ["repository:dev/app:pull"]
+        );
+        auth.will_write("prod/solo", None);
+        assert_eq!(
+            scopes(&["repository:prod/solo:pull"]),
+            ["repository:prod/solo:pull,push"]
+        );
     }
 
     #[test]

@@ -189,6 +189,26 @@ impl DistributionClient {
         self.counters.snapshot()
     }
 
+    /// Says that this run will write the repository at `location`, copying
+    /// from `source`, so that one token serves its reads, writes and (when
+    /// `source` is on the same registry) mounts. A layout needs no token.
+    pub fn will_write(&self, location: &RepositoryLocation, source: &RepositoryLocation) {
+        let RepositoryLocation::Remote { scheme, host, path } = location else {
+            return;
+        };
+        let mounted_from = match source {
+            RepositoryLocation::Remote {
+                scheme: source_scheme,
+                host: source_host,
+                path: source_path,
+            } if source_scheme == scheme && source_host == host => Some(source_path.as_str()),
+            _ => None,
+        };
+        self.registry(*scheme, host)
+            .auth
+            .will_write(path, mounted_from);
+    }
+
     fn registry(&self, scheme: Scheme, host: &str) -> Arc<Registry> {
         // A poisoned lock only means another thread panicked while inserting;
         // the map itself is still usable.

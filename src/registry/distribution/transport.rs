@@ -149,8 +149,8 @@ impl Registry {
             let mut builder = client
                 .request(method.clone(), url.clone())
                 .headers(headers.clone());
-            if let Some(header) = header {
-                builder = builder.header(AUTHORIZATION, header);
+            if let Some(header) = &header {
+                builder = builder.header(AUTHORIZATION, header.clone());
             }
             if let Some(request_body) = request_body {
                 builder = builder.body(request_body);
@@ -196,7 +196,7 @@ impl Registry {
                     answered_challenge = true;
                     if self
                         .auth
-                        .on_challenge(challenge, context.repository, scopes)
+                        .on_challenge(challenge, context.repository, scopes, header.as_ref())
                         .await?
                     {
                         drop(permit);

@@ -30,6 +30,9 @@ pub struct FakeConfig {
     pub omit_digest_header: bool,
     /// Hold every registry answer this long (to observe concurrency).
     pub delay: std::time::Duration,
+    /// Hold every token answer this long (Quay's `/v2/auth` spends ~0.3 s in
+    /// bcrypt), to observe whether token fetches overlap.
+    pub token_delay: std::time::Duration,
 }
 
 #[derive(Default)]
@@ -45,6 +48,8 @@ pub struct FakeRegistry {
     /// The most registry requests ever handled at once.
     pub max_in_flight: Arc<AtomicU64>,
     pub token_requests: Arc<AtomicU64>,
+    /// The most token requests ever handled at once.
+    pub max_tokens_in_flight: Arc<AtomicU64>,
     pub registry_requests: Arc<AtomicU64>,
     store: Arc<Mutex<Store>>,
     task: tokio::task::JoinHandle<()>,
@@ -99,6 +104,7 @@ impl FakeRegistry {
         let registry_requests = Arc::new(AtomicU64::new(0));
         let store = Arc::new(Mutex::new(Store::default()));
         let max_in_flight = Arc::new(AtomicU64::new(0));
+        let max_tokens_in_flight = Arc::new(AtomicU64::new(0));
         let shared = Arc::new(Shared {
             config,
             port,
@@ -107,6 +113,8 @@ impl FakeRegistry {
             store: store.clone(),
             in_flight: AtomicU64::new(0),
             max_in_flight: max_in_flight.clone(),
+            tokens_in_flight: AtomicU64::new(0),
+            max_tokens_in_flight: max_tokens_in_flight.clone(),
         });
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -120,6 +128,7 @@ impl FakeRegistry {
             port,
             max_in_flight,
             token_requests,
+            max_tokens_in_flight,
             registry_requests,
             store,
             task,
@@ -194,6 +203,8 @@ struct Shared {
     store: Arc<Mutex<Store>>,
     in_flight: AtomicU64,
     max_in_flight: Arc<AtomicU64>,
+    tokens_in_flight: AtomicU64,
+    max_tokens_in_flight: Arc<AtomicU64>,
 }
 
 async fn serve(stream: tokio::net::TcpStream, shared: &Shared) -> std::io::Result<()> {
@@ -231,6 +242,14 @@ async fn serve(stream: tokio::net::TcpStream, shared: &Shared) -> std::io::Resul
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
     if !shared.config.delay.is_zero() && request.path != "/token" {
         tokio::time::sleep(shared.config.delay).await;
+    }
+    if request.path == "/token" {
+        let tokens = shared.tokens_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared
+            .max_tokens_in_flight
+            .fetch_max(tokens, Ordering::SeqCst);
+        tokio::time::sleep(shared.config.token_delay).await;
+        shared.tokens_in_flight.fetch_sub(1, Ordering::SeqCst);
     }
     let response = respond(&request, shared);
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
