@@ -33,6 +33,16 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Audit every declared release: exists, right digest, validly signed.
     Verify(VerifyArgs),
+    /// Write a cosign-compatible key pair: encrypted <prefix>.key, <prefix>.pub.
+    ///
+    /// The password comes from COSIGN_PASSWORD, else it is typed twice on the
+    /// terminal; without either nothing is written. Existing files are never
+    /// overwritten.
+    GenerateKeyPair {
+        /// Path and name of the files, without `.key` / `.pub`.
+        #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+        output_key_prefix: PathBuf,
+    },
 }
 
 /// How hard the commands that talk to registries may push them.

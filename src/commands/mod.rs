@@ -3,6 +3,8 @@
 //! progress and notes on stderr; `main` prints the error.
 
 pub mod apply;
+pub mod keygen;
+mod password;
 pub mod plan;
 pub mod saved_plan;
 pub mod steps;
@@ -20,6 +22,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Plan(args) => plan::run(&args, args.requests.concurrency).await,
         Command::Apply(args) => apply::run(&args, args.requests.concurrency).await,
         Command::Verify(args) => verify::run(&args.file, args.requests.concurrency).await,
+        Command::GenerateKeyPair { output_key_prefix } => keygen::run(&output_key_prefix),
     }
 }
 

@@ -18,6 +18,7 @@ mod history;
 mod hostile;
 mod hostile_bytes;
 mod independent_verify;
+mod keygen;
 mod layout;
 mod missing_tools;
 mod new_user;
