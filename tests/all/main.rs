@@ -35,6 +35,7 @@ mod quayside;
 mod quickstart;
 mod scan;
 mod secrets;
+mod semver_tags;
 mod signing;
 mod support;
 mod validate;
