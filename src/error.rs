@@ -73,6 +73,19 @@ pub enum Error {
     Prompt(io::Error),
     #[error("cannot make the key pair: {0}")]
     SigningKeyPassword(KeyError),
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}; it was not changed", path.display())]
+    WriteFile { path: PathBuf, source: io::Error },
+    #[error("{file}: no service `{service}`; the file declares: {}", .known.join(", "))]
+    UnknownService {
+        file: String,
+        service: String,
+        known: Vec<String>,
+    },
+    /// `promote` could not add the line; the message says why and what to do.
+    #[error("{0}; nothing was written")]
+    Promote(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot write to stdout: {0}")]

@@ -144,7 +144,7 @@ pub fn plan(
 }
 
 /// The counts, from the plan's final lists.
-fn summarize(
+pub(crate) fn summarize(
     actions: &[Action],
     refusals: &[Refusal],
     warnings: &[Warning],

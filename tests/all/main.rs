@@ -28,6 +28,7 @@ mod plan_faults;
 mod plan_registry;
 mod plan_requests;
 mod plan_signature_depth;
+mod promote;
 mod quay_crash;
 mod quay_flows;
 mod quay_scan;
