@@ -35,6 +35,8 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Add a release line to releases.toml from a source tag, a digest or a declared rc.
     Promote(PromoteArgs),
+    /// Add the release tags already in each service's target to releases.toml.
+    Import(ImportArgs),
     /// Write a cosign-compatible key pair: encrypted <prefix>.key, <prefix>.pub.
     ///
     /// The password comes from COSIGN_PASSWORD, else it is typed twice on the
@@ -155,6 +157,16 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "TAG|DIGEST")]
     pub from: String,
 
+    /// The desired-state file, edited in place.
+    #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub requests: RequestArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
     /// The desired-state file, edited in place.
     #[arg(short = 'f', long = "file", default_value = "releases.toml")]
     pub file: PathBuf,

@@ -39,38 +39,64 @@ pub fn insert_release(
     tag: &str,
     digest: &Digest,
 ) -> Result<String, EditRefusal> {
-    let Some(last) = service.releases.iter().map(|r| r.location.line).max() else {
+    if service.releases.is_empty() {
         return Err(EditRefusal::NoReleases {
             service: service.name.clone(),
         });
+    }
+    Ok(insert_releases(
+        text,
+        service,
+        &[(tag.to_string(), digest.clone())],
+    ))
+}
+
+/// `text` with one line per release added: after the service's last release
+/// line; for a service without releases, after its `[services.<name>.releases]`
+/// header, or else in a new such table at the end of the file. The caller
+/// checks the result with [`check_all_added`].
+pub fn insert_releases(text: &str, service: &Service, releases: &[(String, Digest)]) -> String {
+    let lines = |indent: &str, newline: &str| -> String {
+        releases
+            .iter()
+            .map(|(tag, digest)| format!("{indent}{} = \"{digest}\"{newline}", toml_key(tag)))
+            .collect()
     };
-    let mut out = String::with_capacity(text.len() + tag.len() + 90);
-    let mut inserted = false;
+    let header = format!("[services.{}.releases]", service.name);
+    let after_line = match service.releases.iter().map(|r| r.location.line).max() {
+        Some(last) => Some(last as usize),
+        None => text
+            .lines()
+            .position(|line| line.split('#').next().unwrap_or("").trim() == header)
+            .map(|index| index + 1),
+    };
+    let Some(after_line) = after_line else {
+        let mut out = text.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push_str(&format!("\n{header}\n{}", lines("", "\n")));
+        return out;
+    };
+    let mut out = String::with_capacity(text.len() + releases.len() * 90);
     for (index, line) in text.split_inclusive('\n').enumerate() {
         out.push_str(line);
-        if index + 1 == last as usize {
+        if index + 1 == after_line {
             if !line.ends_with('\n') {
                 out.push('\n');
             }
-            let indent: String = line
-                .chars()
-                .take_while(|c| *c == ' ' || *c == '\t')
-                .collect();
+            let indent: String = if service.releases.is_empty() {
+                String::new()
+            } else {
+                line.chars()
+                    .take_while(|c| *c == ' ' || *c == '\t')
+                    .collect()
+            };
             let newline = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
-            out.push_str(&format!(
-                "{indent}{} = \"{digest}\"{newline}",
-                toml_key(tag)
-            ));
-            inserted = true;
+            out.push_str(&lines(&indent, newline));
         }
     }
-    if !inserted {
-        return Err(EditRefusal::Layout {
-            service: service.name.clone(),
-            reason: format!("line {last} is past the end of the file"),
-        });
-    }
-    Ok(out)
+    out
 }
 
 /// A quoted TOML key; tags are ASCII `[A-Za-z0-9_.-]`, so quoting is plain,
@@ -98,6 +124,16 @@ pub fn check_only_added(
     tag: &str,
     digest: &Digest,
 ) -> Result<(), EditRefusal> {
+    check_all_added(before, after, service, &[(tag.to_string(), digest.clone())])
+}
+
+/// [`check_only_added`] for several releases of one service.
+pub fn check_all_added(
+    before: &Desired,
+    after: &Desired,
+    service: &str,
+    added: &[(String, Digest)],
+) -> Result<(), EditRefusal> {
     let layout = |reason: &str| EditRefusal::Layout {
         service: service.to_string(),
         reason: reason.to_string(),
@@ -115,13 +151,15 @@ pub fn check_only_added(
     };
     let mut expected = releases(before);
     let mut got = releases(after);
-    let added = (service.to_string(), tag.to_string(), digest.clone());
-    let Some(position) = got.iter().position(|r| *r == added) else {
-        return Err(layout(
-            "the new line does not read as a release of the service",
-        ));
-    };
-    got.remove(position);
+    for (tag, digest) in added {
+        let added = (service.to_string(), tag.clone(), digest.clone());
+        let Some(position) = got.iter().position(|r| *r == added) else {
+            return Err(layout(
+                "a new line does not read as a release of the service",
+            ));
+        };
+        got.remove(position);
+    }
     expected.sort();
     got.sort();
     if expected != got || before.policy != after.policy {
@@ -194,5 +232,31 @@ mod tests {
             refusal.to_string().contains("[services.gateway.releases]"),
             "{refusal}"
         );
+    }
+
+    #[test]
+    fn a_service_without_releases_gets_lines_under_its_header_or_a_new_table() {
+        let digest = Digest::parse(NEW).unwrap();
+        let added = [
+            ("v1.0.0".to_string(), digest.clone()),
+            ("v1.1.0".to_string(), digest.clone()),
+        ];
+        let header = "version = 1\n[registries]\nsource = \"quay.io/dev\"\ntarget = \"quay.io/prod\"\n[services.gateway.releases]  # none yet\n\n[services.other]\n";
+        let before = parse(header);
+        let after_text = insert_releases(header, &before.services[0], &added);
+        assert_eq!(
+            after_text,
+            header.replace(
+                "# none yet\n",
+                &format!("# none yet\n\"v1.0.0\" = \"{NEW}\"\n\"v1.1.0\" = \"{NEW}\"\n")
+            )
+        );
+        check_all_added(&before, &parse(&after_text), "gateway", &added).unwrap();
+
+        let bare = "version = 1\n[registries]\nsource = \"quay.io/dev\"\ntarget = \"quay.io/prod\"\n[services.gateway]";
+        let before = parse(bare);
+        let after_text = insert_releases(bare, &before.services[0], &added);
+        assert!(after_text.starts_with(bare), "{after_text}");
+        check_all_added(&before, &parse(&after_text), "gateway", &added).unwrap();
     }
 }

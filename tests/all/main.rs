@@ -17,6 +17,7 @@ mod distribution;
 mod history;
 mod hostile;
 mod hostile_bytes;
+mod import;
 mod independent_verify;
 mod keygen;
 mod layout;
