@@ -33,6 +33,20 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Audit every declared release: exists, right digest, validly signed.
     Verify(VerifyArgs),
+    /// Add a release line to releases.toml from a source tag, a digest or a declared rc.
+    Promote(PromoteArgs),
+    /// Add the release tags already in each service's target to releases.toml.
+    Import(ImportArgs),
+    /// Write a cosign-compatible key pair: encrypted <prefix>.key, <prefix>.pub.
+    ///
+    /// The password comes from COSIGN_PASSWORD, else it is typed twice on the
+    /// terminal; without either nothing is written. Existing files are never
+    /// overwritten.
+    GenerateKeyPair {
+        /// Path and name of the files, without `.key` / `.pub`.
+        #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+        output_key_prefix: PathBuf,
+    },
 }
 
 /// How hard the commands that talk to registries may push them.
@@ -124,6 +138,38 @@ pub struct PlanArgs {
     /// With --base: check every release, not only those the change adds.
     #[arg(long, requires = "base")]
     pub full: bool,
+
+    #[command(flatten)]
+    pub requests: RequestArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// The service (a `[services.<name>]` of the file).
+    pub service: String,
+
+    /// The release tag to add, e.g. v1.2.0.
+    pub tag: String,
+
+    /// What to release: a tag of the source repository (`dev`, a commit
+    /// tag), a release the service declares (`v1.2.0-rc1`: same digest), or
+    /// a digest (sha256:...).
+    #[arg(long, value_name = "TAG|DIGEST")]
+    pub from: String,
+
+    /// The desired-state file, edited in place.
+    #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub requests: RequestArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The desired-state file, edited in place.
+    #[arg(short = 'f', long = "file", default_value = "releases.toml")]
+    pub file: PathBuf,
 
     #[command(flatten)]
     pub requests: RequestArgs,

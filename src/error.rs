@@ -59,6 +59,33 @@ pub enum Error {
         "apply failed for some releases; the others are in place. Fix the cause and run apply again: it completes the work."
     )]
     ReleasesFailed,
+    #[error("{}: already exists; quayside never overwrites a key. Move it away or choose another --output-key-prefix", path.display())]
+    KeyFileExists { path: PathBuf },
+    #[error("cannot write {}: {source}; no key pair was written", path.display())]
+    WriteKey { path: PathBuf, source: io::Error },
+    #[error(
+        "no password for the new key: set COSIGN_PASSWORD (it may be empty, for a key encrypted with the empty password) or run on a terminal to type one; no key pair was written"
+    )]
+    NoPasswordSource,
+    #[error("the two passwords differ; no key pair was written")]
+    PasswordsDiffer,
+    #[error("cannot ask for the password on the terminal: {0}; set COSIGN_PASSWORD instead")]
+    Prompt(io::Error),
+    #[error("cannot make the key pair: {0}")]
+    SigningKeyPassword(KeyError),
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile { path: PathBuf, source: io::Error },
+    #[error("cannot write {}: {source}; it was not changed", path.display())]
+    WriteFile { path: PathBuf, source: io::Error },
+    #[error("{file}: no service `{service}`; the file declares: {}", .known.join(", "))]
+    UnknownService {
+        file: String,
+        service: String,
+        known: Vec<String>,
+    },
+    /// `promote` could not add the line; the message says why and what to do.
+    #[error("{0}; nothing was written")]
+    Promote(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot write to stdout: {0}")]

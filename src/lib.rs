@@ -16,6 +16,7 @@ pub mod live;
 pub mod logging;
 pub mod plan;
 pub mod progress;
+pub mod promote;
 pub mod quay;
 pub mod registry;
 pub mod render;

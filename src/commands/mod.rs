@@ -3,7 +3,11 @@
 //! progress and notes on stderr; `main` prints the error.
 
 pub mod apply;
+pub mod import;
+pub mod keygen;
+mod password;
 pub mod plan;
+pub mod promote;
 pub mod saved_plan;
 pub mod steps;
 pub mod validate;
@@ -20,6 +24,9 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Plan(args) => plan::run(&args, args.requests.concurrency).await,
         Command::Apply(args) => apply::run(&args, args.requests.concurrency).await,
         Command::Verify(args) => verify::run(&args.file, args.requests.concurrency).await,
+        Command::Promote(args) => promote::run(&args, args.requests.concurrency).await,
+        Command::Import(args) => import::run(&args, args.requests.concurrency).await,
+        Command::GenerateKeyPair { output_key_prefix } => keygen::run(&output_key_prefix),
     }
 }
 

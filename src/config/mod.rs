@@ -12,6 +12,7 @@ pub mod location;
 pub mod model;
 mod policy;
 mod raw;
+mod semver_tag;
 mod services;
 pub mod tag;
 mod validate;

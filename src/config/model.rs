@@ -37,8 +37,11 @@ pub struct Desired {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
-    /// Allowed prerelease suffixes (`rc`, `beta`): `v1.2.3-rc1`.
+    /// Allowed prerelease suffixes (`rc`, `beta`): `v1.2.3-rc1`, or
+    /// `v1.2.3-rc.1` under the SemVer grammar.
     pub prerelease: Vec<String>,
+    /// Which form release tags take (`tag_grammar`).
+    pub tag_grammar: TagGrammar,
     pub require_rc: bool,
     pub block_severities: Vec<Severity>,
     pub vulnerability_source: VulnerabilitySource,
@@ -51,11 +54,32 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             prerelease: vec!["rc".into(), "beta".into()],
+            tag_grammar: TagGrammar::DdRegistry,
             require_rc: false,
             block_severities: vec![Severity::Critical, Severity::High],
             vulnerability_source: VulnerabilitySource::Quay,
             quay_api: None,
             waivers: Vec::new(),
+        }
+    }
+}
+
+/// The form of production tags (`[policy] tag_grammar`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagGrammar {
+    /// DD-REGISTRY-001: `vX.Y.Z`, `vX.Y.Z-rcN`, `vX.Y.Z-betaN` (the default).
+    DdRegistry,
+    /// SemVer 2.0 without build metadata: `vX.Y.Z-rc.N`, `-alpha.N`,
+    /// `-beta.N`; with `require_v = false` also `X.Y.Z-rc.N`.
+    Semver { require_v: bool },
+}
+
+impl TagGrammar {
+    /// As written in `[policy]`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            TagGrammar::DdRegistry => "dd-registry",
+            TagGrammar::Semver { .. } => "semver",
         }
     }
 }
@@ -149,8 +173,11 @@ pub struct Release {
     pub location: SourceLocation,
 }
 
-/// A production tag: `vMAJOR.MINOR.PATCH` with an optional `-<suffix><n>`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A production tag: `vMAJOR.MINOR.PATCH` with an optional `-<suffix><n>`
+/// (or `-<suffix>.<n>`), ordered by SemVer precedence: a prerelease comes
+/// before its final version, suffixes compare as ASCII (`alpha` < `beta` <
+/// `rc`), then their numbers.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ReleaseTag {
     pub major: u64,
     pub minor: u64,
@@ -162,5 +189,25 @@ pub struct ReleaseTag {
 impl ReleaseTag {
     pub fn is_final(&self) -> bool {
         self.prerelease.is_none()
+    }
+}
+
+impl Ord for ReleaseTag {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let core = |tag: &ReleaseTag| (tag.major, tag.minor, tag.patch);
+        core(self)
+            .cmp(&core(other))
+            .then_with(|| match (&self.prerelease, &other.prerelease) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(ours), Some(theirs)) => ours.cmp(theirs),
+            })
+    }
+}
+
+impl PartialOrd for ReleaseTag {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }

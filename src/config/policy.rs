@@ -3,7 +3,7 @@
 
 use crate::config::diagnostic::{Diagnostic, quoted};
 use crate::config::model::{
-    KeySource, Policy, Severity, SigningConfig, VulnerabilitySource, Waiver,
+    KeySource, Policy, Severity, SigningConfig, TagGrammar, VulnerabilitySource, Waiver,
 };
 use crate::config::raw::{self, Source, Value, entries, key_name};
 use chrono::NaiveDate;
@@ -12,6 +12,8 @@ use std::path::Path;
 use toml::de::DeValue;
 
 const POLICY_KEYS: &[&str] = &[
+    "tag_grammar",
+    "require_v",
     "prerelease",
     "require_rc",
     "block_severities",
@@ -39,11 +41,39 @@ pub(crate) fn check_policy(
     let Some(table) = raw::table(src, diags, value, "`policy`") else {
         return (policy, waiver_services);
     };
+    let mut grammar = GrammarKeys::default();
     for (key, value) in entries(table) {
         match key_name(key) {
+            "tag_grammar" => {
+                if let Some(text) = raw::string(src, diags, value, "`policy.tag_grammar`") {
+                    match text {
+                        "dd-registry" => grammar.semver = false,
+                        "semver" => grammar.semver = true,
+                        other => diags.push(
+                            src.diag(
+                                "invalid-tag-grammar",
+                                format!("{} is not a tag grammar", quoted(other)),
+                                &value.span(),
+                                "expected \"dd-registry\" or \"semver\"",
+                            )
+                            .with_help("\"dd-registry\" (the default) allows v1.2.3, v1.2.3-rc1, v1.2.3-beta1; \"semver\" allows v1.2.3, v1.2.3-alpha.0, v1.2.3-beta.1, v1.2.3-rc.1"),
+                        ),
+                    }
+                }
+            }
+            "require_v" => match value.get_ref() {
+                DeValue::Boolean(b) => grammar.require_v = Some((*b, value.span())),
+                _ => diags.push(raw::wrong_type(
+                    src,
+                    value,
+                    "`policy.require_v`",
+                    "a boolean",
+                )),
+            },
             "prerelease" => {
                 if let Some(words) = raw::string_array(src, diags, value, "`policy.prerelease`") {
                     policy.prerelease = prerelease(src, diags, words);
+                    grammar.prerelease_set = true;
                 }
             }
             "require_rc" => match value.get_ref() {
@@ -107,7 +137,42 @@ pub(crate) fn check_policy(
             _ => diags.push(raw::unknown_key(src, key, "`[policy]`", POLICY_KEYS)),
         }
     }
+    grammar.apply(src, diags, &mut policy);
     (policy, waiver_services)
+}
+
+/// The `[policy]` keys that together choose the tag grammar.
+#[derive(Default)]
+struct GrammarKeys {
+    semver: bool,
+    require_v: Option<(bool, Range<usize>)>,
+    prerelease_set: bool,
+}
+
+impl GrammarKeys {
+    fn apply(self, src: &Source<'_>, diags: &mut Vec<Diagnostic>, policy: &mut Policy) {
+        if !self.semver {
+            if let Some((_, span)) = self.require_v {
+                diags.push(
+                    src.diag(
+                        "invalid-policy",
+                        "`policy.require_v` applies only to the SemVer grammar".to_string(),
+                        &span,
+                        "tag_grammar is \"dd-registry\" here",
+                    )
+                    .with_help("add tag_grammar = \"semver\" to [policy], or remove require_v (dd-registry tags always start with `v`)"),
+                );
+            }
+            return;
+        }
+        policy.tag_grammar = TagGrammar::Semver {
+            require_v: self.require_v.is_none_or(|(required, _)| required),
+        };
+        // SemVer migrants' tags use alpha, beta and rc unless the file says otherwise.
+        if !self.prerelease_set {
+            policy.prerelease = vec!["alpha".into(), "beta".into(), "rc".into()];
+        }
+    }
 }
 
 fn prerelease(

@@ -5,7 +5,7 @@ use crate::config::diagnostic::{Diagnostic, quoted};
 use crate::config::location::RepositoryLocation;
 use crate::config::model::{Policy, Release, Service};
 use crate::config::raw::{self, Key, Source, Value, entries, key_name};
-use crate::config::tag::check_release_tag;
+use crate::config::tag::check_tag;
 use crate::digest::Digest;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
@@ -259,7 +259,7 @@ fn check_releases(
         if let Some(digest) = digest {
             out.push(Release {
                 tag: tag.to_string(),
-                tag_check: check_release_tag(tag, &policy.prerelease),
+                tag_check: check_tag(tag, policy),
                 digest,
                 location: src.location(&tag_key.span()),
             });

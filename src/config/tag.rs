@@ -2,9 +2,59 @@
 //! `-<suffix><n>` whose suffix `policy.prerelease` allows. Anything else
 //! (`latest`, `dev`, commit SHAs, `v1.0`, `v1.0.0-rc.1`) is a mutable
 //! development tag that must never reach the production registry.
+//! `[policy] tag_grammar = "semver"` chooses the SemVer form instead
+//! (`semver_tag`); [`check_tag`] applies the grammar in force.
 
 use crate::config::diagnostic::{Diagnostic, quoted};
-use crate::config::model::{Desired, ReleaseTag, Service};
+use crate::config::model::{Desired, Policy, ReleaseTag, Service, TagGrammar};
+use crate::config::semver_tag;
+
+/// Checks one tag under the file's grammar. The error says what is wrong,
+/// what the grammar in force allows, and what would make the tag valid.
+pub fn check_tag(tag: &str, policy: &Policy) -> Result<ReleaseTag, String> {
+    parse_under(tag, policy).map_err(|problem| format!("{problem}; {}", rules(tag, policy)))
+}
+
+fn parse_under(tag: &str, policy: &Policy) -> Result<ReleaseTag, String> {
+    match policy.tag_grammar {
+        TagGrammar::DdRegistry => parse(tag, &policy.prerelease),
+        TagGrammar::Semver { require_v } => semver_tag::parse(tag, &policy.prerelease, require_v),
+    }
+}
+
+/// The grammar in force, named, with a hint when the tag is valid under the
+/// other grammar (a migrant's `v1.30.0-rc.1`, or `v1.0.0-rc1` under SemVer).
+fn rules(tag: &str, policy: &Policy) -> String {
+    match policy.tag_grammar {
+        TagGrammar::DdRegistry => {
+            let mut text = format!(
+                "under tag_grammar \"dd-registry\" (the default) {}",
+                grammar(&policy.prerelease)
+            );
+            if semver_tag::parse(tag, &["alpha".into(), "beta".into(), "rc".into()], false).is_ok()
+            {
+                text.push_str(&format!(
+                    "; {} is a SemVer version: set tag_grammar = \"semver\" in [policy] to allow it",
+                    quoted(tag)
+                ));
+            }
+            text
+        }
+        TagGrammar::Semver { require_v } => {
+            let mut text = semver_tag::rules(&policy.prerelease, require_v);
+            if let Ok(ReleaseTag {
+                prerelease: Some((word, n)),
+                major,
+                minor,
+                patch,
+            }) = parse(tag, &policy.prerelease)
+            {
+                text.push_str(&format!("; write `v{major}.{minor}.{patch}-{word}.{n}`"));
+            }
+            text
+        }
+    }
+}
 
 /// Checks one tag. The error says what is wrong and what is allowed.
 pub fn check_release_tag(tag: &str, allowed_prerelease: &[String]) -> Result<ReleaseTag, String> {
@@ -16,17 +66,17 @@ pub fn check_release_tag(tag: &str, allowed_prerelease: &[String]) -> Result<Rel
 /// pattern. `parse_str` keeps such releases (the planner refuses them
 /// `invalid-tag`); `validate` adds these to its errors.
 pub fn tag_diagnostics(desired: &Desired) -> Vec<Diagnostic> {
-    release_diagnostics(&desired.services, &desired.policy.prerelease)
+    release_diagnostics(&desired.services, &desired.policy)
 }
 
 /// [`tag_diagnostics`] over services that may come from a file with other
 /// problems, so that `validate` can report everything at once.
-pub(crate) fn release_diagnostics(services: &[Service], allowed: &[String]) -> Vec<Diagnostic> {
+pub(crate) fn release_diagnostics(services: &[Service], policy: &Policy) -> Vec<Diagnostic> {
     services
         .iter()
         .flat_map(|service| service.releases.iter().map(move |r| (service, r)))
         .filter_map(|(service, release)| {
-            let problem = parse(&release.tag, allowed).err()?;
+            let problem = parse_under(&release.tag, policy).err()?;
             Some(
                 Diagnostic::new(
                     "invalid-tag",
@@ -40,7 +90,7 @@ pub(crate) fn release_diagnostics(services: &[Service], allowed: &[String]) -> V
                 )
                 .with_help(format!(
                     "{}; mutable tags such as `latest`, `dev` or commit SHAs stay in the source registry",
-                    grammar(allowed)
+                    rules(&release.tag, policy)
                 )),
             )
         })
@@ -54,14 +104,19 @@ fn grammar(allowed: &[String]) -> String {
             .to_string();
     }
     let suffixes: Vec<String> = allowed.iter().map(|s| format!("-{s}<N>")).collect();
-    let list = match suffixes.as_slice() {
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} or {last}", init.join(", ")),
-        [] => String::new(),
-    };
+    let list = one_of(&suffixes);
     format!(
         "release tags are v<major>.<minor>.<patch> with an optional {list} suffix (policy.prerelease)"
     )
+}
+
+/// `a`, `a or b`, `a, b or c`.
+pub(crate) fn one_of(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 fn parse(tag: &str, allowed: &[String]) -> Result<ReleaseTag, String> {

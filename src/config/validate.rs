@@ -59,7 +59,7 @@ pub(crate) fn validate(
     };
     check_waiver_services(&src, &mut diags, &waiver_services, &services);
     if tags == Tags::Report {
-        diags.extend(release_diagnostics(&services, &policy.prerelease));
+        diags.extend(release_diagnostics(&services, &policy));
     }
 
     if diags.is_empty() {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::config::location::RepositoryLocation;
-use crate::config::model::{KeySource, Severity, VulnerabilitySource};
+use crate::config::model::{KeySource, Severity, TagGrammar, VulnerabilitySource};
 use crate::config::services::is_service_name;
 use std::path::PathBuf;
 
@@ -398,4 +398,57 @@ fn services_and_releases_keep_file_order() {
         .map(|r| r.tag.as_str())
         .collect();
     assert_eq!(tags, ["v2.0.0", "v1.0.0"]);
+}
+
+#[test]
+fn the_semver_grammar_is_chosen_in_policy() {
+    let text = with_header(
+        "[policy]\ntag_grammar = \"semver\"\nrequire_v = false\n[services.a.releases]\n\"v1.30.0-rc.1\" = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n\"1.30.0-alpha.0\" = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    );
+    let Ok(desired) = check(&text) else {
+        panic!("a SemVer file refused")
+    };
+    assert_eq!(
+        desired.policy.tag_grammar,
+        TagGrammar::Semver { require_v: false }
+    );
+    assert_eq!(desired.policy.prerelease, ["alpha", "beta", "rc"]);
+    let releases = &desired.services[0].releases;
+    assert!(releases.iter().all(|r| r.tag_check.is_ok()), "{releases:?}");
+}
+
+#[test]
+fn tag_grammar_values_are_checked() {
+    let text = with_header("[policy]\ntag_grammar = \"calver\"\n");
+    assert_eq!(problems(&text), [("invalid-tag-grammar", 6, 15)]);
+    let text = with_header("[policy]\nrequire_v = false\n");
+    assert_eq!(problems(&text), [("invalid-policy", 6, 13)]);
+}
+
+#[test]
+fn refused_tags_name_the_grammar_and_the_fix() {
+    let dd = with_header(
+        "[services.a.releases]\n\"v1.30.0-rc.1\" = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    );
+    let release = &check(&dd).unwrap().services[0].releases[0];
+    let problem = release.tag_check.as_ref().unwrap_err();
+    assert!(
+        problem.contains("under tag_grammar \"dd-registry\" (the default)"),
+        "{problem}"
+    );
+    assert!(
+        problem.contains("set tag_grammar = \"semver\" in [policy]"),
+        "{problem}"
+    );
+
+    let semver = with_header(
+        "[policy]\ntag_grammar = \"semver\"\n[services.a.releases]\n\"v1.30.0-rc1\" = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    );
+    let release = &check(&semver).unwrap().services[0].releases[0];
+    let problem = release.tag_check.as_ref().unwrap_err();
+    assert!(
+        problem.contains("under tag_grammar \"semver\""),
+        "{problem}"
+    );
+    assert!(problem.contains("write `v1.30.0-rc.1`"), "{problem}");
 }

@@ -173,7 +173,7 @@ fn declared_releases(desired: &Desired, history: Option<&HistoryCheck>) -> Vec<D
 }
 
 /// The counts, from the plan's final lists.
-fn summarize(
+pub(crate) fn summarize(
     actions: &[Action],
     refusals: &[Refusal],
     warnings: &[Warning],

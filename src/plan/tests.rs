@@ -379,6 +379,42 @@ fn require_rc_wants_the_final_on_an_rc_digest() {
     assert_eq!(plan.summary.create, 3);
 }
 
+/// The same rule under `tag_grammar = "semver"`: `-rc.N` is the candidate,
+/// `-alpha.N` and `-beta.N` are not.
+#[test]
+fn require_rc_holds_under_the_semver_grammar() {
+    let mut policy = crate::config::model::Policy {
+        tag_grammar: crate::config::model::TagGrammar::Semver { require_v: true },
+        prerelease: vec!["alpha".into(), "beta".into(), "rc".into()],
+        require_rc: true,
+        ..Default::default()
+    };
+    let semver = |tag: &str, digest: Digest, line: u32| Release {
+        tag_check: crate::config::tag::check_tag(tag, &policy),
+        ..release(tag, digest, line)
+    };
+    let releases = vec![
+        semver("v1.30.0-rc.1", digest(1), 10),
+        semver("v1.30.0", digest(1), 11),
+        semver("v1.31.0-beta.0", digest(2), 12),
+        semver("v1.31.0", digest(2), 13),
+        semver("v1.32.0-alpha.0", digest(3), 14),
+    ];
+    assert!(releases.iter().all(|r| r.tag_check.is_ok()));
+    let mut d = desired(releases);
+    policy.vulnerability_source = d.policy.vulnerability_source;
+    d.policy = policy;
+    let mut service = LiveService::default();
+    for n in 1..=3 {
+        service.source_has.insert(digest(n), true);
+    }
+    let plan = run(&d, &live(service));
+    assert_eq!(plan.refusals.len(), 1, "{:?}", plan.refusals);
+    assert_eq!(plan.refusals[0].code(), Code::RcRequired);
+    assert_eq!(plan.refusals[0].tag, "v1.31.0");
+    assert_eq!(plan.summary.create, 4);
+}
+
 #[test]
 fn every_release_appears_exactly_once() {
     let d = desired(vec![

@@ -118,12 +118,29 @@ impl Promotion {
         key: &str,
         public_key: &str,
     ) -> PathBuf {
+        self.write_releases_with(
+            target,
+            services,
+            NO_SCANNING,
+            &signing_lines(key, public_key),
+        )
+    }
+
+    /// [`Promotion::write_releases`] with the given `[policy]` and
+    /// `[signing]` lines (each ending in a newline).
+    pub fn write_releases_with(
+        &self,
+        target: &str,
+        services: &[ServiceReleases],
+        policy: &str,
+        signing: &str,
+    ) -> PathBuf {
         let host = self.host();
         let text = releases_toml_with(
             &format!("http://{host}/dev"),
             &format!("http://{host}/{target}"),
-            NO_SCANNING,
-            &signing_lines(key, public_key),
+            policy,
+            signing,
             &ServiceReleases::declared(services),
         );
         let path = self.dir.path().join("releases.toml");
