@@ -42,6 +42,30 @@ impl Scope {
     }
 }
 
+/// What one target repository's registry says about immutability, as read
+/// by `live` for `policy.registry_immutability = "require"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetPolicies {
+    /// The target repository, as `RepositoryLocation::reference` names it.
+    pub target: String,
+    /// Its registry host (`oci:` for a layout).
+    pub registry: String,
+    /// Quay's API base URL, without `/api/v1`.
+    pub api: String,
+    /// The namespace an organization policy would be created in.
+    pub organization: String,
+    pub protection: Protection,
+}
+
+/// The policies that apply to a repository, or why there are none to read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// The organization's policies, then the repository's own.
+    Policies(Vec<Policy>),
+    /// The registry has no immutability API: why, in words.
+    NoApi(String),
+}
+
 /// The regex (Quay `tagPattern`, full match) freezing exactly the release
 /// tags `config::tag` allows: `v<maj>.<min>.<patch>` without leading zeros,
 /// with an optional `-<word><N>` for each allowed prerelease word.

@@ -8,7 +8,8 @@ use crate::live::{LiveService, LiveState};
 use crate::plan::release::decide;
 use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
-    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningReason, strict,
+    Action, ActionKind, Plan, Refusal, SCHEMA_VERSION, Summary, Warning, WarningReason,
+    registry_policy, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use chrono::NaiveDate;
@@ -116,6 +117,9 @@ pub fn plan(
             left_out,
         ));
     }
+    let registry = registry_policy::plan_policies(desired, &live.immutability);
+    refusals.extend(registry.refusals);
+    warnings.extend(registry.warnings);
     if scanning {
         warnings.extend(gate::unused_waivers(
             &desired.policy,
@@ -133,8 +137,12 @@ pub fn plan(
     let not_checked = history.map_or(0, |h| h.not_checked);
     Plan {
         schema: SCHEMA_VERSION,
-        summary: summarize(&actions, &refusals, &warnings, not_checked),
+        summary: Summary {
+            policies: registry.policies.len(),
+            ..summarize(&actions, &refusals, &warnings, not_checked)
+        },
         actions,
+        policies: registry.policies,
         refusals,
         warnings,
         file: desired.file.clone(),
@@ -157,6 +165,7 @@ fn summarize(
         unchanged: count(ActionKind::Unchanged),
         refused: refusals.len(),
         warnings: warnings.len(),
+        policies: 0,
         not_checked,
     }
 }
