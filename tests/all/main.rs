@@ -29,6 +29,7 @@ mod plan_requests;
 mod plan_signature_depth;
 mod quay_crash;
 mod quay_flows;
+mod quay_immutability;
 mod quay_scan;
 mod quayside;
 mod quickstart;
