@@ -6,6 +6,7 @@ use crate::commands::saved_plan::SavedPlanError;
 use crate::config::LoadError;
 use crate::exit::ExitStatus;
 use crate::history::HistoryError;
+use crate::quay::ImmutabilityError;
 use crate::registry::RegistryError;
 use crate::scan::quay::ScanError;
 use crate::signing::KeyError;
@@ -24,6 +25,15 @@ pub enum Error {
     Registry(Box<RegistryError>),
     #[error(transparent)]
     Scan(Box<ScanError>),
+    /// Reading or creating registry immutability policies failed.
+    #[error(transparent)]
+    Immutability(Box<ImmutabilityError>),
+    /// apply created a policy, yet these release tags are not immutable.
+    #[error(
+        "{registry}: release tags are not immutable after apply created the policy: {}. Check the organization's immutability policies in Quay, then run apply again",
+        .tags.join(", ")
+    )]
+    PolicyNotInEffect { registry: String, tags: Vec<String> },
     #[error(transparent)]
     History(#[from] HistoryError),
     #[error(transparent)]
@@ -95,6 +105,12 @@ pub enum Error {
 impl From<RegistryError> for Error {
     fn from(error: RegistryError) -> Self {
         Error::Registry(Box::new(error))
+    }
+}
+
+impl From<ImmutabilityError> for Error {
+    fn from(error: ImmutabilityError) -> Self {
+        Error::Immutability(Box::new(error))
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod exit;
 pub mod fsutil;
 pub mod history;
+pub mod immutability;
 pub mod live;
 pub mod logging;
 pub mod plan;

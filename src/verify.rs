@@ -3,13 +3,17 @@
 //! every child. The `verify` command reads every signature (`Scope::Audit`);
 //! apply's confirmation reads as a plan does, and the finding says how many
 //! children were only checked by signature tag. `crate::render::verify` words
-//! the report.
+//! the report. With `policy.registry_immutability = "require"` it also
+//! checks, per target repository, that the registry protects the release
+//! tags: a policy freezes them and each one present shows `immutable: true`.
 
 use crate::config::model::Desired;
 use crate::digest::Digest;
+use crate::immutability::{self, TargetPolicies, judge, release_samples};
 use crate::live::LiveState;
 use crate::plan::SignatureCheck;
 use crate::plan::signatures::unsigned_manifests;
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
@@ -92,4 +96,101 @@ pub fn check(
         }
     }
     checks
+}
+
+/// Whether the registry itself protects one target repository's release
+/// tags (`policy.registry_immutability = "require"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Protection {
+    /// Policies freeze every release tag, and each present release tag shows
+    /// `immutable: true`.
+    Protected { tags: usize },
+    /// No policy (any more) freezes these sample release tags.
+    NoPolicy { unprotected: Vec<String> },
+    /// Declared release tags in the target that are not immutable.
+    Mutable { tags: Vec<String> },
+    /// A policy freezes cosign's tags (or cannot be judged): `uuid`.
+    FreezesSignatures { uuid: String, pattern: String },
+    /// The registry has no immutability API.
+    Unavailable { why: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryCheck {
+    pub target: String,
+    pub protection: Protection,
+}
+
+impl RegistryCheck {
+    pub fn holds(&self) -> bool {
+        matches!(self.protection, Protection::Protected { .. })
+    }
+}
+
+/// For each target's policies, and its tags' `immutable` flags (`flags`,
+/// keyed by target), whether the registry protects its release tags.
+pub fn check_registry(
+    desired: &Desired,
+    targets: &[TargetPolicies],
+    flags: &BTreeMap<String, BTreeMap<String, bool>>,
+) -> Vec<RegistryCheck> {
+    targets
+        .iter()
+        .map(|target| RegistryCheck {
+            target: target.target.clone(),
+            protection: protection(desired, target, flags.get(&target.target)),
+        })
+        .collect()
+}
+
+fn protection(
+    desired: &Desired,
+    target: &TargetPolicies,
+    flags: Option<&BTreeMap<String, bool>>,
+) -> Protection {
+    let policies = match &target.protection {
+        immutability::Protection::NoApi(why) => {
+            return Protection::Unavailable { why: why.clone() };
+        }
+        immutability::Protection::Policies(policies) => policies,
+    };
+    let declared: Vec<&str> = desired
+        .services
+        .iter()
+        .filter(|s| s.target.reference() == target.target)
+        .flat_map(|s| s.releases.iter().map(|r| r.tag.as_str()))
+        .collect();
+    let judged = judge(
+        policies,
+        &release_samples(&desired.policy.prerelease, declared.iter().copied()),
+    );
+    if let Some((policy, _)) = judged.signature_freezers.first() {
+        return Protection::FreezesSignatures {
+            uuid: policy.uuid.clone(),
+            pattern: policy.pattern.clone(),
+        };
+    }
+    if !judged.covered() {
+        return Protection::NoPolicy {
+            unprotected: judged.unprotected,
+        };
+    }
+    let empty = BTreeMap::new();
+    let flags = flags.unwrap_or(&empty);
+    let present: Vec<&str> = declared
+        .into_iter()
+        .filter(|tag| flags.contains_key(*tag))
+        .collect();
+    let mutable: Vec<String> = present
+        .iter()
+        .filter(|tag| flags.get(**tag) == Some(&false))
+        .map(|tag| tag.to_string())
+        .collect();
+    if mutable.is_empty() {
+        Protection::Protected {
+            tags: present.len(),
+        }
+    } else {
+        Protection::Mutable { tags: mutable }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod copy;
 mod error;
+pub mod policies;
 pub mod sign;
 
 pub use error::ApplyError;

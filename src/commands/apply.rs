@@ -2,7 +2,7 @@
 //! Order: load the signing key (fail before any write), plan, print the plan,
 //! stop on any refusal (exit 3, nothing written), apply, re-read and confirm.
 
-use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier};
+use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier, policies};
 use crate::cli::ApplyArgs;
 use crate::commands::saved_plan;
 use crate::commands::steps::{connector, load_public_key, make_plan_since};
@@ -63,6 +63,21 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         write_stdout("\nNothing to do.\n")?;
         return Ok(ExitStatus::Success);
     }
+    // Registry immutability first: no tag is put before the policy that
+    // freezes it exists.
+    let token = crate::quay::token_from_env();
+    let created = policies::create(&desired, &connector, token.as_ref(), &plan).await?;
+    for policy in &created {
+        write_stdout(&format!(
+            "\ncreated {} ({})\n",
+            crate::render::plan::policy_line(&policy.policy),
+            policy.uuid
+        ))?;
+    }
+    if plan.summary.create + plan.summary.sign == 0 {
+        policies::check_in_effect(&desired, &connector, token.as_ref(), &created).await?;
+        return Ok(ExitStatus::Success);
+    }
     // The planner refuses creates and signs without a key; this is a guard.
     let (Some(signer), Some(verifier)) = (&keys.signer, &keys.verifier) else {
         return Err(Error::NoSigningKey);
@@ -78,7 +93,10 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         signature_locks: Default::default(),
     };
     let outcomes = apply.run(&plan).await;
-    let confirmed = confirm(&desired, &connector, verifier, &plan).await;
+    let confirmed = match confirm(&desired, &connector, verifier, &plan).await {
+        Ok(()) => policies::check_in_effect(&desired, &connector, token.as_ref(), &created).await,
+        failed => failed,
+    };
     let report = ApplyReport {
         outcomes: &outcomes,
         transfer: Transfer::of(&apply.copier.stats, connector.request_counts().total),

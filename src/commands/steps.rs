@@ -4,6 +4,7 @@
 use crate::config::model::Desired;
 use crate::error::Error;
 use crate::history::Baseline;
+use crate::live::policies::read_target_policies;
 use crate::live::scans::read_scans;
 use crate::live::{Scope, read_live_state};
 use crate::plan::{self, Criteria, HistoryCheck, Plan};
@@ -96,6 +97,7 @@ pub async fn make_plan(
     let mut live = read_live_state(desired, connector, Scope::Plan).await?;
     let token = crate::quay::token_from_env();
     read_scans(desired, connector, token.as_ref(), &mut live).await?;
+    live.immutability = read_target_policies(desired, connector, token.as_ref()).await?;
     let counts = connector.request_counts();
     tracing::info!(
         "read the registries in {:.2} s ({} requests)",

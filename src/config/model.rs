@@ -48,6 +48,20 @@ pub struct Policy {
     /// Base URL of the Quay instance (`https://quay.io`), without `/api/v1`.
     pub quay_api: Option<String>,
     pub waivers: Vec<Waiver>,
+    /// `registry_immutability`: whether the target registry itself must
+    /// freeze release tags (Quay immutability policies).
+    pub registry_immutability: RegistryImmutability,
+}
+
+/// `policy.registry_immutability`. Off unless the file asks: managing Quay's
+/// policies needs an organization-admin OAuth token, which a plan job with
+/// only a read robot does not hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum RegistryImmutability {
+    #[default]
+    Off,
+    /// `"require"`, written at this place in the file.
+    Require(SourceLocation),
 }
 
 impl Default for Policy {
@@ -60,6 +74,7 @@ impl Default for Policy {
             vulnerability_source: VulnerabilitySource::Quay,
             quay_api: None,
             waivers: Vec::new(),
+            registry_immutability: RegistryImmutability::Off,
         }
     }
 }

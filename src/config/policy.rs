@@ -3,7 +3,8 @@
 
 use crate::config::diagnostic::{Diagnostic, quoted};
 use crate::config::model::{
-    KeySource, Policy, Severity, SigningConfig, TagGrammar, VulnerabilitySource, Waiver,
+    KeySource, Policy, RegistryImmutability, Severity, SigningConfig, TagGrammar,
+    VulnerabilitySource, Waiver,
 };
 use crate::config::raw::{self, Source, Value, entries, key_name};
 use chrono::NaiveDate;
@@ -20,6 +21,7 @@ const POLICY_KEYS: &[&str] = &[
     "vulnerability_source",
     "quay_api",
     "waivers",
+    "registry_immutability",
 ];
 const WAIVER_KEYS: &[&str] = &["id", "service", "reason", "expires"];
 const SIGNING_KEYS: &[&str] = &["key", "public_key"];
@@ -128,6 +130,27 @@ pub(crate) fn check_policy(
                                 .with_help(problem.help),
                             );
                         }
+                    }
+                }
+            }
+            "registry_immutability" => {
+                if let Some(text) = raw::string(src, diags, value, "`policy.registry_immutability`")
+                {
+                    match text {
+                        "require" => {
+                            policy.registry_immutability =
+                                RegistryImmutability::Require(src.location(&key.span()))
+                        }
+                        "off" => policy.registry_immutability = RegistryImmutability::Off,
+                        other => diags.push(
+                            src.diag(
+                                "invalid-registry-immutability",
+                                format!("{} is not a registry immutability setting", quoted(other)),
+                                &value.span(),
+                                "expected \"require\" or \"off\"",
+                            )
+                            .with_help("write \"require\" to have the target Quay freeze release tags with an immutability policy, or \"off\""),
+                        ),
                     }
                 }
             }

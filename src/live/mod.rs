@@ -1,11 +1,13 @@
 //! Live state: what the registries hold, as far as the plan needs to know.
 //! `read` gathers it (IO, concurrent); the planner consumes it (pure).
 
+pub mod policies;
 pub mod read;
 pub mod scans;
 pub mod standing;
 
 use crate::digest::Digest;
+use crate::immutability::TargetPolicies;
 use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +19,9 @@ pub use standing::{Standing, standing};
 pub struct LiveState {
     /// Keyed by service name.
     pub services: BTreeMap<String, LiveService>,
+    /// With `policy.registry_immutability = "require"`: each target
+    /// repository's immutability policies (`policies`).
+    pub immutability: Vec<TargetPolicies>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -70,7 +70,10 @@ pub async fn read_live_state(
         .buffer_unordered(SERVICES_IN_FLIGHT)
         .try_collect()
         .await?;
-    Ok(LiveState { services })
+    Ok(LiveState {
+        services,
+        immutability: Vec::new(),
+    })
 }
 
 async fn read_service(

@@ -63,6 +63,9 @@ named_enum! {
         Changed = "changed",
         Removed = "removed",
         RcRequired = "rc-required",
+        /// `policy.registry_immutability = "require"`: a registry policy
+        /// that freezes (or may freeze) cosign's `sha256-*` tags.
+        FreezesSignatures = "freezes-signatures",
         /// A warning (a refusal with `--strict`): a target tag the file does
         /// not declare.
         UnmanagedTag = "unmanaged-tag",
@@ -71,6 +74,11 @@ named_enum! {
         /// A warning: a `[[policy.waivers]]` entry that matched no blocked
         /// vulnerability.
         UnusedWaiver = "unused-waiver",
+        /// A warning: release tags of a target that no registry policy
+        /// freezes (apply creates the policy).
+        TagsUnprotected = "tags-unprotected",
+        /// A warning: the target registry has no immutability API.
+        ImmutabilityUnavailable = "immutability-unavailable",
     }
 }
 

@@ -5,6 +5,7 @@
 mod code;
 pub mod planner;
 pub mod reason;
+mod registry_policy;
 mod release;
 pub mod saved;
 pub mod signatures;
@@ -17,7 +18,9 @@ use serde::{Deserialize, Serialize};
 
 pub use code::{ActionKind, Code};
 pub use planner::{Criteria, HistoryCheck, plan};
-pub use reason::{RefusalReason, ScanGap, Unscanned, WarningReason};
+pub use reason::{
+    FrozenSignatures, RefusalReason, ScanGap, UnprotectedTags, Unscanned, WarningReason,
+};
 pub use signatures::SignatureCheck;
 
 /// Version of the JSON form. Fields may be added, never renamed.
@@ -30,6 +33,8 @@ pub struct Plan {
     pub schema: u32,
     pub summary: Summary,
     pub actions: Vec<Action>,
+    /// Registry immutability policies to create, before any tag is put.
+    pub policies: Vec<PolicyAction>,
     pub refusals: Vec<Refusal>,
     pub warnings: Vec<Warning>,
     /// Every release the file declared when the plan was made, and whether
@@ -51,6 +56,9 @@ pub struct Summary {
     pub unchanged: usize,
     pub refused: usize,
     pub warnings: usize,
+    /// Registry immutability policies to create.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub policies: usize,
     /// With `--base` (not `--full`): releases unchanged since the base,
     /// left out of this plan's registry reads.
     #[serde(skip_serializing_if = "is_zero")]
@@ -87,6 +95,22 @@ impl Refusal {
     pub fn code(&self) -> Code {
         self.reason.code()
     }
+}
+
+/// A Quay organization immutability policy to create
+/// (`policy.registry_immutability = "require"`): it freezes every tag fully
+/// matching `tag_pattern` in `organization`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyAction {
+    pub kind: ActionKind,
+    /// The registry host.
+    pub registry: String,
+    /// Quay's API base URL, without `/api/v1`.
+    pub api: String,
+    pub organization: String,
+    pub tag_pattern: String,
+    /// The target repositories whose release tags it protects.
+    pub targets: Vec<String>,
 }
 
 /// One vulnerability that blocks a release (`vulnerable` refusals).
@@ -131,7 +155,7 @@ impl Warning {
 impl Plan {
     /// Something to write: a create or a sign.
     pub fn has_changes(&self) -> bool {
-        self.summary.create + self.summary.sign > 0
+        self.summary.create + self.summary.sign + self.summary.policies > 0
     }
 
     pub fn is_refused(&self) -> bool {

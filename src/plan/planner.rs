@@ -10,7 +10,7 @@ use crate::plan::release::decide;
 use crate::plan::signatures::SignatureCheck;
 use crate::plan::{
     Action, ActionKind, DeclaredRelease, Plan, Refusal, SCHEMA_VERSION, Summary, Warning,
-    WarningReason, strict,
+    WarningReason, registry_policy, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
 use chrono::NaiveDate;
@@ -118,6 +118,9 @@ pub fn plan(
             left_out,
         ));
     }
+    let registry = registry_policy::plan_policies(desired, &live.immutability);
+    refusals.extend(registry.refusals);
+    warnings.extend(registry.warnings);
     if scanning {
         warnings.extend(gate::unused_waivers(
             &desired.policy,
@@ -135,9 +138,13 @@ pub fn plan(
     let not_checked = history.map_or(0, |h| h.not_checked);
     Plan {
         schema: SCHEMA_VERSION,
-        summary: summarize(&actions, &refusals, &warnings, not_checked),
+        summary: Summary {
+            policies: registry.policies.len(),
+            ..summarize(&actions, &refusals, &warnings, not_checked)
+        },
         declared: declared_releases(desired, history),
         actions,
+        policies: registry.policies,
         refusals,
         warnings,
         file: desired.file.clone(),
@@ -186,6 +193,7 @@ pub(crate) fn summarize(
         unchanged: count(ActionKind::Unchanged),
         refused: refusals.len(),
         warnings: warnings.len(),
+        policies: 0,
         not_checked,
     }
 }

@@ -56,6 +56,9 @@ pub enum RefusalReason {
     /// With `--base`: the base revision `base` declared the release at
     /// `digest`, and the file no longer does.
     Removed { base: String, digest: Digest },
+    /// A registry immutability policy that freezes cosign's tags (boxed:
+    /// the other reasons are small).
+    FreezesSignatures(Box<FrozenSignatures>),
     /// `plan --strict`: a warning, refused under its own code.
     Strict(WarningReason),
 }
@@ -72,9 +75,22 @@ impl RefusalReason {
             RefusalReason::ScanUnavailable { .. } => Code::ScanUnavailable,
             RefusalReason::Changed { .. } => Code::Changed,
             RefusalReason::Removed { .. } => Code::Removed,
+            RefusalReason::FreezesSignatures(_) => Code::FreezesSignatures,
             RefusalReason::Strict(warning) => warning.code(),
         }
     }
+}
+
+/// A registry immutability policy (`scope`, `uuid`, `pattern`) on
+/// `registry` that freezes cosign's tag `Ok(tag)`, or that quayside cannot
+/// evaluate (`Err(why)`); signing must be able to extend those tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrozenSignatures {
+    pub registry: String,
+    pub scope: String,
+    pub uuid: String,
+    pub pattern: String,
+    pub verdict: Result<String, String>,
 }
 
 /// Why an image has no complete vulnerability scan.
@@ -114,6 +130,12 @@ pub enum WarningReason {
         service: Option<String>,
         expired: Option<NaiveDate>,
     },
+    /// Release tags no registry policy freezes (boxed: the other reasons
+    /// are small).
+    TagsUnprotected(Box<UnprotectedTags>),
+    /// `registry` cannot enforce immutability (`why`), so quayside alone
+    /// keeps its release tags from moving.
+    ImmutabilityUnavailable { registry: String, why: String },
 }
 
 impl WarningReason {
@@ -122,6 +144,19 @@ impl WarningReason {
             WarningReason::UnmanagedTag { .. } => Code::UnmanagedTag,
             WarningReason::ScanDisabled { .. } => Code::ScanDisabled,
             WarningReason::UnusedWaiver { .. } => Code::UnusedWaiver,
+            WarningReason::TagsUnprotected(_) => Code::TagsUnprotected,
+            WarningReason::ImmutabilityUnavailable { .. } => Code::ImmutabilityUnavailable,
         }
     }
+}
+
+/// No policy on `registry` freezes these `unprotected` sample release tags
+/// of `target`; apply creates `pattern` in `organization`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnprotectedTags {
+    pub target: String,
+    pub registry: String,
+    pub organization: String,
+    pub unprotected: Vec<String>,
+    pub pattern: String,
 }

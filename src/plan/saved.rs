@@ -163,6 +163,7 @@ mod tests {
             schema: SCHEMA_VERSION,
             summary: Default::default(),
             actions,
+            policies: Vec::new(),
             refusals: Vec::new(),
             warnings: Vec::new(),
             declared,

@@ -88,6 +88,7 @@ fn desired(releases: Vec<Release>) -> Desired {
 fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
+        ..LiveState::default()
     }
 }
 
@@ -533,4 +534,120 @@ fn every_warning_becomes_a_refusal_with_its_code_and_place() {
     assert!(strict.warnings.is_empty());
     assert_eq!(strict.summary.refused, 3);
     assert_eq!(strict.summary.warnings, 0);
+}
+
+/// `policy.registry_immutability = "require"` at line 4, with the target's
+/// policies as read.
+fn requiring(protection: crate::immutability::Protection) -> (Desired, LiveState) {
+    use crate::config::model::RegistryImmutability;
+    let mut d = desired(vec![release("v1.0.0", digest(1), 10)]);
+    d.policy.registry_immutability = RegistryImmutability::Require(SourceLocation {
+        file: "releases.toml".into(),
+        line: 4,
+        column: 1,
+    });
+    let mut service = LiveService::default();
+    service.target_tags.insert("v1.0.0".into());
+    service.declared_tags.insert("v1.0.0".into(), digest(1));
+    service
+        .signatures
+        .insert(digest(1), signed(&digest(1), &[]));
+    let mut state = live(service);
+    state.immutability = vec![crate::immutability::TargetPolicies {
+        target: "127.0.0.1:5000/prod/gateway".into(),
+        registry: "127.0.0.1:5000".into(),
+        api: "http://127.0.0.1:5000".into(),
+        organization: "prod".into(),
+        protection,
+    }];
+    (d, state)
+}
+
+fn quay_policy(pattern: &str) -> crate::immutability::Policy {
+    crate::immutability::Policy {
+        uuid: "uuid-1".into(),
+        pattern: pattern.into(),
+        matches: true,
+        scope: crate::immutability::Scope::Organization("prod".into()),
+    }
+}
+
+#[test]
+fn unprotected_release_tags_get_a_policy_to_create_and_a_warning() {
+    use crate::immutability::{Protection, wanted_pattern};
+    let (d, state) = requiring(Protection::Policies(Vec::new()));
+    let plan = run(&d, &state);
+    assert_eq!(plan.policies.len(), 1);
+    assert_eq!(plan.policies[0].organization, "prod");
+    assert_eq!(
+        plan.policies[0].tag_pattern,
+        wanted_pattern(&d.policy.prerelease)
+    );
+    assert_eq!(plan.summary.policies, 1);
+    assert!(plan.has_changes(), "a policy to create is a change");
+    assert!(!plan.is_refused());
+    let warning = registry_warnings(&plan)[0];
+    assert_eq!(warning.code(), Code::TagsUnprotected);
+    assert_eq!(warning.location.as_ref().unwrap().line, 4);
+
+    let strict = plan_strict(&d, &state);
+    let refusal = strict
+        .refusals
+        .iter()
+        .find(|r| r.code() == Code::TagsUnprotected)
+        .expect("--strict refuses unprotected release tags");
+    assert_eq!(refusal.location.line, 4);
+
+    // the same file once the policy exists: nothing to do
+    let wanted = quay_policy(&wanted_pattern(&d.policy.prerelease));
+    let (d, state) = requiring(Protection::Policies(vec![wanted]));
+    let plan = run(&d, &state);
+    assert!(plan.policies.is_empty() && registry_warnings(&plan).is_empty());
+    assert!(!plan.has_changes());
+}
+
+#[test]
+fn a_policy_freezing_signature_tags_is_refused_at_the_setting() {
+    use crate::immutability::Protection;
+    let (d, state) = requiring(Protection::Policies(vec![quay_policy(".*")]));
+    let plan = run(&d, &state);
+    assert_eq!(plan.refusals.len(), 1);
+    let refusal = &plan.refusals[0];
+    assert_eq!(refusal.code(), Code::FreezesSignatures);
+    assert_eq!(refusal.location.line, 4);
+    let words = message(refusal);
+    assert!(
+        words.contains("uuid-1") && words.contains("127.0.0.1:5000"),
+        "{words}"
+    );
+    assert!(words.contains(".sig"), "{words}");
+}
+
+#[test]
+fn a_registry_without_the_api_is_one_warning() {
+    use crate::immutability::Protection;
+    let (d, mut state) = requiring(Protection::NoApi("HTTP 404".into()));
+    let second = crate::immutability::TargetPolicies {
+        target: "127.0.0.1:5000/prod/other".into(),
+        ..state.immutability[0].clone()
+    };
+    state.immutability.push(second);
+    let plan = run(&d, &state);
+    let codes: Vec<Code> = registry_warnings(&plan).iter().map(|w| w.code()).collect();
+    assert_eq!(codes, vec![Code::ImmutabilityUnavailable]);
+    assert!(plan.policies.is_empty() && plan.refusals.is_empty());
+}
+
+fn plan_strict(desired: &Desired, live: &LiveState) -> Plan {
+    let mut strict = criteria(Some(&FakeVerifier));
+    strict.strict = true;
+    plan(desired, live, None, &strict)
+}
+
+/// The plan's warnings but `scan-disabled` (these fixtures turn scanning off).
+fn registry_warnings(plan: &Plan) -> Vec<&Warning> {
+    plan.warnings
+        .iter()
+        .filter(|w| w.code() != Code::ScanDisabled)
+        .collect()
 }

@@ -3,17 +3,21 @@
 //! `QUAY_API_TOKEN` bearer token, and JSON requests that share the registry
 //! host's concurrency limit, retries and request counters.
 //!
-//! One file per API area: `security` (a manifest's scan report). Immutability
-//! policies and the REST tag API belong beside it, as methods of
-//! [`QuayClient`] sending through its request function.
+//! One file per API area: `security` (a manifest's scan report),
+//! `immutability` (organization and repository immutability policies, and
+//! which tags Quay marks immutable). The REST tag API belongs beside them, as
+//! methods of [`QuayClient`] sending through its request function.
 
+mod immutability;
 mod security;
+
+pub use immutability::{ImmutabilityError, organization};
 
 use crate::config::location::Scheme;
 use crate::registry::RegistryError;
 use crate::registry::distribution::{DistributionClient, HostRequest, host_of};
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, HeaderMap, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -107,6 +111,19 @@ impl<'a> QuayClient<'a> {
         repository: &str,
         operation: &str,
     ) -> Result<Answer, RegistryError> {
+        self.send_json(Method::GET, url, None, repository, operation)
+            .await
+    }
+
+    /// `method url` with an optional JSON `body`, answered by a JSON document.
+    async fn send_json(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+        repository: &str,
+        operation: &str,
+    ) -> Result<Answer, RegistryError> {
         let parsed = Url::parse(url).ok();
         let host = parsed.as_ref().map(host_of).unwrap_or_default();
         let failure = |message: String, hint: &str| RegistryError::Transport {
@@ -133,13 +150,17 @@ impl<'a> QuayClient<'a> {
         };
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
         let answer = self
             .hosts
             .send_to_host(HostRequest {
-                method: Method::GET,
+                method,
                 url,
                 headers,
                 authorization,
+                body,
                 body_limit: MAX_ANSWER_BYTES,
                 repository,
                 operation,

@@ -2,7 +2,7 @@
 //! `WRONG`, `UNSIGNED` and why), then a summary line.
 
 use crate::render::plural;
-use crate::verify::{Finding, ReleaseCheck};
+use crate::verify::{Finding, Protection, RegistryCheck, ReleaseCheck};
 use std::fmt::Write;
 
 /// One line per release, then a summary line.
@@ -50,6 +50,43 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
         checks.len() - failing,
         failing
     );
+    out
+}
+
+/// One line per target repository: whether its registry protects the
+/// release tags; empty when registry immutability is not required.
+pub fn render_registry(checks: &[RegistryCheck]) -> String {
+    let mut out = String::new();
+    for check in checks {
+        let status = match &check.protection {
+            Protection::Protected { tags } => format!(
+                "protected   an immutability policy freezes the release tags; {tags} present, all immutable"
+            ),
+            Protection::NoPolicy { unprotected } => format!(
+                "UNPROTECTED no immutability policy freezes release tags such as {}: run quayside apply to create it",
+                unprotected.join(", ")
+            ),
+            Protection::Mutable { tags } => format!(
+                "MUTABLE     release tags not immutable: {}",
+                tags.join(", ")
+            ),
+            Protection::FreezesSignatures { uuid, pattern } => format!(
+                "REFUSED     immutability policy {uuid} ({}) freezes cosign's sha256-* tags",
+                crate::config::hidden::one_line(pattern)
+            ),
+            Protection::Unavailable { why } => format!("UNAVAILABLE {why}"),
+        };
+        let _ = writeln!(out, "{}  registry immutability: {status}", check.target);
+    }
+    if !checks.is_empty() {
+        let failing = checks.iter().filter(|c| !c.holds()).count();
+        let _ = writeln!(
+            out,
+            "{} target{} checked for registry immutability, {failing} not protected.",
+            checks.len(),
+            plural(checks.len())
+        );
+    }
     out
 }
 

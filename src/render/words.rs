@@ -132,6 +132,17 @@ pub fn refusal(refusal: &Refusal, style: Style) -> String {
             "declared at {base} (= {digest}) and now gone: releases are permanent. Put the line {} back in [services.{service}.releases]",
             style.code(&format!("\"{tag}\" = \"{digest}\""))
         ),
+        RefusalReason::FreezesSignatures(frozen) => format!(
+            "{}: the immutability policy {} of {} (tagPattern {}) {}; signing extends cosign's sha256-<hex>.sig tags, so no policy may freeze them. Narrow the pattern to the release tags (policy.registry_immutability = \"require\" creates one) or delete that policy",
+            frozen.registry,
+            frozen.uuid,
+            frozen.scope,
+            style.value(&frozen.pattern),
+            match &frozen.verdict {
+                Ok(tag) => format!("freezes the signature tag {tag}"),
+                Err(why) => format!("may freeze signature tags: {why}"),
+            }
+        ),
         RefusalReason::Strict(warning) => format!(
             "{} (a warning, refused because of --strict)",
             warning_reason(warning, service, tag)
@@ -167,6 +178,17 @@ fn warning_reason(reason: &WarningReason, service: &str, tag: &str) -> String {
             expired
                 .map(|day| format!(", and it expired on {day}"))
                 .unwrap_or_default()
+        ),
+        WarningReason::TagsUnprotected(tags) => format!(
+            "no immutability policy on {} freezes release tags of {} (e.g. {}): anyone with a push token can move them. apply creates the policy {} in organization {} (needs QUAY_API_TOKEN with org:admin)",
+            tags.registry,
+            tags.target,
+            tags.unprotected.join(", "),
+            tags.pattern,
+            tags.organization
+        ),
+        WarningReason::ImmutabilityUnavailable { registry, why } => format!(
+            "{registry} cannot enforce immutable tags ({why}): only quayside keeps its release tags from moving; set policy.registry_immutability = \"off\" to silence this"
         ),
     }
 }

@@ -354,6 +354,7 @@ fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
 fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
+        ..LiveState::default()
     }
 }
 

@@ -381,6 +381,7 @@ fn markdown_comment_with_a_huge_diff_stays_under_the_limit() {
             ..Summary::default()
         },
         actions,
+        policies: Vec::new(),
         refusals,
         warnings: Vec::new(),
         declared: Vec::new(),

@@ -32,6 +32,7 @@ mod plan_signature_depth;
 mod promote;
 mod quay_crash;
 mod quay_flows;
+mod quay_immutability;
 mod quay_scan;
 mod quayside;
 mod quickstart;

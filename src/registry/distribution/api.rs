@@ -21,6 +21,8 @@ pub struct HostRequest<'a> {
     /// Sent as `Authorization`; mark it sensitive so that no debug output
     /// can show it.
     pub authorization: Option<HeaderValue>,
+    /// The request body (a JSON document for Quay's API), if any.
+    pub body: Option<Bytes>,
     /// A longer body is not read: the answer's `body` is `None`.
     pub body_limit: usize,
     /// Named in errors beside the host.
@@ -62,7 +64,7 @@ impl DistributionClient {
                 method: request.method,
                 url: request.url,
                 headers: request.headers,
-                body: RequestBody::Empty,
+                body: request.body.map_or(RequestBody::Empty, RequestBody::Bytes),
                 authorization: Authorization::Fixed(request.authorization),
                 context: context.clone(),
                 streamed_response: false,

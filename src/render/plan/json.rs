@@ -4,7 +4,9 @@
 //! `plan::SavedPlan`.
 
 use crate::config::model::SourceLocation;
-use crate::plan::{Action, Code, DeclaredRelease, Finding, Plan, Refusal, Summary, Warning};
+use crate::plan::{
+    Action, Code, DeclaredRelease, Finding, Plan, PolicyAction, Refusal, Summary, Warning,
+};
 use crate::render::words::{self, Style};
 use serde::Serialize;
 
@@ -13,6 +15,7 @@ pub fn render(plan: &Plan) -> String {
         schema: plan.schema,
         summary: &plan.summary,
         actions: &plan.actions,
+        policies: &plan.policies,
         refusals: plan.refusals.iter().map(RefusalForm::of).collect(),
         warnings: plan.warnings.iter().map(WarningForm::of).collect(),
         declared: &plan.declared,
@@ -31,6 +34,9 @@ struct PlanForm<'a> {
     schema: u32,
     summary: &'a Summary,
     actions: &'a [Action],
+    /// Registry immutability policies to create; absent when none.
+    #[serde(skip_serializing_if = "<[PolicyAction]>::is_empty")]
+    policies: &'a [PolicyAction],
     refusals: Vec<RefusalForm<'a>>,
     warnings: Vec<WarningForm<'a>>,
     declared: &'a [DeclaredRelease],

@@ -3,7 +3,7 @@
 
 use crate::config::hidden::one_line;
 use crate::plan::{ActionKind, Plan};
-use crate::render::plan::{action_note, not_checked_note, short_base};
+use crate::render::plan::{action_note, not_checked_note, policies_note, policy_line, short_base};
 use crate::render::plural;
 use crate::render::words::{self, Style};
 use std::fmt::Write;
@@ -26,6 +26,12 @@ pub fn headline(plan: &Plan) -> String {
         format!("refused: {} problem{}", s.refused, plural(s.refused))
     } else if !plan.has_changes() {
         "nothing to do".to_string()
+    } else if s.create + s.sign == 0 {
+        format!(
+            "will create {} immutability polic{}",
+            s.policies,
+            if s.policies == 1 { "y" } else { "ies" }
+        )
     } else if s.sign == 0 {
         format!("will create {} release{}", s.create, plural(s.create))
     } else {
@@ -108,13 +114,14 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     let s = &plan.summary;
     let _ = writeln!(
         head,
-        "**{}** to create · **{}** to sign · **{}** unchanged · **{}** refused · **{}** warning{} · `{}`\n",
+        "**{}** to create · **{}** to sign · **{}** unchanged · **{}** refused · **{}** warning{}{} · `{}`\n",
         s.create,
         s.sign,
         s.unchanged,
         s.refused,
         s.warnings,
         plural(s.warnings),
+        policies_note(plan).replace(", ", " · "),
         plan.file
     );
     if let Some(note) = not_checked_note(plan) {
@@ -148,6 +155,15 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             }
         }
         refusals.push('\n');
+    }
+
+    let mut policies = String::new();
+    if !plan.policies.is_empty() {
+        let _ = writeln!(policies, "#### Registry immutability\n");
+        for policy in &plan.policies {
+            let _ = writeln!(policies, "- **create** {}", escape(&policy_line(policy)));
+        }
+        policies.push('\n');
     }
 
     let mut rows = Vec::new();
@@ -191,7 +207,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     // Fit the action table into what remains, dropping rows from the end and
     // saying how many were left out.
     let table_head = "| service | tag | action | digest | |\n|---|---|---|---|---|\n";
-    let fixed = head.len() + changes.len() + refusals.len() + warnings.len() + 200;
+    let fixed = head.len() + changes.len() + refusals.len() + policies.len() + warnings.len() + 200;
     let budget = MAX_CHARS.saturating_sub(fixed);
     let mut table = String::from(table_head);
     let mut shown = 0;
@@ -213,6 +229,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     let mut out = head;
     out.push_str(&changes);
     out.push_str(&truncate(&refusals, MAX_CHARS / 2));
+    out.push_str(&policies);
     if !rows.is_empty() {
         let _ = writeln!(
             out,

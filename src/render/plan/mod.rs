@@ -5,7 +5,7 @@ pub mod json;
 pub mod markdown;
 pub mod text;
 
-use crate::plan::{Action, ActionKind, Plan};
+use crate::plan::{Action, ActionKind, Plan, PolicyAction};
 use crate::render::plural;
 
 /// The output formats of `quayside plan`.
@@ -79,6 +79,27 @@ pub(crate) fn action_note(action: &Action) -> &'static str {
         ActionKind::Create => "copy by digest, sign, then tag",
         ActionKind::Sign => "add the missing signature",
         ActionKind::Unchanged => "in place and signed",
+    }
+}
+
+/// A registry immutability policy to create, in one line (pattern as
+/// registry text: kept on its line).
+pub(crate) fn policy_line(policy: &PolicyAction) -> String {
+    format!(
+        "immutability policy in organization {} on {}: tagPattern {} (protects {})",
+        policy.organization,
+        policy.registry,
+        crate::config::hidden::one_line(&policy.tag_pattern),
+        policy.targets.join(", ")
+    )
+}
+
+/// `, 1 immutability policy to create` when there is any, for summary lines.
+pub(crate) fn policies_note(plan: &Plan) -> String {
+    match plan.summary.policies {
+        0 => String::new(),
+        1 => ", 1 immutability policy to create".to_string(),
+        n => format!(", {n} immutability policies to create"),
     }
 }
 

@@ -38,6 +38,7 @@ fn desired(policy: &str, signing: &str, releases: &[(&str, u8)]) -> Desired {
 fn live(service: LiveService) -> LiveState {
     LiveState {
         services: [("gateway".to_string(), service)].into_iter().collect(),
+        ..LiveState::default()
     }
 }
 

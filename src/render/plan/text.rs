@@ -3,7 +3,9 @@
 
 use crate::config::hidden::one_line;
 use crate::plan::{Action, ActionKind, Code, Plan, Refusal};
-use crate::render::plan::{action_note, not_checked_note, short_base, verdict};
+use crate::render::plan::{
+    action_note, not_checked_note, policies_note, policy_line, short_base, verdict,
+};
 use crate::render::plural;
 use crate::render::words::{self, Style};
 use std::fmt::Write;
@@ -91,15 +93,22 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             refused_rows - MAX_LISTED
         );
     }
+    if !plan.policies.is_empty() {
+        let _ = writeln!(out, "\nregistry immutability");
+        for policy in &plan.policies {
+            let _ = writeln!(out, "  + create  {}", policy_line(policy));
+        }
+    }
     let s = &plan.summary;
     let counts = format!(
-        "{} to create, {} to sign, {} unchanged, {} refused, {} warning{}.",
+        "{} to create, {} to sign, {} unchanged, {} refused, {} warning{}{}.",
         s.create,
         s.sign,
         s.unchanged,
         s.refused,
         s.warnings,
-        plural(s.warnings)
+        plural(s.warnings),
+        policies_note(plan)
     );
     if plan.is_refused() {
         let _ = writeln!(out, "\n{}\n{counts}", verdict(plan));
