@@ -17,10 +17,14 @@ fn main() -> Result<()> {
     let [out] = args.as_slice() else {
         bail!("usage: generate_docs OUTPUT_DIR");
     };
-    let out = PathBuf::from(out);
+    generate(&PathBuf::from(out))
+}
+
+/// Completions into `out/complete`, man pages into `out/man` (also called by
+/// the tests, which include this file as a module).
+pub fn generate(out: &Path) -> Result<()> {
     completions(&out.join("complete"))?;
-    man_pages(&out.join("man"))?;
-    Ok(())
+    man_pages(&out.join("man"))
 }
 
 fn completions(dir: &Path) -> Result<()> {

@@ -26,21 +26,15 @@ struct Release {
     sha256: String,
 }
 
-/// The completions and man pages, made by the example that the release
-/// workflow runs (cargo builds examples with the tests).
+/// The release workflow's generator (`examples/generate_docs.rs`), compiled
+/// into this test binary so that it needs no separate example build.
+#[path = "../../examples/generate_docs.rs"]
+#[allow(dead_code)]
+mod generate_docs_example;
+
+/// The completions and man pages, as the release workflow makes them.
 fn generate_docs(out: &Path) {
-    let deps = std::env::current_exe().unwrap();
-    let generator = deps.parent().unwrap().join("../examples/generate_docs");
-    let output = std::process::Command::new(&generator)
-        .arg(out)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!(
-                "{}: {e} (`cargo test` builds it; with a target filter such as `--test all`, run `cargo build --example generate_docs` first)",
-                generator.display()
-            )
-        });
-    assert!(output.status.success(), "{output:?}");
+    generate_docs_example::generate(out).expect("the completions and man pages are written");
 }
 
 fn package_release() -> Release {
