@@ -6,7 +6,7 @@
 
 use super::DistributionClient;
 use super::errors::{self, Context};
-use super::transport::{Authorization, Call, RequestBody, read_capped};
+use super::transport::{Call, read_capped};
 use crate::config::location::Scheme;
 use crate::registry::RegistryError;
 use bytes::Bytes;
@@ -60,15 +60,14 @@ impl DistributionClient {
         };
         let answer = self
             .registry(scheme, &host)
-            .send(Call {
-                method: request.method,
-                url: request.url,
-                headers: request.headers,
-                body: request.body.map_or(RequestBody::Empty, RequestBody::Bytes),
-                authorization: Authorization::Fixed(request.authorization),
-                context: context.clone(),
-                streamed_response: false,
-            })
+            .send(Call::fixed(
+                request.method,
+                request.url,
+                request.headers,
+                request.body,
+                request.authorization,
+                context.clone(),
+            ))
             .await?;
         let status = answer.response.status().as_u16();
         let retries = answer.retries;

@@ -45,6 +45,29 @@ pub(crate) struct Call<'a> {
     pub streamed_response: bool,
 }
 
+impl<'a> Call<'a> {
+    /// A small request with its own fixed `Authorization` (a token request,
+    /// a Quay API call): no registry challenge, the answer read whole.
+    pub(crate) fn fixed(
+        method: Method,
+        url: Url,
+        headers: HeaderMap,
+        body: Option<Bytes>,
+        authorization: Option<HeaderValue>,
+        context: Context<'a>,
+    ) -> Self {
+        Call {
+            method,
+            url,
+            headers,
+            body: body.map_or(RequestBody::Empty, RequestBody::Bytes),
+            authorization: Authorization::Fixed(authorization),
+            context,
+            streamed_response: false,
+        }
+    }
+}
+
 /// A response that is not a transient failure, with the number of retries it
 /// took and the concurrency permit, held until the body has been read.
 pub(crate) struct Answer {
@@ -244,15 +267,14 @@ impl Registry {
             let token_context = auth::token_context(context);
             self.counters.count_token();
             let answer = self
-                .send(Call {
-                    method: request.method,
-                    url: request.url,
-                    headers: request.headers,
-                    body: request.body.map_or(RequestBody::Empty, RequestBody::Bytes),
-                    authorization: Authorization::Fixed(request.authorization),
-                    context: token_context.clone(),
-                    streamed_response: false,
-                })
+                .send(Call::fixed(
+                    request.method,
+                    request.url,
+                    request.headers,
+                    request.body,
+                    request.authorization,
+                    token_context.clone(),
+                ))
                 .await?;
             if !answer.response.status().is_success() {
                 return Err(self.failure(&token_context, answer).await);

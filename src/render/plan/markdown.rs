@@ -3,7 +3,7 @@
 
 use crate::config::hidden::one_line;
 use crate::plan::{ActionKind, Plan};
-use crate::render::plan::{action_note, not_checked_note, policies_note, policy_line, short_base};
+use crate::render::plan::{action_note, counts, not_checked_note, policy_line, short_base};
 use crate::render::plural;
 use crate::render::words::{self, Style};
 use std::fmt::Write;
@@ -111,17 +111,10 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
         ":white_check_mark:"
     };
     let _ = writeln!(head, "### {icon} quayside plan: {}\n", headline(plan));
-    let s = &plan.summary;
     let _ = writeln!(
         head,
-        "**{}** to create · **{}** to sign · **{}** unchanged · **{}** refused · **{}** warning{}{} · `{}`\n",
-        s.create,
-        s.sign,
-        s.unchanged,
-        s.refused,
-        s.warnings,
-        plural(s.warnings),
-        policies_note(plan).replace(", ", " · "),
+        "{} · `{}`\n",
+        counts(plan, |n| format!("**{n}**"), " · "),
         plan.file
     );
     if let Some(note) = not_checked_note(plan) {

@@ -94,13 +94,23 @@ pub(crate) fn policy_line(policy: &PolicyAction) -> String {
     )
 }
 
-/// `, 1 immutability policy to create` when there is any, for summary lines.
-pub(crate) fn policies_note(plan: &Plan) -> String {
-    match plan.summary.policies {
-        0 => String::new(),
-        1 => ", 1 immutability policy to create".to_string(),
-        n => format!(", {n} immutability policies to create"),
+/// The summary's counts as both forms say them: `number` marks each count
+/// (bold in Markdown), `separator` joins the parts.
+pub(crate) fn counts(plan: &Plan, number: fn(usize) -> String, separator: &str) -> String {
+    let s = &plan.summary;
+    let mut parts = vec![
+        format!("{} to create", number(s.create)),
+        format!("{} to sign", number(s.sign)),
+        format!("{} unchanged", number(s.unchanged)),
+        format!("{} refused", number(s.refused)),
+        format!("{} warning{}", number(s.warnings), plural(s.warnings)),
+    ];
+    match s.policies {
+        0 => {}
+        1 => parts.push("1 immutability policy to create".to_string()),
+        n => parts.push(format!("{n} immutability policies to create")),
     }
+    parts.join(separator)
 }
 
 #[cfg(test)]

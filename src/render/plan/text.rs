@@ -4,9 +4,8 @@
 use crate::config::hidden::one_line;
 use crate::plan::{Action, ActionKind, Code, Plan, Refusal};
 use crate::render::plan::{
-    action_note, not_checked_note, policies_note, policy_line, short_base, verdict,
+    action_note, counts, not_checked_note, policy_line, short_base, verdict,
 };
-use crate::render::plural;
 use crate::render::words::{self, Style};
 use std::fmt::Write;
 
@@ -99,17 +98,7 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
             let _ = writeln!(out, "  + create  {}", policy_line(policy));
         }
     }
-    let s = &plan.summary;
-    let counts = format!(
-        "{} to create, {} to sign, {} unchanged, {} refused, {} warning{}{}.",
-        s.create,
-        s.sign,
-        s.unchanged,
-        s.refused,
-        s.warnings,
-        plural(s.warnings),
-        policies_note(plan)
-    );
+    let counts = format!("{}.", counts(plan, |n| n.to_string(), ", "));
     if plan.is_refused() {
         let _ = writeln!(out, "\n{}\n{counts}", verdict(plan));
     } else {
