@@ -9,16 +9,19 @@
 //! re-run shows no diff. The key pair is created only when missing.
 
 use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use flate2::{Compression, GzBuilder};
 use futures::StreamExt;
-use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use p256::ecdsa::signature::Signer as _;
+use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey, EncodePublicKey, LineEnding};
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
 use quayside::registry::layout::LayoutRepository;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{BlobReader, ManifestKind, ManifestRef, RawManifest, Repository};
-use quayside::signing::{self, Payload, SignatureEntry, SigningKey};
+use quayside::signing::{self, Payload, SignatureEntry};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -121,7 +124,9 @@ fn digest_of(digests: &[(&str, &str, Digest)], service: &str, version: &str) -> 
 
 /// The demo key pair, created only when missing so that re-runs (and the
 /// signatures made with it) stay byte-identical.
-fn ensure_key_pair(out: &Path) -> Result<SigningKey> {
+/// Signs with p256 (RFC 6979 nonces) rather than quayside's own signer, whose
+/// nonces are random.
+fn ensure_key_pair(out: &Path) -> Result<p256::ecdsa::SigningKey> {
     let private = out.join("demo-cosign.key");
     let public = out.join("demo-cosign.pub");
     if !private.exists() {
@@ -138,8 +143,10 @@ fn ensure_key_pair(out: &Path) -> Result<SigningKey> {
         std::fs::write(&public, public_pem)
             .with_context(|| format!("writing {}", public.display()))?;
     }
-    let pem = std::fs::read(&private).with_context(|| format!("reading {}", private.display()))?;
-    Ok(SigningKey::from_pem(&pem, None)?)
+    let pem = std::fs::read_to_string(&private)
+        .with_context(|| format!("reading {}", private.display()))?;
+    let secret = p256::SecretKey::from_pkcs8_pem(&pem).context("reading the demo key")?;
+    Ok(p256::ecdsa::SigningKey::from(secret))
 }
 
 /// Writes one build (a layer and config per platform, the platform
@@ -265,7 +272,7 @@ async fn release(
     target: &LayoutRepository,
     digest: &Digest,
     tag: &str,
-    key: &SigningKey,
+    key: &p256::ecdsa::SigningKey,
 ) -> Result<()> {
     let Some(index) = source.get_manifest(ManifestRef::Digest(digest)).await? else {
         bail!("{digest} is not in {}", source.location());
@@ -292,7 +299,10 @@ async fn release(
     for signed in children.iter().map(|c| &c.digest).chain([digest]) {
         let payload = Payload::new(identity.clone(), signed.clone()).to_bytes();
         let entry = SignatureEntry {
-            signature: key.sign(&payload),
+            signature: {
+                let signature: p256::ecdsa::Signature = key.sign(&payload);
+                BASE64.encode(signature.to_der().as_bytes())
+            },
             payload: Bytes::from(payload),
         };
         signing::store::add_signature(target, signed, &entry).await?;
@@ -339,7 +349,7 @@ vulnerability_source = "none"
 
 [signing]
 # DEMO ONLY: this key pair is published in the repository. Never use it for
-# production images; make your own with `cosign generate-key-pair`.
+# production images; make your own with `quayside generate-key-pair`.
 key = "demo-cosign.key"
 public_key = "demo-cosign.pub"
 

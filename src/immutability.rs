@@ -6,12 +6,12 @@
 //!
 //! Quay judges a tag with Python's `regex` module, `fullmatch`, and
 //! `tagPatternMatches = false` inverts the verdict. Here a pattern is run by
-//! the `regex` crate, anchored at both ends, byte-wise (`(?-u)`; tags are
+//! the `regex-lite` crate, anchored at both ends (tags are
 //! ASCII): the two agree on the common subset (literals, classes, groups,
 //! alternation, repetition). A pattern outside that subset (look-arounds,
 //! back-references) cannot be judged, and is reported as such, never guessed.
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex_lite::{Regex, RegexBuilder};
 
 /// A policy as Quay's API lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ pub enum Protection {
 pub fn wanted_pattern(prerelease: &[String]) -> String {
     let number = "(0|[1-9][0-9]*)";
     let core = format!(r"v{number}\.{number}\.{number}");
-    let words: Vec<String> = prerelease.iter().map(|w| regex::escape(w)).collect();
+    let words: Vec<String> = prerelease.iter().map(|w| regex_lite::escape(w)).collect();
     match words.as_slice() {
         [] => core,
         _ => format!("{core}(-({})[1-9][0-9]*)?", words.join("|")),
@@ -112,11 +112,11 @@ pub fn signature_samples() -> Vec<String> {
 /// judged here.
 pub fn freezes(policy: &Policy, tag: &str) -> Result<bool, String> {
     let regex = compile(&policy.pattern)?;
-    Ok(regex.is_match(tag.as_bytes()) == policy.matches)
+    Ok(regex.is_match(tag) == policy.matches)
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(&format!(r"(?-u)\A(?:{pattern})\z"))
+    RegexBuilder::new(&format!(r"\A(?:{pattern})\z"))
         .size_limit(1 << 20)
         .build()
         .map_err(|error| {

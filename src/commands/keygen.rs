@@ -23,7 +23,7 @@ pub fn run(prefix: &Path) -> Result<ExitStatus, Error> {
         }
     }
     let (password, origin) = password::new_key_password()?;
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().map_err(Error::SigningKeyPassword)?;
     let private_pem = key
         .to_encrypted_pem(&password)
         .map_err(Error::SigningKeyPassword)?;

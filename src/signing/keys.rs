@@ -9,13 +9,14 @@ use crate::signing::SignatureEntry;
 use crate::signing::encrypted::{self, EncryptedError};
 use crate::signing::payload::Payload;
 use crate::signing::signer::{SignError, Signer};
+use crate::signing::{der, pem};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::pkcs8::{
-    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+use ring::rand::SystemRandom;
+use ring::signature::{
+    ECDSA_P256_SHA256_ASN1, ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair as _,
+    UnparsedPublicKey,
 };
-use pkcs8::der::pem;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
@@ -76,6 +77,10 @@ pub enum KeyError {
     PasswordUnset { origin: String },
     #[error("{PASSWORD_VARIABLE} is not valid UTF-8")]
     PasswordNotUnicode,
+    #[error(
+        "cannot make a key: the operating system's random number generator failed. Check /dev/urandom and try again"
+    )]
+    Random,
 }
 
 impl KeyError {
@@ -93,16 +98,18 @@ impl KeyError {
     }
 }
 
-/// An ECDSA P-256 private key. Its memory is wiped on drop and it never
-/// prints itself.
+/// An ECDSA P-256 private key. It never prints itself; the PKCS#8 copy
+/// kept for re-encoding is wiped on drop.
 pub struct SigningKey {
-    inner: p256::ecdsa::SigningKey,
+    pair: EcdsaKeyPair,
+    pkcs8: Zeroizing<Vec<u8>>,
 }
 
-/// An ECDSA P-256 public key (`cosign.pub`).
+/// An ECDSA P-256 public key (`cosign.pub`): its uncompressed point, checked
+/// to lie on the curve.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PublicKey {
-    inner: p256::ecdsa::VerifyingKey,
+    point: Vec<u8>,
 }
 
 impl fmt::Debug for SigningKey {
@@ -118,12 +125,12 @@ impl fmt::Debug for PublicKey {
 }
 
 impl SigningKey {
-    /// A fresh random key (for the quickstart and tests).
-    pub fn generate() -> Self {
-        let secret = p256::SecretKey::random(&mut rand_core::OsRng);
-        SigningKey {
-            inner: p256::ecdsa::SigningKey::from(secret),
-        }
+    /// A fresh random key (`generate-key-pair`, the quickstart, tests).
+    pub fn generate() -> Result<Self, KeyError> {
+        let document =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                .map_err(|_| KeyError::Random)?;
+        Self::from_pkcs8(document.as_ref(), "generated signing key")
     }
 
     /// Reads a PEM key in any of the accepted forms. `password` is only used
@@ -172,16 +179,11 @@ impl SigningKey {
     ) -> Result<Self, KeyError> {
         let (label, der) = decode_pem(pem_bytes, origin)?;
         let der = Zeroizing::new(der);
-        let malformed = |reason: String| KeyError::Malformed {
-            origin: origin.to_string(),
-            reason,
-        };
-        let secret = match label.as_str() {
-            PKCS8_LABEL => {
-                p256::SecretKey::from_pkcs8_der(&der).map_err(|e| malformed(e.to_string()))?
-            }
+        match label.as_str() {
+            PKCS8_LABEL => Self::from_pkcs8(&der, origin),
             SEC1_LABEL => {
-                p256::SecretKey::from_sec1_der(&der).map_err(|e| malformed(e.to_string()))?
+                der::check_sec1(&der).map_err(|reason| malformed(origin, reason))?;
+                Self::from_pkcs8(&Zeroizing::new(der::pkcs8_of_sec1(&der)), origin)
             }
             SIGSTORE_ENCRYPTED_LABEL | COSIGN_ENCRYPTED_LABEL => {
                 let empty = SecretString::from(String::new());
@@ -197,75 +199,76 @@ impl SigningKey {
                     });
                 }
                 let plain = decrypted.map_err(|error| KeyError::encrypted(error, origin))?;
-                p256::SecretKey::from_pkcs8_der(&plain).map_err(|e| malformed(e.to_string()))?
+                Self::from_pkcs8(&plain, origin)
             }
-            PUBLIC_LABEL => {
-                return Err(KeyError::PublicInsteadOfPrivate {
-                    origin: origin.to_string(),
-                });
-            }
-            _ => {
-                return Err(KeyError::UnsupportedLabel {
-                    origin: origin.to_string(),
-                    label,
-                    expected: ACCEPTED_PRIVATE,
-                });
-            }
-        };
+            PUBLIC_LABEL => Err(KeyError::PublicInsteadOfPrivate {
+                origin: origin.to_string(),
+            }),
+            _ => Err(KeyError::UnsupportedLabel {
+                origin: origin.to_string(),
+                label,
+                expected: ACCEPTED_PRIVATE,
+            }),
+        }
+    }
+
+    /// The key of a PKCS#8 document, checked first so that a wrong key
+    /// type is named rather than rejected by ring without a reason.
+    fn from_pkcs8(document: &[u8], origin: &str) -> Result<Self, KeyError> {
+        der::check_pkcs8(document).map_err(|reason| malformed(origin, reason))?;
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            document,
+            &SystemRandom::new(),
+        )
+        .map_err(|rejected| malformed(origin, rejected.to_string()))?;
         Ok(SigningKey {
-            inner: p256::ecdsa::SigningKey::from(secret),
+            pair,
+            pkcs8: Zeroizing::new(document.to_vec()),
         })
     }
 
-    /// Base64 of the ASN.1 DER ECDSA P-256/SHA-256 signature over `payload`
-    /// (deterministic, RFC 6979), as cosign stores it.
-    pub fn sign(&self, payload: &[u8]) -> String {
-        let signature: p256::ecdsa::Signature = self.inner.sign(payload);
-        BASE64.encode(signature.to_der().as_bytes())
+    /// Base64 of the ASN.1 DER ECDSA P-256/SHA-256 signature over `payload`,
+    /// as cosign stores it (ring's nonces are random, as cosign's are).
+    pub fn sign(&self, payload: &[u8]) -> Result<String, SignError> {
+        let signature =
+            self.pair
+                .sign(&SystemRandom::new(), payload)
+                .map_err(|_| SignError::Failed {
+                    signer: "local signing key".to_string(),
+                    message: "the operating system's random number generator failed".to_string(),
+                    hint: "Check /dev/urandom and run again".to_string(),
+                })?;
+        Ok(BASE64.encode(signature.as_ref()))
     }
 
     pub fn public_key(&self) -> PublicKey {
         PublicKey {
-            inner: *self.inner.verifying_key(),
+            point: self.pair.public_key().as_ref().to_vec(),
         }
     }
 
     /// The unencrypted PKCS#8 PEM (`PRIVATE KEY`).
     pub fn to_pkcs8_pem(&self) -> Result<SecretString, KeyError> {
-        let secret = p256::SecretKey::from(&self.inner);
-        let pem = secret
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Malformed {
-                origin: "generated signing key".to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(SecretString::from(pem.as_str().to_string()))
+        Ok(SecretString::from(pem::encode(PKCS8_LABEL, &self.pkcs8)))
     }
 
     /// The key encrypted with `password` in cosign's format
     /// (`ENCRYPTED SIGSTORE PRIVATE KEY`), readable by `cosign` and by
     /// [`SigningKey::from_pem`].
     pub fn to_encrypted_pem(&self, password: &SecretString) -> Result<SecretString, KeyError> {
-        let origin = "generated signing key";
-        let secret = p256::SecretKey::from(&self.inner);
-        let der = secret.to_pkcs8_der().map_err(|e| KeyError::Malformed {
-            origin: origin.to_string(),
-            reason: e.to_string(),
-        })?;
-        let document = encrypted::encrypt(der.as_bytes(), password.expose_secret().as_bytes())
-            .map_err(|error| KeyError::encrypted(error, origin))?;
-        let pem = pem::encode_string(SIGSTORE_ENCRYPTED_LABEL, pem::LineEnding::LF, &document)
-            .map_err(|e| KeyError::Malformed {
-                origin: origin.to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(SecretString::from(pem))
+        let document = encrypted::encrypt(&self.pkcs8, password.expose_secret().as_bytes())
+            .map_err(|error| KeyError::encrypted(error, "generated signing key"))?;
+        Ok(SecretString::from(pem::encode(
+            SIGSTORE_ENCRYPTED_LABEL,
+            &document,
+        )))
     }
 }
 
 impl Signer for SigningKey {
     fn sign(&self, payload: &[u8]) -> Result<String, SignError> {
-        Ok(SigningKey::sign(self, payload))
+        SigningKey::sign(self, payload)
     }
 }
 
@@ -293,43 +296,39 @@ impl PublicKey {
                 expected: "`PUBLIC KEY` (cosign.pub)",
             });
         }
-        let inner = p256::ecdsa::VerifyingKey::from_public_key_der(&der).map_err(|e| {
-            KeyError::Malformed {
-                origin: origin.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
-        Ok(PublicKey { inner })
+        let point = der::spki_point(&der).map_err(|reason| malformed(origin, reason))?;
+        if !on_curve(point) {
+            return Err(malformed(
+                origin,
+                "the point is not on the P-256 curve".into(),
+            ));
+        }
+        Ok(PublicKey {
+            point: point.to_vec(),
+        })
     }
 
     /// The SPKI PEM, as `cosign.pub` holds it.
     pub fn to_pem(&self) -> Result<String, KeyError> {
-        self.inner
-            .to_public_key_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Malformed {
-                origin: "public key".to_string(),
-                reason: e.to_string(),
-            })
+        Ok(pem::encode(PUBLIC_LABEL, &der::spki(&self.point)))
     }
 
     /// `sha256:` of the SPKI DER, a stable name for messages.
     pub fn fingerprint(&self) -> String {
-        match self.inner.to_public_key_der() {
-            Ok(der) => Digest::of_bytes(der.as_bytes()).short().to_string(),
-            Err(_) => "unencodable".to_string(),
-        }
+        Digest::of_bytes(&der::spki(&self.point))
+            .short()
+            .to_string()
     }
 
     /// True when `signature_b64` is a valid base64 ASN.1 DER signature by this
     /// key over exactly `payload`.
     pub fn verify(&self, payload: &[u8], signature_b64: &str) -> bool {
-        let Ok(der) = BASE64.decode(signature_b64.trim()) else {
+        let Ok(signature) = BASE64.decode(signature_b64.trim()) else {
             return false;
         };
-        let Ok(signature) = p256::ecdsa::Signature::from_der(&der) else {
-            return false;
-        };
-        self.inner.verify(payload, &signature).is_ok()
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &self.point)
+            .verify(payload, &signature)
+            .is_ok()
     }
 
     /// True when `entry` is a valid signature by this key over a payload that
@@ -340,6 +339,28 @@ impl PublicKey {
                 payload.manifest_digest == *digest && payload.docker_reference == identity
             })
     }
+}
+
+fn malformed(origin: &str, reason: String) -> KeyError {
+    KeyError::Malformed {
+        origin: origin.to_string(),
+        reason,
+    }
+}
+
+/// Whether `point` is a valid P-256 public key. ring checks points only when
+/// it uses them; an ECDH agreement with a throw-away key is such a use.
+fn on_curve(point: &[u8]) -> bool {
+    use ring::agreement::{ECDH_P256, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
+    let Ok(ephemeral) = EphemeralPrivateKey::generate(&ECDH_P256, &SystemRandom::new()) else {
+        return false;
+    };
+    agree_ephemeral(
+        ephemeral,
+        &UnparsedPublicKey::new(&ECDH_P256, point),
+        |_| (),
+    )
+    .is_ok()
 }
 
 /// Splits a PEM document into its label and DER bytes.
@@ -356,11 +377,10 @@ fn decode_pem(bytes: &[u8], origin: &str) -> Result<(String, Vec<u8>), KeyError>
     {
         trimmed = trimmed[end + PARAMETERS_END.len()..].trim_ascii();
     }
-    let (label, der) = pem::decode_vec(trimmed).map_err(|error| KeyError::NotPem {
+    pem::decode(trimmed).map_err(|reason| KeyError::NotPem {
         origin: origin.to_string(),
-        reason: error.to_string(),
-    })?;
-    Ok((label.to_string(), der))
+        reason,
+    })
 }
 
 #[cfg(test)]
@@ -378,13 +398,16 @@ mod tests {
 
     #[test]
     fn reads_pkcs8_and_sec1() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let pkcs8 = key.to_pkcs8_pem().unwrap();
         let loaded = SigningKey::from_pem(pkcs8.expose_secret().as_bytes(), None).unwrap();
         assert_eq!(loaded.public_key(), key.public_key());
 
-        let sec1 = p256::SecretKey::from(&key.inner)
-            .to_sec1_pem(LineEnding::LF)
+        // SEC1 as OpenSSL writes it, made by another implementation.
+        use p256::pkcs8::DecodePrivateKey as _;
+        let sec1 = p256::SecretKey::from_pkcs8_der(&key.pkcs8)
+            .unwrap()
+            .to_sec1_pem(p256::pkcs8::LineEnding::LF)
             .unwrap();
         let loaded = SigningKey::from_pem(sec1.as_bytes(), None).unwrap();
         assert_eq!(loaded.public_key(), key.public_key());
@@ -400,7 +423,7 @@ mod tests {
 
     #[test]
     fn reads_encrypted_keys_under_both_labels() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let pem = key.to_encrypted_pem(&password("hunter2")).unwrap();
         let pem = pem.expose_secret();
         assert!(pem.starts_with("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
@@ -414,7 +437,7 @@ mod tests {
 
     #[test]
     fn a_wrong_password_is_named_and_never_printed() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let pem = key.to_encrypted_pem(&password("right-one")).unwrap();
         let error =
             SigningKey::from_pem(pem.expose_secret().as_bytes(), Some(&password("wrong-one")))
@@ -435,7 +458,7 @@ mod tests {
 
     #[test]
     fn an_empty_password_works_without_a_password() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let pem = key.to_encrypted_pem(&password("")).unwrap();
         let loaded = SigningKey::from_pem(pem.expose_secret().as_bytes(), None).unwrap();
         assert_eq!(loaded.public_key(), key.public_key());
@@ -443,7 +466,7 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_private_p256_key() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let public = key.public_key().to_pem().unwrap();
         assert!(matches!(
             SigningKey::from_pem(public.as_bytes(), None),
@@ -472,16 +495,15 @@ mod tests {
 
     #[test]
     fn debug_never_shows_the_private_key() {
-        let key = SigningKey::generate();
-        let der = p256::SecretKey::from(&key.inner).to_pkcs8_der().unwrap();
+        let key = SigningKey::generate().unwrap();
         let shown = format!("{key:?}");
         assert_eq!(shown, "SigningKey(<redacted>)");
-        assert!(!shown.contains(&BASE64.encode(der.as_bytes())));
+        assert!(!shown.contains(&BASE64.encode(&key.pkcs8)));
     }
 
     #[test]
     fn loads_from_files_and_names_missing_sources() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let private = dir.path().join("cosign.key");
         let public = dir.path().join("cosign.pub");
@@ -506,15 +528,16 @@ mod tests {
 
     #[test]
     fn signs_and_verifies() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let public = key.public_key();
-        let signature = key.sign(b"payload");
+        let signature = key.sign(b"payload").unwrap();
         assert!(public.verify(b"payload", &signature));
         assert!(!public.verify(b"payloaD", &signature));
         assert!(!public.verify(b"payload", "not base64!"));
         assert!(!public.verify(b"payload", &BASE64.encode(b"not der")));
         assert!(
             !SigningKey::generate()
+                .unwrap()
                 .public_key()
                 .verify(b"payload", &signature)
         );
@@ -522,7 +545,7 @@ mod tests {
 
     #[test]
     fn accepts_only_the_right_digest_identity_and_key() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let digest = Digest::of_bytes(b"image");
         let good = entry(&key, "quay.io/kubernaut/gateway", &digest);
         let public = key.public_key();
@@ -533,7 +556,7 @@ mod tests {
             "quay.io/kubernaut/gateway"
         ));
         assert!(!public.accepts(&good, &digest, "quay.io/jordigilh/gateway"));
-        assert!(!SigningKey::generate().public_key().accepts(
+        assert!(!SigningKey::generate().unwrap().public_key().accepts(
             &good,
             &digest,
             "quay.io/kubernaut/gateway"
@@ -541,7 +564,7 @@ mod tests {
         // A valid signature over something that is not a payload.
         let junk = SignatureEntry {
             payload: Bytes::from_static(b"{}"),
-            signature: key.sign(b"{}"),
+            signature: key.sign(b"{}").unwrap(),
         };
         assert!(!public.accepts(&junk, &digest, "quay.io/kubernaut/gateway"));
     }

@@ -1,10 +1,12 @@
 //! Cosign "simple signing" signatures as data: payloads, keys, signing and
 //! verification (pure), and their storage in `sha256-<hex>.sig` manifests.
 
+mod der;
 mod encrypted;
 pub mod inline;
 pub mod keys;
 pub mod payload;
+mod pem;
 pub mod signer;
 pub mod store;
 
@@ -46,7 +48,7 @@ mod tests {
 
     #[test]
     fn creates_an_entry_the_public_key_accepts() {
-        let key = SigningKey::generate();
+        let key = SigningKey::generate().unwrap();
         let digest = Digest::of_bytes(b"image");
         let entry = SignatureEntry::create(&key, "quay.io/kubernaut/gateway", &digest).unwrap();
         assert_eq!(

@@ -125,7 +125,7 @@ async fn a_missing_signing_key_fails_before_any_write() {
 async fn a_wrong_cosign_password_fails_before_any_write_and_the_right_one_applies() {
     let promotion = Promotion::start().await;
     let (services, ..) = promotion.three_services().await;
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     let right = "harbour-lights-7";
     let encrypted = key
         .to_encrypted_pem(&SecretString::from(right.to_string()))

@@ -36,7 +36,13 @@ async fn sigstore_verifies_every_manifest_apply_signed_and_nothing_else() {
     // Signatures name the host apply talked to: read them from there.
     let host = promotion.host();
     let ours = constraints(&promotion.demo_public_key().to_pem().unwrap());
-    let stranger = constraints(&SigningKey::generate().public_key().to_pem().unwrap());
+    let stranger = constraints(
+        &SigningKey::generate()
+            .unwrap()
+            .public_key()
+            .to_pem()
+            .unwrap(),
+    );
     let mut manifests: Vec<(&str, Digest)> = vec![("gateway", gateway.digest().clone())];
     manifests.extend(
         gateway
@@ -114,7 +120,11 @@ async fn upstream_skopeo_policy_admits_what_apply_signed_and_nothing_else() {
     let stranger = promotion.dir.path().join("stranger.pub");
     std::fs::write(
         &stranger,
-        SigningKey::generate().public_key().to_pem().unwrap(),
+        SigningKey::generate()
+            .unwrap()
+            .public_key()
+            .to_pem()
+            .unwrap(),
     )
     .unwrap();
     assert!(policy_admits(&skopeo, &host, &reference, &stranger, None).is_err());

@@ -132,7 +132,7 @@ fn concurrency_must_be_positive_and_is_not_offered_where_it_means_nothing() {
 #[test]
 fn an_encrypted_key_without_cosign_password_says_the_password_is_unset() {
     let dir = quickstart();
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     let encrypted = key
         .to_encrypted_pem(&SecretString::from("harbour-lights-7".to_string()))
         .unwrap();

@@ -63,7 +63,7 @@ async fn a_child_signed_by_another_key_passes_plan_by_tag_and_fails_verify() {
 
     // Replace the child's signature manifest with one whose only signature
     // is by a key nobody configured.
-    let stranger = SigningKey::generate();
+    let stranger = SigningKey::generate().unwrap();
     let entry = SignatureEntry::create(&stranger, &repository.location().signed_identity(), &child)
         .expect("a local key signs");
     let built = signature_manifest(None, &[entry])

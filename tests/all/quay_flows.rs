@@ -242,7 +242,9 @@ async fn signatures_apply_writes_to_quay_pass_independent_verifiers() {
         crate::support::real_quay::ADMIN_PASSWORD.into(),
     );
     let ours = constraints(&quay.demo_public_key().to_pem().unwrap());
-    let stranger_key = quayside::signing::SigningKey::generate().public_key();
+    let stranger_key = quayside::signing::SigningKey::generate()
+        .unwrap()
+        .public_key();
     let stranger = constraints(&stranger_key.to_pem().unwrap());
     let digests = std::iter::once(gateway.digest().clone())
         .chain(gateway.manifests.iter().map(|child| child.digest.clone()));

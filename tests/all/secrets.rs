@@ -108,7 +108,7 @@ async fn no_command_prints_or_writes_a_secret_even_at_trace_level() {
     )
     .await;
 
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     let pem = key
         .to_encrypted_pem(&SecretString::from(KEY_PASSWORD.to_string()))
         .expect("encrypt the key");

@@ -56,7 +56,7 @@ fn a_key_encrypted_by_sigstore_loads_with_its_password() {
 
 #[test]
 fn a_key_encrypted_by_us_loads_in_sigstore() {
-    let ours = SigningKey::generate();
+    let ours = SigningKey::generate().unwrap();
     let pem = ours.to_encrypted_pem(&secret("pw")).unwrap();
     let theirs =
         SigStoreKeyPair::from_encrypted_pem(pem.expose_secret().as_bytes(), b"pw").unwrap();
@@ -68,7 +68,7 @@ fn a_key_encrypted_by_us_loads_in_sigstore() {
 
 #[test]
 fn our_signature_verifies_with_sigstore() {
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     let digest = Digest::of_bytes(b"image");
     let signed = entry(&key, IDENTITY, &digest);
     let verifier = CosignVerificationKey::from_pem(
@@ -130,14 +130,14 @@ fn we_read_the_payload_sigstore_writes() {
 
 #[test]
 fn accepts_refuses_other_keys_tampering_other_digests_and_identities() {
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     let public = key.public_key();
     let digest = Digest::of_bytes(b"image");
     let good = entry(&key, IDENTITY, &digest);
     assert!(public.accepts(&good, &digest, IDENTITY));
 
     // Signed by someone else.
-    let stranger = entry(&SigningKey::generate(), IDENTITY, &digest);
+    let stranger = entry(&SigningKey::generate().unwrap(), IDENTITY, &digest);
     assert!(!public.accepts(&stranger, &digest, IDENTITY));
     // Payload altered after signing (pointing it at another image).
     let other = Digest::of_bytes(b"other image");
@@ -333,7 +333,7 @@ async fn store_reads_nothing_then_extends_and_is_idempotent() {
             .is_empty()
     );
 
-    let first_key = SigningKey::generate();
+    let first_key = SigningKey::generate().unwrap();
     let first = entry(&first_key, &identity, &digest);
     store::add_signature(repository.as_ref(), &digest, &first)
         .await
@@ -345,7 +345,7 @@ async fn store_reads_nothing_then_extends_and_is_idempotent() {
     assert!(first_key.public_key().accepts(&read[0], &digest, &identity));
 
     // A second key's signature is added next to the first, never over it.
-    let second_key = SigningKey::generate();
+    let second_key = SigningKey::generate().unwrap();
     let second = entry(&second_key, &identity, &digest);
     store::add_signature(repository.as_ref(), &digest, &second)
         .await
@@ -400,7 +400,7 @@ async fn store_skips_layers_that_are_not_signatures() {
     );
 
     // Adding keeps both foreign layers and appends ours.
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     store::add_signature(
         repository.as_ref(),
         &digest,
@@ -522,8 +522,8 @@ fn verifier(key: &PublicKey) -> VerificationConstraintVec {
 async fn sigstore_verifies_the_signature_manifests_we_write() {
     let repository = MemoryRepository::new("http://127.0.0.1:5000/prod/gateway");
     let digest = repository.add_image("v1.0.0");
-    let first = SigningKey::generate();
-    let second = SigningKey::generate();
+    let first = SigningKey::generate().unwrap();
+    let second = SigningKey::generate().unwrap();
     for key in [&first, &second] {
         store::add_signature(repository.as_ref(), &digest, &entry(key, IDENTITY, &digest))
             .await
@@ -545,7 +545,7 @@ async fn sigstore_verifies_the_signature_manifests_we_write() {
         let constraints = verifier(&key.public_key());
         verify_constraints(&layers, constraints.iter()).unwrap();
     }
-    let stranger = verifier(&SigningKey::generate().public_key());
+    let stranger = verifier(&SigningKey::generate().unwrap().public_key());
     assert!(verify_constraints(&layers, stranger.iter()).is_err());
 
     // A signature for another image is not a signature for this one.
