@@ -25,7 +25,7 @@ use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{BlobReader, RawManifest, RegistryError, Repository};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
+use quayside::digest::Hasher;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -158,7 +158,7 @@ impl Read for RandomBytes<'_> {
 /// A writer that hashes what passes through it.
 struct Hashing<W> {
     inner: W,
-    hash: Sha256,
+    hash: Hasher,
     size: u64,
 }
 
@@ -174,11 +174,8 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-fn digest_of(hash: Sha256) -> Result<Digest> {
-    Ok(Digest::parse(&format!(
-        "sha256:{}",
-        hex::encode(hash.finalize())
-    ))?)
+fn digest_of(hash: Hasher) -> Result<Digest> {
+    Ok(Digest::of_hasher(hash))
 }
 
 /// Streams tar(one file of `size` random bytes) through gzip into a file,
@@ -189,7 +186,7 @@ fn write_layer(scratch: &Path, name: &str, size: u64, rng: &mut StdRng) -> Resul
         std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
     let compressed = Hashing {
         inner: std::io::BufWriter::new(file),
-        hash: Sha256::new(),
+        hash: Hasher::new(),
         size: 0,
     };
     // Level 1: the content is random, so gzip only frames it; a higher level
@@ -199,7 +196,7 @@ fn write_layer(scratch: &Path, name: &str, size: u64, rng: &mut StdRng) -> Resul
         .write(compressed, Compression::fast());
     let plain = Hashing {
         inner: gzip,
-        hash: Sha256::new(),
+        hash: Hasher::new(),
         size: 0,
     };
     let mut builder = tar::Builder::new(plain);

@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod day;
 pub mod digest;
 pub mod error;
 pub mod exit;

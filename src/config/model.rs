@@ -2,8 +2,8 @@
 //! validation. Every later stage (planner, apply, verify) reads only this.
 
 use crate::config::location::RepositoryLocation;
+use crate::day::Day;
 use crate::digest::Digest;
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
@@ -146,7 +146,7 @@ pub struct Waiver {
     pub service: Option<String>,
     pub reason: String,
     /// The last day (UTC) the waiver counts.
-    pub expires: Option<NaiveDate>,
+    pub expires: Option<Day>,
     pub location: SourceLocation,
 }
 

@@ -7,7 +7,7 @@ use crate::config::model::{
     VulnerabilitySource, Waiver,
 };
 use crate::config::raw::{self, Source, Value, entries, key_name};
-use chrono::NaiveDate;
+use crate::day::Day;
 use std::ops::Range;
 use std::path::Path;
 use toml::de::DeValue;
@@ -427,13 +427,13 @@ fn non_empty(
 }
 
 /// A TOML local date (`2027-01-31`).
-fn date(src: &Source<'_>, diags: &mut Vec<Diagnostic>, value: &Value<'_>) -> Option<NaiveDate> {
+fn date(src: &Source<'_>, diags: &mut Vec<Diagnostic>, value: &Value<'_>) -> Option<Day> {
     match value.get_ref() {
         DeValue::Datetime(dt) => {
             // TOML's parser has checked the calendar (no 2027-02-30).
             let day = dt
                 .date
-                .and_then(|d| NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into()));
+                .and_then(|d| Day::from_ymd(d.year.into(), d.month.into(), d.day.into()));
             match (day, dt.time, dt.offset) {
                 (Some(day), None, None) => Some(day),
                 _ => {

@@ -12,8 +12,8 @@ pub mod signatures;
 mod strict;
 
 use crate::config::model::{Severity, SourceLocation};
+use crate::day::Day;
 use crate::digest::Digest;
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 pub use code::{ActionKind, Code};
@@ -132,7 +132,7 @@ pub struct Finding {
     pub link: Option<String>,
     /// A waiver for this id exists but expired on this day.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub waiver_expired: Option<NaiveDate>,
+    pub waiver_expired: Option<Day>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! after it edits the plan. Every decision about what to write happens here.
 
 use crate::config::model::{Desired, Service, VulnerabilitySource};
+use crate::day::Day;
 use crate::digest::Digest;
 use crate::live::{LiveService, LiveState};
 use crate::plan::release::decide;
@@ -13,7 +14,6 @@ use crate::plan::{
     WarningReason, registry_policy, strict,
 };
 use crate::scan::gate::{self, GateRefusal, WaiverUse};
-use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// How the live state is judged, besides the file's own rules.
@@ -23,7 +23,7 @@ pub struct Criteria<'a> {
     /// recognised, so existing tags need signing.
     pub verifier: Option<&'a dyn SignatureCheck>,
     /// The UTC day against which waiver expiry is judged.
-    pub today: NaiveDate,
+    pub today: Day,
     /// `plan --strict`: every warning is a refusal under its own code.
     pub strict: bool,
 }

@@ -2,11 +2,11 @@
 //! where. The decisions are made in the planner, the gate and the history
 //! rules; the words for each form are chosen by `crate::render::words`.
 
+use crate::day::Day;
 use crate::digest::Digest;
 use crate::live::MissingRepository;
 use crate::plan::Code;
 use crate::scan::ScanStatus;
-use chrono::NaiveDate;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefusalReason {
@@ -128,7 +128,7 @@ pub enum WarningReason {
     UnusedWaiver {
         id: String,
         service: Option<String>,
-        expired: Option<NaiveDate>,
+        expired: Option<Day>,
     },
     /// Release tags no registry policy freezes (boxed: the other reasons
     /// are small).

@@ -3,10 +3,10 @@
 //! whether one image may be released. No IO and no clock here.
 
 use crate::config::model::{Policy, Waiver};
+use crate::day::Day;
 use crate::digest::Digest;
 use crate::plan::{Finding, RefusalReason, ScanGap, Unscanned, Warning, WarningReason};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
-use chrono::NaiveDate;
 use std::collections::BTreeSet;
 
 /// Why the gate refuses an image, and for `vulnerable` every blocking
@@ -31,7 +31,7 @@ pub fn check_image(
     digest: &Digest,
     scan: Option<&ImageScan>,
     policy: &Policy,
-    today: NaiveDate,
+    today: Day,
     used: &mut WaiverUse,
 ) -> Result<(), GateRefusal> {
     let platforms = match scan {
@@ -85,7 +85,7 @@ pub fn check_image(
 }
 
 /// Waivers that matched no blocked vulnerability in this plan.
-pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: NaiveDate) -> Vec<Warning> {
+pub fn unused_waivers(policy: &Policy, used: &WaiverUse, today: Day) -> Vec<Warning> {
     policy
         .waivers
         .iter()
@@ -111,7 +111,7 @@ fn blocked(
     platform: &PlatformScan,
     vulnerability: &Vulnerability,
     policy: &Policy,
-    today: NaiveDate,
+    today: Day,
     used: &mut WaiverUse,
 ) -> Option<Finding> {
     let mut expired = None;
@@ -140,7 +140,7 @@ fn blocked(
     })
 }
 
-fn is_active(waiver: &Waiver, today: NaiveDate) -> bool {
+fn is_active(waiver: &Waiver, today: Day) -> bool {
     waiver.expires.is_none_or(|expires| today <= expires)
 }
 

@@ -7,18 +7,18 @@ use crate::config::location::RepositoryLocation;
 use crate::config::model::{
     Desired, KeySource, Policy, Release, Service, Severity, SigningConfig, SourceLocation, Waiver,
 };
+use crate::day::Day;
 use crate::digest::Digest;
 use crate::live::{LiveService, LiveState};
 use crate::plan::{ActionKind, Code, Criteria, Plan, Refusal, plan};
 use crate::render::words::Style;
 use crate::scan::gate::{GateRefusal, WaiverUse, check_image};
 use crate::scan::report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
-use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
 
 const TODAY: &str = "2026-06-15";
 
-fn day(text: &str) -> NaiveDate {
+fn day(text: &str) -> Day {
     text.parse().unwrap()
 }
 

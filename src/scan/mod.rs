@@ -11,20 +11,20 @@ mod gate_tests;
 
 pub use report::{ImageScan, PlatformScan, ScanStatus, Vulnerability};
 
-use chrono::NaiveDate;
+use crate::day::Day;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The UTC calendar day of `now`, against which `waivers.expires` is judged.
 /// Read by the commands and passed to the gate, never read inside it.
-pub fn today_utc(now: SystemTime) -> NaiveDate {
+pub fn today_utc(now: SystemTime) -> Day {
     let days = now
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() / 86_400)
         .unwrap_or(0);
-    i32::try_from(days)
+    i64::try_from(days)
         .ok()
-        .and_then(NaiveDate::from_epoch_days)
-        .unwrap_or(NaiveDate::MAX)
+        .and_then(Day::from_epoch_days)
+        .unwrap_or(Day::MAX)
 }
 
 #[cfg(test)]

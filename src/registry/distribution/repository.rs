@@ -6,6 +6,7 @@ use super::errors::{self, Context, DistributionFailure};
 use super::transport::{Answer, Authorization, Call, Registry, RequestBody, read_capped};
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
+use crate::digest::Hasher;
 #[cfg(test)]
 use crate::registry::manifest::ACCEPTED;
 use crate::registry::manifest::MAX_MANIFEST_BYTES;
@@ -18,7 +19,6 @@ use reqwest::header::{
 };
 use reqwest::{Method, Url};
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -783,14 +783,14 @@ fn verified_stream(
 ) -> futures::stream::BoxStream<'static, Result<Bytes, RegistryError>> {
     struct State {
         body: futures::stream::BoxStream<'static, reqwest::Result<Bytes>>,
-        hasher: Option<Sha256>,
+        hasher: Option<Hasher>,
         _permit: tokio::sync::OwnedSemaphorePermit,
         digest: Digest,
         owned: OwnedContext,
     }
     let state = State {
         body: answer.response.bytes_stream().boxed(),
-        hasher: Some(Sha256::new()),
+        hasher: Some(Hasher::new()),
         _permit: answer.permit,
         digest,
         owned,

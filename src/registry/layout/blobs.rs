@@ -4,11 +4,11 @@
 
 use super::{READ_HINT, files};
 use crate::digest::Digest;
+use crate::digest::Hasher;
 use crate::registry::RegistryError;
 use bytes::Bytes;
 use files::PathError;
 use futures::StreamExt;
-use sha2::{Digest as _, Sha256};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ pub(super) fn copy_verified(
 ) -> Result<Option<Digest>, PathError> {
     struct Hashing<W> {
         inner: W,
-        hasher: Sha256,
+        hasher: Hasher,
     }
     impl<W: Write> Write for Hashing<W> {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
@@ -38,7 +38,7 @@ pub(super) fn copy_verified(
     let mut reader = std::fs::File::open(source).map_err(files::at(source))?;
     let mut writer = Hashing {
         inner: temp.as_file(),
-        hasher: Sha256::new(),
+        hasher: Hasher::new(),
     };
     io::copy(&mut reader, &mut writer).map_err(files::at(temp.path()))?;
     let actual = Digest::of_hasher(writer.hasher);
@@ -60,14 +60,14 @@ pub(super) fn verifying_stream(
 ) -> futures::stream::BoxStream<'static, Result<Bytes, RegistryError>> {
     struct State {
         reader: tokio_util::io::ReaderStream<tokio::fs::File>,
-        hasher: Option<Sha256>,
+        hasher: Option<Hasher>,
         expected: Digest,
         repository: String,
         path: PathBuf,
     }
     let state = State {
         reader,
-        hasher: Some(Sha256::new()),
+        hasher: Some(Hasher::new()),
         expected,
         repository,
         path,

@@ -17,6 +17,7 @@ pub use errors::LayoutFailure;
 
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
+use crate::digest::Hasher;
 use crate::registry::manifest::MAX_MANIFEST_BYTES;
 use crate::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use async_trait::async_trait;
@@ -25,7 +26,6 @@ use bytes::Bytes;
 use files::{IndexLock, PathError};
 use futures::StreamExt;
 use index::{LayoutIndex, OCI_LAYOUT_CONTENT};
-use sha2::{Digest as _, Sha256};
 use std::io;
 use std::path::{Path, PathBuf};
 use tokio::io::AsyncWriteExt;
@@ -476,7 +476,7 @@ impl Repository for LayoutRepository {
             )
         };
         let mut file = tokio::fs::File::from_std(file);
-        let mut hasher = Sha256::new();
+        let mut hasher = Hasher::new();
         // On any early return `temp_path` is dropped, which removes the file.
         while let Some(chunk) = blob.stream.next().await {
             let chunk = chunk?;

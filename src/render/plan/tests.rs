@@ -290,7 +290,7 @@ fn thousands_of_refusals_do_not_print_megabytes_of_text() {
     let desired = desired("", "", &releases);
     let criteria = Criteria {
         verifier: None,
-        today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        today: crate::day::Day::from_ymd(2026, 12, 1).unwrap(),
         strict: false,
     };
     let plan = plan(&desired, &live(LiveService::default()), None, &criteria);

@@ -17,7 +17,7 @@ use quayside::digest::Digest;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{Connector, RawManifest, Repository};
 use quayside::signing::PublicKey;
-use sha2::{Digest as _, Sha256};
+use quayside::digest::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -185,15 +185,15 @@ pub fn tree_hash(root: &Path) -> String {
     let mut files = Vec::new();
     collect_files(root, &mut files);
     files.sort();
-    let mut hasher = Sha256::new();
+    let mut hasher = Hasher::new();
     for file in files {
         let relative = file.strip_prefix(root).expect("under the root");
         hasher.update(relative.to_string_lossy().as_bytes());
-        hasher.update([0]);
-        hasher.update(std::fs::read(&file).expect("read a storage file"));
-        hasher.update([0]);
+        hasher.update(&[0]);
+        hasher.update(&std::fs::read(&file).expect("read a storage file"));
+        hasher.update(&[0]);
     }
-    hex::encode(hasher.finalize())
+    Digest::of_hasher(hasher).hex().to_string()
 }
 
 fn collect_files(dir: &Path, files: &mut Vec<PathBuf>) {
