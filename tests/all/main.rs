@@ -42,3 +42,4 @@ mod semver_tags;
 mod signing;
 mod support;
 mod validate;
+mod validate_keys;
