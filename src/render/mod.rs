@@ -1,7 +1,8 @@
 //! Everything quayside prints for people and programs, as pure functions of
 //! data: the plan in its three forms (`plan`), the verify report (`verify`),
-//! the apply summary (`apply`), validate's report (`validate`), and the words of refusals and warnings
-//! (`words`), chosen here rather than where they are decided.
+//! the apply summary (`apply`), validate's report (`validate`), and the
+//! words of refusals and warnings (`words`), chosen here rather than where
+//! they are decided.
 
 pub mod apply;
 pub mod plan;
