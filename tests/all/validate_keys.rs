@@ -182,7 +182,7 @@ fn an_encrypted_key_is_checked_as_far_as_its_envelope_without_a_password() {
 }
 
 #[test]
-fn a_key_in_a_variable_that_is_not_set_is_not_validates_business() {
+fn a_key_in_an_unset_variable_is_left_to_apply_and_a_set_one_is_checked() {
     let dir = scratch_dir();
     write_file(dir.path(), "env:COSIGN_PRIVATE_KEY", DEMO_PUBLIC_KEY);
     let out = validate(dir.path(), None);
