@@ -14,6 +14,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod history;
 pub mod immutability;
+pub mod key_files;
 pub mod live;
 pub mod logging;
 pub mod plan;

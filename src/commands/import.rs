@@ -8,18 +8,27 @@
 //! tags are skipped. Signatures are not read here: the plan that follows
 //! says `unchanged` for signed releases and `sign` for the others.
 //!
-//! The tag list may lag on Quay (its `tags/list` pages are cached for 120 s):
-//! a tag pushed within the last two minutes may be missed; run import again.
+//! On Quay the tags and their digests come from its REST tag API
+//! (`quay::tags`, with `QUAY_API_TOKEN` when set): fresh, where
+//! `/v2/…/tags/list` pages are cached for 120 s, and one request per 100
+//! tags instead of one per tag. A registry without that API (HTTP 404: CNCF
+//! distribution) and `oci:` layouts are read through their tag list; when
+//! Quay's API refuses, import says so and reads the tag list, which may miss
+//! a tag pushed within the last two minutes.
 
 use crate::cli::ImportArgs;
 use crate::commands::steps::connector;
 use crate::commands::write_stdout;
+use crate::config::location::RepositoryLocation;
 use crate::config::{self, model::Desired};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::exit::ExitStatus;
+use crate::live::policies::quay_repository;
 use crate::promote::edit;
-use crate::registry::Connector;
+use crate::quay::QuayClient;
+use crate::quay::tags::TagListError;
+use crate::registry::{Connector, Repository};
 
 /// What import found in one service's target.
 struct Found {
@@ -27,6 +36,8 @@ struct Found {
     imported: Vec<(String, Digest)>,
     declared: usize,
     outside: Vec<String>,
+    /// Read through Quay's REST tag API rather than the tag list.
+    from_quay_api: bool,
 }
 
 pub async fn run(args: &ImportArgs, concurrency: usize) -> Result<ExitStatus, Error> {
@@ -36,10 +47,16 @@ pub async fn run(args: &ImportArgs, concurrency: usize) -> Result<ExitStatus, Er
     })?;
     let original = config::validate_file(&args.file)?;
     let connector = connector(concurrency);
+    let token = crate::quay::token_from_env();
+    let quay = QuayClient::new(
+        connector.distribution(),
+        original.policy.quay_api.as_deref(),
+        token.as_ref(),
+    );
     let mut current = original.clone();
     let mut report = Vec::new();
     for index in 0..original.services.len() {
-        let found = read_target(&current, index, &connector).await?;
+        let found = read_target(&current, index, &connector, &quay).await?;
         if !found.imported.is_empty() {
             let service = &current.services[index];
             let after_text = edit::insert_releases(&text, service, &found.imported);
@@ -71,27 +88,33 @@ async fn read_target(
     desired: &Desired,
     index: usize,
     connector: &Connector,
+    quay: &QuayClient<'_>,
 ) -> Result<Found, Error> {
     let service = &desired.services[index];
     let target = connector.open(&service.target);
+    let (listed, from_quay_api) = list_target(&service.target, target.as_ref(), quay).await?;
     let mut releases = Vec::new();
     let mut outside = Vec::new();
     let mut declared = 0;
-    for tag in target.list_tags().await? {
+    for (tag, digest) in listed {
         if tag.starts_with("sha256-") {
             continue;
         }
         match config::tag::check_tag(&tag, &desired.policy) {
             Err(_) => outside.push(tag),
             Ok(_) if service.releases.iter().any(|r| r.tag == tag) => declared += 1,
-            Ok(version) => releases.push((version, tag)),
+            Ok(version) => releases.push((version, tag, digest)),
         }
     }
     releases.sort();
     let mut imported = Vec::new();
-    for (_, tag) in releases {
+    for (_, tag, digest) in releases {
+        let digest = match digest {
+            Some(digest) => Some(digest),
+            None => target.resolve_tag(&tag).await?,
+        };
         // Gone since the list was read: nothing to adopt.
-        if let Some(digest) = target.resolve_tag(&tag).await? {
+        if let Some(digest) = digest {
             imported.push((tag, digest));
         }
     }
@@ -101,17 +124,68 @@ async fn read_target(
         imported,
         declared,
         outside,
+        from_quay_api,
     })
+}
+
+/// The target's tags, with their digests where Quay's REST tag API gives
+/// them (`true`); else the registry's tag list, digests to be resolved.
+async fn list_target(
+    location: &RepositoryLocation,
+    target: &dyn Repository,
+    quay: &QuayClient<'_>,
+) -> Result<(Vec<(String, Option<Digest>)>, bool), Error> {
+    if let Some(repository) = quay_repository(quay, location) {
+        let problem = match quay
+            .active_tags(&repository, "listing tags to import")
+            .await
+        {
+            Ok(tags) => {
+                let tags = tags.into_iter().map(|t| (t.name, t.digest)).collect();
+                return Ok((tags, true));
+            }
+            // No such API (not Quay) or no such repository: the tag list
+            // answers for both.
+            Err(TagListError::Http(answer)) if answer.status == 404 => None,
+            Err(TagListError::Http(answer)) if matches!(answer.status, 401 | 403) => Some(format!(
+                "HTTP {} ({}; set QUAY_API_TOKEN to a token that may read it)",
+                answer.status,
+                if quay.has_token() {
+                    "the token in QUAY_API_TOKEN was refused"
+                } else {
+                    "QUAY_API_TOKEN is not set"
+                }
+            )),
+            Err(TagListError::Http(answer)) => Some(format!("HTTP {}", answer.status)),
+            Err(TagListError::Invalid(error)) => {
+                Some(format!("the answer is not Quay's tag page ({error})"))
+            }
+            Err(TagListError::Registry(error)) => Some(error.to_string()),
+        };
+        if let Some(problem) = problem {
+            eprintln!(
+                "note: {}: Quay's tag API ({}/api/v1/repository/{}/tag/) answered {problem}; reading the registry's tag list instead, which Quay caches for 120 s: a tag pushed in the last two minutes may be missing (run import again later)",
+                repository.registry, repository.api, repository.name
+            );
+        }
+    }
+    let tags = target.list_tags().await?;
+    Ok((tags.into_iter().map(|t| (t, None)).collect(), false))
 }
 
 fn render(file: &str, report: &[Found], total: usize) -> String {
     let mut out = String::new();
     for found in report {
         out.push_str(&format!(
-            "{}: {} imported, {} already declared\n",
+            "{}: {} imported, {} already declared{}\n",
             found.service,
             found.imported.len(),
-            found.declared
+            found.declared,
+            if found.from_quay_api {
+                " (tags from Quay's tag API)"
+            } else {
+                ""
+            }
         ));
         for (tag, digest) in &found.imported {
             out.push_str(&format!("  + \"{tag}\" = \"{digest}\"\n"));

@@ -13,6 +13,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::plan::Criteria;
+use crate::promote::holder::{self, Search};
 use crate::promote::{edit, scope};
 use crate::registry::manifest::ManifestKind;
 use crate::registry::{Connector, ManifestRef};
@@ -49,7 +50,7 @@ pub async fn run(args: &PromoteArgs, concurrency: usize) -> Result<ExitStatus, E
     let connector = connector(concurrency);
     let (digest, origin) = resolve(&args.from, service, &connector).await?;
     let mut notes = vec![origin];
-    notes.push(describe(&digest, service, &connector).await?);
+    notes.push(describe(&digest, args, service, &connector).await?);
 
     let after_text = edit::insert_release(&text, service, &args.tag, &digest)
         .map_err(|refusal| Error::Promote(format!("{}: {refusal}", before.file)))?;
@@ -131,10 +132,12 @@ async fn resolve(
 }
 
 /// Says what `digest` is in the source: an index and its platforms, or a
-/// single-platform manifest (warning that a platform digest releases one
-/// platform only); absent is left to the plan (`source-missing`).
+/// single-platform manifest, with a warning when a tag of the source points
+/// at an index that holds it (release the index instead); absent is left to
+/// the plan (`source-missing`).
 async fn describe(
     digest: &Digest,
+    args: &PromoteArgs,
     service: &Service,
     connector: &Connector,
 ) -> Result<String, Error> {
@@ -148,18 +151,44 @@ async fn describe(
     let kind = manifest
         .kind()
         .map_err(|error| Error::Promote(error.to_string()))?;
-    Ok(match kind {
-        ManifestKind::Index { children } => {
-            let platforms: Vec<String> = children
-                .iter()
-                .filter_map(|child| child.platform.as_ref())
-                .filter(|p| p.os != "unknown")
-                .map(|p| p.to_string())
-                .collect();
-            format!("an index: {}", platforms.join(", "))
-        }
-        ManifestKind::Image { .. } => {
-            "warning: a single-platform image manifest, not an index: only that platform is released (give the index's digest, or its tag, to release every platform)".to_string()
-        }
-    })
+    if let ManifestKind::Index { children } = kind {
+        let platforms: Vec<String> = children
+            .iter()
+            .filter_map(|child| child.platform.as_ref())
+            .filter(|p| p.os != "unknown")
+            .map(|p| p.to_string())
+            .collect();
+        return Ok(format!("an index: {}", platforms.join(", ")));
+    }
+    let repository = service.source.reference();
+    let from_tag = (!args.from.starts_with("sha256:")).then_some(args.from.as_str());
+    Ok(
+        match holder::find(source.as_ref(), digest, from_tag).await {
+            Ok(Search {
+                holder: Some(holder),
+                ..
+            }) => format!(
+                "warning: a single-platform image manifest: {digest} is {} of index {}, which tag `{}` of {repository} points at; only that platform would be released. Release the index instead: `quayside promote {} {} --from {}`",
+                match &holder.platform {
+                    Some(platform) => format!("the {platform} manifest"),
+                    None => "a platform's manifest".to_string(),
+                },
+                holder.index,
+                holder.tag,
+                service.name,
+                args.tag,
+                holder.index
+            ),
+            Ok(search) if search.searched < search.tags => format!(
+                "a single-platform image manifest; no index among the {} tags of {repository} read (of {}) holds it",
+                search.searched, search.tags
+            ),
+            Ok(_) => format!(
+                "a single-platform image manifest; no tag of {repository} points at an index that holds it"
+            ),
+            Err(error) => format!(
+                "a single-platform image manifest; could not look for an index of {repository} that holds it: {error}"
+            ),
+        },
+    )
 }

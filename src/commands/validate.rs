@@ -1,23 +1,31 @@
 //! `quayside validate`: offline checks of releases.toml (exit 0 or 1 only).
-//! Unlike `plan`, invalid tags are errors here, reported with the rest. The
-//! verdict is the command's result, so it goes to stdout, problems included;
-//! a file that cannot be read at all is an error (stderr).
+//! Unlike `plan`, invalid tags are errors here, reported with the rest, and
+//! so are key files `[signing]` names that plan or apply could not use
+//! (`key_files`). The verdict is the command's result, so it goes to stdout,
+//! problems included; a file that cannot be read at all is an error
+//! (stderr).
 
 use crate::commands::write_stdout;
-use crate::config::{self, LoadError};
+use crate::config;
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::render::plural;
+use crate::key_files;
+use crate::render::{self, plural};
 use std::path::Path;
 
 pub fn run(file: &Path) -> Result<ExitStatus, Error> {
-    let desired = match config::validate_file(file) {
-        Ok(desired) => desired,
-        Err(LoadError::Invalid(diagnostics)) => {
-            write_stdout(&with_newline(diagnostics.to_string()))?;
+    let checked = config::check_file(file)?;
+    let mut problems = checked.problems;
+    let signing = checked.desired.as_ref().and_then(|d| d.signing.as_ref());
+    if let Some(signing) = signing {
+        problems.items.extend(key_files::check(signing));
+    }
+    let desired = match checked.desired {
+        Some(desired) if problems.items.is_empty() => desired,
+        _ => {
+            write_stdout(&format!("{}\n", render::validate::report(&problems)))?;
             return Ok(ExitStatus::Error);
         }
-        Err(error) => return Err(error.into()),
     };
     let releases: usize = desired.services.iter().map(|s| s.releases.len()).sum();
     write_stdout(&format!(
@@ -29,11 +37,4 @@ pub fn run(file: &Path) -> Result<ExitStatus, Error> {
         plural(releases)
     ))?;
     Ok(ExitStatus::Success)
-}
-
-fn with_newline(mut text: String) -> String {
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text
 }

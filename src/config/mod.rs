@@ -19,6 +19,7 @@ mod validate;
 
 pub use diagnostic::{Diagnostic, Diagnostics, render_one};
 pub use tag::{check_release_tag, tag_diagnostics};
+pub use validate::Checked;
 
 use crate::config::diagnostic::LineIndex;
 use crate::config::model::{Desired, SourceLocation};
@@ -54,15 +55,26 @@ pub fn validate_str(text: &str, file: &str, base_dir: &Path) -> Result<Desired, 
 /// Reads and validates a `releases.toml` file (as [`parse_str`]). Relative
 /// paths in it resolve from the folder that holds it.
 pub fn load(path: &Path) -> Result<Desired, LoadError> {
-    read(path, Tags::Keep)
+    read(path, Tags::Keep)?
+        .into_result()
+        .map_err(LoadError::Invalid)
 }
 
 /// Reads and validates a `releases.toml` file (as [`validate_str`]).
 pub fn validate_file(path: &Path) -> Result<Desired, LoadError> {
+    read(path, Tags::Report)?
+        .into_result()
+        .map_err(LoadError::Invalid)
+}
+
+/// Reads a `releases.toml` file and reports every problem (as
+/// [`validate_file`]), with the model whenever the file is usable: when
+/// release tags outside the pattern are its only problems (see [`Checked`]).
+pub fn check_file(path: &Path) -> Result<Checked, LoadError> {
     read(path, Tags::Report)
 }
 
-fn read(path: &Path, tags: Tags) -> Result<Desired, LoadError> {
+fn read(path: &Path, tags: Tags) -> Result<Checked, LoadError> {
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -72,10 +84,13 @@ fn read(path: &Path, tags: Tags) -> Result<Desired, LoadError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    match std::str::from_utf8(&bytes) {
-        Ok(text) => validate::validate(text, &file, &base_dir, tags).map_err(LoadError::Invalid),
-        Err(e) => Err(LoadError::Invalid(not_utf8(&bytes, e.valid_up_to(), &file))),
-    }
+    Ok(match std::str::from_utf8(&bytes) {
+        Ok(text) => validate::check(text, &file, &base_dir, tags),
+        Err(e) => Checked {
+            desired: None,
+            problems: not_utf8(&bytes, e.valid_up_to(), &file),
+        },
+    })
 }
 
 /// The diagnostic for a file that is not UTF-8, at its first bad byte.

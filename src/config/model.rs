@@ -156,7 +156,12 @@ pub struct SigningConfig {
     pub key: Option<KeySource>,
     /// Public key for `plan` and `verify`, resolved against the file's folder.
     pub public_key: Option<PathBuf>,
+    /// Where the `[signing]` table starts.
     pub location: SourceLocation,
+    /// Where the `key` and `public_key` values are written (for `validate`'s
+    /// problems with the key files they name).
+    pub key_location: Option<SourceLocation>,
+    pub public_key_location: Option<SourceLocation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

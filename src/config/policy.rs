@@ -472,10 +472,15 @@ pub(crate) fn check_signing(
         key: None,
         public_key: None,
         location: src.location(&value.span()),
+        key_location: None,
+        public_key_location: None,
     };
     for (key, value) in entries(table) {
         match key_name(key) {
-            "key" => config.key = signing_key(src, diags, value, base_dir),
+            "key" => {
+                config.key = signing_key(src, diags, value, base_dir);
+                config.key_location = Some(src.location(&value.span()));
+            }
             "public_key" => {
                 if let Some(text) = raw::string(src, diags, value, "`signing.public_key`") {
                     if text.is_empty() || text.contains("-----BEGIN") {
@@ -488,6 +493,7 @@ pub(crate) fn check_signing(
                         ).with_help("save the key as a file (e.g. cosign.pub) next to releases.toml and write its path"));
                     } else {
                         config.public_key = Some(base_dir.join(text));
+                        config.public_key_location = Some(src.location(&value.span()));
                     }
                 }
             }

@@ -30,10 +30,39 @@ pub(crate) fn validate(
     base_dir: &Path,
     tags: Tags,
 ) -> Result<Desired, Diagnostics> {
+    check(text, file, base_dir, tags).into_result()
+}
+
+/// Every problem of a file, and its model when the file is usable: when
+/// the only problems are release tags outside the pattern (which `plan`
+/// refuses one by one), so that `validate` can still check what the model
+/// names (the key files).
+pub struct Checked {
+    pub desired: Option<Desired>,
+    /// In file order; empty when the file is valid.
+    pub problems: Diagnostics,
+}
+
+impl Checked {
+    /// The model of a valid file, or every problem.
+    pub fn into_result(self) -> Result<Desired, Diagnostics> {
+        match self.desired {
+            Some(desired) if self.problems.items.is_empty() => Ok(desired),
+            _ => Err(self.problems),
+        }
+    }
+}
+
+pub(crate) fn check(text: &str, file: &str, base_dir: &Path, tags: Tags) -> Checked {
     let src = Source::new(file, text);
     let (root, mut diags) = match raw::parse(text, &src) {
         Ok(parsed) => parsed,
-        Err(items) => return Err(rejected(&src, items)),
+        Err(items) => {
+            return Checked {
+                desired: None,
+                problems: rejected(&src, items),
+            };
+        }
     };
 
     let mut version = None;
@@ -58,22 +87,21 @@ pub(crate) fn validate(
         None => Vec::new(),
     };
     check_waiver_services(&src, &mut diags, &waiver_services, &services);
+    let usable = diags.is_empty();
     if tags == Tags::Report {
         diags.extend(release_diagnostics(&services, &policy));
     }
-
-    if diags.is_empty() {
-        Ok(Desired {
+    // Report in file order, whatever order the checks ran in.
+    diags.sort_by_key(|d| (d.location.line, d.location.column));
+    Checked {
+        desired: usable.then(|| Desired {
             file: file.to_string(),
             base_dir: base_dir.to_path_buf(),
             policy,
             signing,
             services,
-        })
-    } else {
-        // Report in file order, whatever order the checks ran in.
-        diags.sort_by_key(|d| (d.location.line, d.location.column));
-        Err(rejected(&src, diags))
+        }),
+        problems: rejected(&src, diags),
     }
 }
 

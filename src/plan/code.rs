@@ -52,7 +52,9 @@ macro_rules! named_enum {
 
 named_enum! {
     /// Why a release is refused, or what a warning is about. Warnings keep
-    /// their code when `plan --strict` turns them into refusals.
+    /// their code when `plan --strict` turns them into refusals. The `key-*`
+    /// codes are `validate`'s problems with the key files `[signing]`
+    /// names (a plan cannot start without its public key).
     pub enum Code {
         Retag = "retag",
         Unsigned = "unsigned",
@@ -79,6 +81,12 @@ named_enum! {
         TagsUnprotected = "tags-unprotected",
         /// A warning: the target registry has no immutability API.
         ImmutabilityUnavailable = "immutability-unavailable",
+        /// `validate`: a key file `[signing]` names cannot be read (absent).
+        KeyMissing = "key-missing",
+        /// `validate`: a key file that is not a usable cosign key.
+        KeyInvalid = "key-invalid",
+        /// `validate`: `key` and `public_key` are not one key pair.
+        KeyMismatch = "key-mismatch",
     }
 }
 

@@ -70,6 +70,8 @@ fn desired(releases: Vec<Release>) -> Desired {
                 line: 5,
                 column: 1,
             },
+            key_location: None,
+            public_key_location: None,
         }),
         services: vec![Service {
             name: "gateway".into(),

@@ -4,6 +4,7 @@
 //! Organization policies need an OAuth token with the `org:admin` scope of an
 //! organization administrator; repository policies a repository admin.
 
+use super::tags::TagListError;
 use super::{Answer, QuayClient, QuayRepository};
 use crate::immutability::{Policy, Protection, Scope};
 use crate::registry::RegistryError;
@@ -61,23 +62,6 @@ struct PolicyView {
 fn yes() -> bool {
     true
 }
-
-#[derive(Deserialize)]
-struct TagPage {
-    tags: Vec<TagView>,
-    #[serde(default)]
-    has_additional: bool,
-}
-
-#[derive(Deserialize)]
-struct TagView {
-    name: String,
-    #[serde(default)]
-    immutable: bool,
-}
-
-/// Pages of the REST tag list read at most (100 tags each).
-const MAX_TAG_PAGES: usize = 100;
 
 impl QuayClient<'_> {
     /// The organization's policies, then the repository's own (none while the
@@ -158,34 +142,22 @@ impl QuayClient<'_> {
     }
 
     /// Every active tag of `repository` and whether Quay marks it immutable
-    /// (`GET /api/v1/repository/{ns}/{repo}/tag/?onlyActiveTags=true`).
+    /// (the REST tag list, `tags`); none while the repository does not exist.
     pub async fn tag_immutability(
         &self,
         repository: &QuayRepository,
     ) -> Result<BTreeMap<String, bool>, ImmutabilityError> {
         let operation = "reading the tag list";
         let scope = Scope::Repository(repository.name.clone());
-        let mut tags = BTreeMap::new();
-        for page in 1..=MAX_TAG_PAGES {
-            let url = format!(
-                "{}/api/v1/repository/{}/tag/?onlyActiveTags=true&limit=100&page={page}",
-                repository.api, repository.name
-            );
-            let answer = self.get_json(&url, &repository.name, operation).await?;
-            if answer.status == 404 {
-                break;
+        match self.active_tags(repository, operation).await {
+            Ok(tags) => Ok(tags.into_iter().map(|t| (t.name, t.immutable)).collect()),
+            Err(TagListError::Http(answer)) if answer.status == 404 => Ok(BTreeMap::new()),
+            Err(TagListError::Http(answer)) => {
+                Err(self.http_error(&answer, repository, operation, &scope))
             }
-            if answer.status != 200 {
-                return Err(self.http_error(&answer, repository, operation, &scope));
-            }
-            let page: TagPage = serde_json::from_slice(&answer.body)
-                .map_err(|error| invalid(repository, operation, &scope, error))?;
-            tags.extend(page.tags.into_iter().map(|tag| (tag.name, tag.immutable)));
-            if !page.has_additional {
-                break;
-            }
+            Err(TagListError::Invalid(error)) => Err(invalid(repository, operation, &scope, error)),
+            Err(TagListError::Registry(error)) => Err(error.into()),
         }
-        Ok(tags)
     }
 
     fn policies(

@@ -3,13 +3,15 @@
 //! `QUAY_API_TOKEN` bearer token, and JSON requests that share the registry
 //! host's concurrency limit, retries and request counters.
 //!
-//! One file per API area: `security` (a manifest's scan report),
-//! `immutability` (organization and repository immutability policies, and
-//! which tags Quay marks immutable). The REST tag API belongs beside them, as
-//! methods of [`QuayClient`] sending through its request function.
+//! One file per API area, as methods of [`QuayClient`] sending through its
+//! request function: `security` (a manifest's scan report), `immutability`
+//! (organization and repository immutability policies, and which tags Quay
+//! marks immutable), `tags` (a repository's active tags with their digests,
+//! which `import` and `immutability` read).
 
 mod immutability;
 mod security;
+pub mod tags;
 
 pub use immutability::{ImmutabilityError, organization};
 

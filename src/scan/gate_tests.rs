@@ -340,6 +340,8 @@ fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
             key: Some(KeySource::Env("KEY".into())),
             public_key: None,
             location: location(5),
+            key_location: None,
+            public_key_location: None,
         }),
         services: vec![Service {
             name: "gateway".into(),

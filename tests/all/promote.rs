@@ -185,3 +185,53 @@ async fn promote_never_writes_a_line_plan_would_refuse() {
     );
     assert_eq!(read(&promotion), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_digest_names_the_index_that_holds_it_and_a_lone_image_raises_no_alarm() {
+    let promotion = Promotion::start().await;
+    // gateway's `dev` is a two-platform index; datastorage's `dev` a lone
+    // single-platform image that no index holds.
+    let image = promotion.push_two_platform("gateway", "holder 1").await;
+    let lone = promotion.push_single("datastorage", "holder 2").await;
+    promotion.write_releases_with(
+        "prod",
+        &[
+            ServiceReleases::new("gateway", &[("v0.9.0", image.digest())]),
+            ServiceReleases::new("datastorage", &[("v0.9.0", &lone)]),
+        ],
+        NO_SCANNING,
+        &signing_lines(DEMO_KEY, DEMO_PUBLIC_KEY),
+    );
+    let arm64 = image.manifests[1].digest.clone();
+    let index = image.digest();
+    let out = promotion
+        .run(["promote", "gateway", "v1.0.0", "--from", arm64.as_str()])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "warning: a single-platform image manifest: {arm64} is the linux/arm64 manifest of index {index}, which tag `dev` of {}/dev/gateway points at",
+            promotion.host()
+        )),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "Release the index instead: `quayside promote gateway v1.0.0 --from {index}`"
+        )),
+        "{out:?}"
+    );
+
+    let out = promotion
+        .run(["promote", "datastorage", "v1.0.0", "--from", "dev"])
+        .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout.contains(&format!(
+            "a single-platform image manifest; no tag of {}/dev/datastorage points at an index that holds it",
+            promotion.host()
+        )),
+        "{out:?}"
+    );
+    assert!(!out.stdout.contains("warning:"), "{out:?}");
+}

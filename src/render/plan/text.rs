@@ -3,6 +3,7 @@
 
 use crate::config::hidden::one_line;
 use crate::plan::{Action, ActionKind, Code, Plan, Refusal};
+use crate::render::MAX_LISTED;
 use crate::render::plan::{
     action_note, counts, not_checked_note, policy_line, short_base, verdict,
 };
@@ -134,11 +135,6 @@ pub fn render_with_diff(plan: &Plan, diff: Option<&str>) -> String {
     not_listed(&mut out, plan.warnings.len(), "warnings");
     out
 }
-
-/// Refusals and warnings listed one by one; past this many the text says how
-/// many more there are (a file of 9,000 refused tags must not print
-/// megabytes: the JSON form holds them all).
-const MAX_LISTED: usize = 200;
 
 fn not_listed(out: &mut String, total: usize, what: &str) {
     if total > MAX_LISTED {
