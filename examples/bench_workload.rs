@@ -20,12 +20,12 @@ use flate2::{Compression, GzBuilder};
 use futures::StreamExt;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
+use quayside::digest::Hasher;
 use quayside::registry::layout::LayoutRepository;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{BlobReader, RawManifest, RegistryError, Repository};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use serde_json::{Value, json};
-use quayside::digest::Hasher;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 

@@ -33,7 +33,7 @@ fn validate(dir: &Path, password: Option<&str>) -> Outcome {
 }
 
 fn encrypted_key(dir: &Path, name: &str) -> SigningKey {
-    let key = SigningKey::generate();
+    let key = SigningKey::generate().unwrap();
     let pem = key
         .to_encrypted_pem(&SecretString::from(PASSWORD.to_string()))
         .unwrap_or_else(|e| panic!("encrypt: {e}"));
@@ -188,7 +188,7 @@ fn a_key_in_an_unset_variable_is_left_to_apply_and_a_set_one_is_checked() {
     let out = validate(dir.path(), None);
     assert_eq!(out.code, 0, "{out:?}");
     // Set to the wrong key (the apply job's secret), the pair is checked.
-    let other = SigningKey::generate();
+    let other = SigningKey::generate().unwrap();
     let pem = other.to_pkcs8_pem().unwrap_or_else(|e| panic!("{e}"));
     let out = Quayside::new(dir.path())
         .args(["validate"])

@@ -14,10 +14,10 @@ use crate::support::releases::{
 use bytes::Bytes;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
+use quayside::digest::Hasher;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{Connector, RawManifest, Repository};
 use quayside::signing::PublicKey;
-use quayside::digest::Hasher;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
