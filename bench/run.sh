@@ -69,7 +69,12 @@ LIMIT_PROXY=$TARGET_DIR/$PROFILE/examples/rate_limit_proxy
 # --- processes we start, stopped by PID on any exit -----------------------------
 WORK=$(mktemp -d /tmp/quayside-bench.XXXXXX)
 PIDS=()
+# start_registry and start_proxy run in $(...): a subshell, whose PIDS+=
+# the script never sees, so they also list their PIDs in $WORK/pids.
 cleanup() {
+    if [ -f "$WORK/pids" ]; then
+        while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$WORK/pids"
+    fi
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
@@ -90,7 +95,7 @@ storage: {filesystem: {rootdirectory: $WORK/$name/storage}, delete: {enabled: tr
 http: {addr: 127.0.0.1:$port}
 EOF
     /usr/bin/docker-registry serve "$WORK/$name/config.yml" >>"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
+    PIDS+=($!); echo $! >>"$WORK/pids"
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && { echo "$port"; return; }
         sleep 0.1
@@ -104,7 +109,7 @@ start_proxy() {
     local port
     port=$(free_port)
     "$PROXY" "$port" "127.0.0.1:$1" "$2" >"$WORK/proxy-$port.out" 2>"$WORK/proxy-$port.log" &
-    PIDS+=($!)
+    PIDS+=($!); echo $! >>"$WORK/pids"
     for _ in $(seq 100); do
         grep -q ready "$WORK/proxy-$port.out" 2>/dev/null && { echo "$port"; return; }
         sleep 0.05
