@@ -5,8 +5,16 @@
 #   bench/run.sh [--reps 3] [--latency-ms 0,20] [--services 10] [--versions 2]
 #                [--base-mib 8] [--layer-mib 1] [--big-layer-mib 0] [--seed 7]
 #                [--out bench/results.md] [--keep] [--debug]
+#                [--rate-limited [--ratelimit-headers] [--no-retry-after]]
 # --debug: a debug build of quayside (quicker to build, slower to run; for
 # checking the script and request counts, not for wall-time targets).
+# --rate-limited: instead of the latency rows, promote (same registry)
+# through examples/rate_limit_proxy.rs, quay.io's limits per class (tags 5 r/s
+# burst 2, manifests 50/10, blobs 50/50, api 5/25; 429 with Retry-After):
+# quayside (paced, then QUAYSIDE_PACING=off) and the signed skopeo loop, each
+# with its wall time, 429s and requests per class, and the floor its own
+# admitted requests imply (max over classes of (requests - burst - 1) / rate);
+# written to bench/results-rate-limited.md unless --out is given.
 set -euo pipefail
 
 REPS=3 LATENCIES=0,20 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 BIG_MIB=0 SEED=7
@@ -15,7 +23,7 @@ ROOT=$(dirname "$HERE")
 # shellcheck source=bench/lib.sh
 . "$HERE/lib.sh"
 OUT=$HERE/results.md
-KEEP=0 PROFILE=release
+KEEP=0 PROFILE=release RATE_LIMITED=0 LIMIT_FLAGS=() OUT_GIVEN=0
 while [ $# -gt 0 ]; do
     case $1 in
         --reps) REPS=$2; shift 2 ;;
@@ -26,7 +34,9 @@ while [ $# -gt 0 ]; do
         --layer-mib) LAYER_MIB=$2; shift 2 ;;
         --big-layer-mib) BIG_MIB=$2; shift 2 ;;
         --seed) SEED=$2; shift 2 ;;
-        --out) OUT=$2; shift 2 ;;
+        --out) OUT=$2; OUT_GIVEN=1; shift 2 ;;
+        --rate-limited) RATE_LIMITED=1; shift ;;
+        --ratelimit-headers|--no-retry-after) LIMIT_FLAGS+=("$1"); shift ;;
         --keep) KEEP=1; shift ;;
         --debug) PROFILE=debug; shift ;;
         *) echo "bench/run.sh: unknown option $1 (see the header of $0)" >&2; exit 1 ;;
@@ -49,16 +59,22 @@ log "building quayside and the bench examples ($PROFILE)"
 PROFILE_FLAG=--release
 [ "$PROFILE" = release ] || PROFILE_FLAG=
 # shellcheck disable=SC2086 # an empty flag is no argument
-(cd "$ROOT" && cargo build $PROFILE_FLAG --locked --bin quayside --example bench_workload --example latency_proxy)
+(cd "$ROOT" && cargo build $PROFILE_FLAG --locked --bin quayside --example bench_workload --example latency_proxy --example rate_limit_proxy)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 QUAYSIDE=$TARGET_DIR/$PROFILE/quayside
 WORKLOAD=$TARGET_DIR/$PROFILE/examples/bench_workload
 PROXY=$TARGET_DIR/$PROFILE/examples/latency_proxy
+LIMIT_PROXY=$TARGET_DIR/$PROFILE/examples/rate_limit_proxy
 
 # --- processes we start, stopped by PID on any exit -----------------------------
 WORK=$(mktemp -d /tmp/quayside-bench.XXXXXX)
 PIDS=()
+# start_registry and start_proxy run in $(...): a subshell, whose PIDS+=
+# the script never sees, so they also list their PIDs in $WORK/pids.
 cleanup() {
+    if [ -f "$WORK/pids" ]; then
+        while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$WORK/pids"
+    fi
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
@@ -79,7 +95,7 @@ storage: {filesystem: {rootdirectory: $WORK/$name/storage}, delete: {enabled: tr
 http: {addr: 127.0.0.1:$port}
 EOF
     /usr/bin/docker-registry serve "$WORK/$name/config.yml" >>"$WORK/$name.log" 2>&1 &
-    PIDS+=($!)
+    PIDS+=($!); echo $! >>"$WORK/pids"
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && { echo "$port"; return; }
         sleep 0.1
@@ -93,7 +109,7 @@ start_proxy() {
     local port
     port=$(free_port)
     "$PROXY" "$port" "127.0.0.1:$1" "$2" >"$WORK/proxy-$port.out" 2>"$WORK/proxy-$port.log" &
-    PIDS+=($!)
+    PIDS+=($!); echo $! >>"$WORK/pids"
     for _ in $(seq 100); do
         grep -q ready "$WORK/proxy-$port.out" 2>/dev/null && { echo "$port"; return; }
         sleep 0.05
@@ -161,6 +177,63 @@ export -f skopeo_promote skopeo_check
 reset_targets() {
     rm -rf "$WORK/dev/storage/docker/registry/v2/repositories/prod" "$WORK/prod2/storage/docker"
 }
+
+if [ "$RATE_LIMITED" = 1 ]; then
+    [ "$OUT_GIVEN" = 1 ] || OUT=$HERE/results-rate-limited.md
+    port=$(free_port)
+    "$LIMIT_PROXY" "$port" "127.0.0.1:$DEV" "${LIMIT_FLAGS[@]}" >"$WORK/limit-proxy.out" 2>"$WORK/limit-proxy.log" &
+    PIDS+=($!)
+    for _ in $(seq 100); do grep -q ready "$WORK/limit-proxy.out" 2>/dev/null && break; sleep 0.05; done
+    L=127.0.0.1:$port
+    releases_toml "http://$L/dev" "http://$L/prod" "$WORK/main.tsv" "$WORK/limited.toml"
+    ROWS_OUT=$WORK/limited.tsv
+    : >"$ROWS_OUT"
+    # limited TOOL REP COMMAND...: a fresh target and full buckets, then the
+    # command's wall time and exit code and the proxy's per-class counts.
+    limited() {
+        local tool=$1 rep=$2 start end code=0
+        shift 2
+        reset_targets
+        curl -sf -X POST "http://$L/_proxy/reset" >/dev/null
+        start=$(date +%s.%N)
+        "$@" >"$WORK/limited-$tool-$rep.out" 2>&1 || code=$?
+        end=$(date +%s.%N)
+        curl -sf "http://$L/_proxy/counts" | tail -n +2 | while IFS=$'\t' read -r class requests throttled rate burst floor; do
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$rep" "$start" "$end" "$code" \
+                "$class" "$requests" "$throttled" "$rate/$burst" "$floor"
+        done >>"$ROWS_OUT"
+        log "rate-limited: $tool run $rep exit $code"
+    }
+    for rep in $(seq "$REPS"); do
+        limited quayside "$rep" "$QUAYSIDE" apply -f "$WORK/limited.toml"
+        limited quayside-unpaced "$rep" env QUAYSIDE_PACING=off "$QUAYSIDE" apply -f "$WORK/limited.toml"
+        limited signed-loop "$rep" bash -c "signed_promote $L $L $WORK/main.tsv"
+    done
+    python3 - "$ROWS_OUT" "S=$SERVICES V=$VERSIONS base=${BASE_MIB}MiB layers=${LAYER_MIB}MiB seed=$SEED reps=$REPS build=$PROFILE; $(wc -l <"$WORK/main.tsv") images of 2 platforms" <<'PY' | tee "$OUT"
+import sys, collections
+rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
+runs = collections.OrderedDict()
+for tool, rep, start, end, code, cls, requests, throttled, limit, floor in rows:
+    run = runs.setdefault((tool, rep), {"wall": float(end) - float(start), "code": code, "classes": {}})
+    run["classes"][cls] = (int(requests), int(throttled), limit, float(floor))
+print("# Rate-limited promotion (%s)\n" % sys.argv[2])
+print("Same registry through `examples/rate_limit_proxy.rs` (quay.io's nginx limits per class, 429 + Retry-After); a fresh target and full buckets per run. "
+      "floor = max over classes of (admitted requests - burst - 1) / rate.\n")
+classes = ["tags", "manifests", "blobs", "api"]
+print("| tool | run | exit | wall s | floor s | wall / floor | " + " | ".join("%s req (429)" % c for c in classes) + " |")
+print("|---|---:|---:|---:|---:|---:|" + "---:|" * len(classes))
+for (tool, rep), run in runs.items():
+    floor = max((c[3] for c in run["classes"].values()), default=0.0)
+    ratio = "%.2f" % (run["wall"] / floor) if floor > 0 else ""
+    cells = []
+    for c in classes:
+        r, t, _, _ = run["classes"].get(c, (0, 0, "", 0.0))
+        cells.append("%d (%d)" % (r, t))
+    print("| %s | %s | %s | %.2f | %.2f | %s | %s |" % (tool, rep, run["code"], run["wall"], floor, ratio, " | ".join(cells)))
+PY
+    log "table written to $OUT"
+    exit 0
+fi
 
 MEASURES=$WORK/measures.tsv
 : >"$MEASURES"

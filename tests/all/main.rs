@@ -37,6 +37,7 @@ mod quay_immutability;
 mod quay_scan;
 mod quayside;
 mod quickstart;
+mod rate_limited;
 mod scan;
 mod secrets;
 mod semver_tags;

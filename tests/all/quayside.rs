@@ -28,7 +28,10 @@ pub struct Quayside {
 impl Quayside {
     pub fn new(dir: &Path) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_quayside"));
-        command.current_dir(dir).env_remove("QUAYSIDE_LOG");
+        command
+            .current_dir(dir)
+            .env_remove("QUAYSIDE_LOG")
+            .env_remove("QUAYSIDE_PACING");
         Quayside { command }
     }
 

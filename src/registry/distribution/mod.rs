@@ -9,6 +9,7 @@ mod auth;
 mod challenge;
 mod credentials;
 mod errors;
+mod pacing;
 mod repository;
 mod retry;
 mod transport;
@@ -45,6 +46,9 @@ pub struct ClientOptions {
     /// reads of a streamed blob.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Whether requests are paced per host and request class by the rates
+    /// the registry's 429s and `RateLimit-*` headers teach (`pacing`).
+    pub pacing: bool,
     /// Tags asked per page of a tag listing (Quay serves at most 100).
     pub tags_page_size: u32,
     pub user_agent: String,
@@ -62,6 +66,7 @@ impl Default for ClientOptions {
             max_retry_after: Duration::from_secs(60),
             request_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(15),
+            pacing: true,
             tags_page_size: 100,
             user_agent: concat!("quayside/", env!("CARGO_PKG_VERSION")).to_string(),
             credentials: CredentialEnv::from_process(),

@@ -103,6 +103,7 @@ impl DistributionRepository {
             authorization: Authorization::Registry(scopes),
             context,
             streamed_response: false,
+            token: false,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use super::auth::{self, AuthState, Authorize};
 use super::errors::{self, Context};
+use super::pacing::{Pacing, RequestClass};
 use super::retry::{RetryPolicy, is_retryable_status};
 use super::{ClientOptions, Counters};
 use crate::config::location::Scheme;
@@ -14,8 +15,8 @@ use futures::future::BoxFuture;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, Url};
 use std::sync::Arc;
-use std::time::SystemTime;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::time::{Instant, SystemTime};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 /// A request body: replayable bytes, or a stream that can be sent only once
 /// (such a request is never retried).
@@ -43,6 +44,8 @@ pub(crate) struct Call<'a> {
     /// The response body is streamed (a blob): no whole-request timeout, the
     /// client's idle read timeout still applies.
     pub streamed_response: bool,
+    /// A bearer token request (paced as its own class, see `pacing`).
+    pub token: bool,
 }
 
 impl<'a> Call<'a> {
@@ -64,6 +67,7 @@ impl<'a> Call<'a> {
             authorization: Authorization::Fixed(authorization),
             context,
             streamed_response: false,
+            token: false,
         }
     }
 }
@@ -88,6 +92,28 @@ pub(crate) struct Registry {
     /// Whether the registry may complete an upload in its `POST` (monolithic
     /// upload); cleared when it answers one with an upload session instead.
     pub single_post_upload: std::sync::atomic::AtomicBool,
+    /// The request rates learnt per class (`None`: pacing switched off).
+    pacing: Option<std::sync::Mutex<Pacing>>,
+    /// Signalled whenever a paced request is over, for those waiting for a
+    /// class's window.
+    slot_freed: Notify,
+}
+
+/// A paced request in flight; dropping it (answered, failed, cancelled)
+/// frees its place in the class's window.
+struct Flight<'a> {
+    pacing: &'a std::sync::Mutex<Pacing>,
+    freed: &'a Notify,
+    class: RequestClass,
+    /// The slot the pacing gave the request.
+    start: Instant,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        lock(self.pacing).release(self.class);
+        self.freed.notify_waiters();
+    }
 }
 
 impl Registry {
@@ -104,6 +130,7 @@ impl Registry {
             max_backoff: options.max_backoff,
             max_retry_after: options.max_retry_after,
         };
+        let pacing = options.pacing.then(Default::default);
         Registry {
             scheme,
             permits: Arc::new(Semaphore::new(options.max_concurrency_per_host.max(1))),
@@ -114,6 +141,8 @@ impl Registry {
             counters,
             policy,
             single_post_upload: std::sync::atomic::AtomicBool::new(true),
+            pacing,
+            slot_freed: Notify::new(),
         }
     }
 
@@ -151,7 +180,9 @@ impl Registry {
             authorization,
             context,
             streamed_response,
+            token,
         } = call;
+        let class = RequestClass::of(url.path(), token);
         let mut attempt = 0;
         let mut answered_challenge = false;
         loop {
@@ -161,6 +192,7 @@ impl Registry {
                 Authorization::Registry(scopes) => self.authorization(scopes, &context).await?,
                 Authorization::Fixed(header) => header.clone(),
             };
+            let flight = self.wait_for_slot(class).await;
             let permit = self.permits.clone().acquire_owned().await.map_err(|_| {
                 errors::transport(&context, "the client is shutting down".into(), "Run again")
             })?;
@@ -185,6 +217,7 @@ impl Registry {
             let response = match builder.send().await {
                 Ok(response) => response,
                 Err(error) => {
+                    drop(flight);
                     // A connection closed before the answer (a reset, a
                     // proxy or load balancer dropping it, a keep-alive
                     // connection the server closed as we reused it) is
@@ -205,6 +238,19 @@ impl Registry {
             };
             let status = response.status().as_u16();
             tracing::debug!(%method, path = url.path(), status, attempt, "registry answered");
+            let retry_after = is_retryable_status(status)
+                .then(|| response.headers().get(RETRY_AFTER))
+                .flatten()
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| self.policy.retry_after(value, SystemTime::now()));
+            self.paced_answer(
+                class,
+                status,
+                response.headers(),
+                retry_after,
+                flight.as_ref(),
+            );
+            drop(flight);
             if status == 401
                 && replayable
                 && !answered_challenge
@@ -229,15 +275,10 @@ impl Registry {
                 }
             }
             if is_retryable_status(status) && replayable && attempt < self.policy.max_attempts {
-                let delay = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| self.policy.retry_after(value, SystemTime::now()))
-                    .unwrap_or_else(|| self.policy.backoff(attempt));
                 drop(response);
                 drop(permit);
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(retry_after.unwrap_or_else(|| self.policy.backoff(attempt)))
+                    .await;
                 continue;
             }
             return Ok(Answer {
@@ -245,6 +286,64 @@ impl Registry {
                 retries,
                 permit,
             });
+        }
+    }
+
+    /// Waits until a request of `class` may start by the rates and window
+    /// learnt so far (a 429 that arrives meanwhile may pause the class: then
+    /// look again); the request counts in flight until the guard is dropped.
+    async fn wait_for_slot(&self, class: RequestClass) -> Option<Flight<'_>> {
+        let pacing = self.pacing.as_ref()?;
+        loop {
+            // Registered before looking, so that a release in between wakes us.
+            let freed = self.slot_freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let now = Instant::now();
+            let Some(start) = lock(pacing).reserve(class, now) else {
+                freed.await;
+                continue;
+            };
+            let flight = Flight {
+                pacing,
+                freed: &self.slot_freed,
+                class,
+                start,
+            };
+            if start > now {
+                tokio::time::sleep_until(start.into()).await;
+                if lock(pacing).is_paused(class, Instant::now()) {
+                    continue;
+                }
+            }
+            return Some(flight);
+        }
+    }
+
+    /// Tells the pacing what the registry answered a request of `class`.
+    fn paced_answer(
+        &self,
+        class: RequestClass,
+        status: u16,
+        headers: &HeaderMap,
+        retry_after: Option<std::time::Duration>,
+        flight: Option<&Flight<'_>>,
+    ) {
+        let (Some(pacing), Some(flight)) = (&self.pacing, flight) else {
+            return;
+        };
+        let mut pacing = lock(pacing);
+        if status == 429 {
+            pacing.on_throttled(class, headers, retry_after, flight.start, Instant::now());
+            tracing::debug!(
+                host = %self.host,
+                class = class.name(),
+                rate = pacing.rate(class),
+                ?retry_after,
+                "throttled: pacing the class"
+            );
+        } else {
+            pacing.on_answer(class, headers, Instant::now());
         }
     }
 
@@ -266,16 +365,18 @@ impl Registry {
                 };
             let token_context = auth::token_context(context);
             self.counters.count_token();
-            let answer = self
-                .send(Call::fixed(
+            let call = Call {
+                token: true,
+                ..Call::fixed(
                     request.method,
                     request.url,
                     request.headers,
                     request.body,
                     request.authorization,
                     token_context.clone(),
-                ))
-                .await?;
+                )
+            };
+            let answer = self.send(call).await?;
             if !answer.response.status().is_success() {
                 return Err(self.failure(&token_context, answer).await);
             }
@@ -296,6 +397,14 @@ impl Registry {
         let credentials = self.auth.describe_for(context.repository);
         errors::http(context, status, &body, &credentials, answer.retries)
     }
+}
+
+/// A poisoned lock only means another thread panicked while holding it; the
+/// pacing state is still usable.
+fn lock(pacing: &std::sync::Mutex<Pacing>) -> std::sync::MutexGuard<'_, Pacing> {
+    pacing
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Requests that may be sent again after a lost answer: the idempotent

@@ -17,6 +17,7 @@ pub mod promotion;
 pub mod proxy;
 pub mod quay;
 pub mod quay_promotion;
+pub mod rate_limits;
 pub mod real_quay;
 pub mod registry;
 pub mod releases;

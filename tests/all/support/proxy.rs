@@ -5,9 +5,13 @@
 //! answered by the registry (the crash tests SIGKILL the `quayside apply`
 //! child there, after the registry did the work but before the client heard
 //! of it), and injects the faults and lies of [`super::faults`]: made-up
-//! 5xx and 429 answers, resets, cut bodies, slow answers, wrong bytes.
+//! 5xx and 429 answers, resets, cut bodies, slow answers, wrong bytes. With
+//! [`super::rate_limits`] it enforces per-class rate limits as quay.io does
+//! (and then answers `GET /_proxy/counts` and `POST /_proxy/reset` itself,
+//! for the benchmark).
 
 use super::faults::{Decision, FaultCounts, FaultKind, FaultPlan, Faults, Lie};
+use super::rate_limits::{ClassCounts, Limiter, RateLimits};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -16,6 +20,8 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{HeaderMap, HeaderName};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
@@ -71,6 +77,7 @@ struct Shared {
     counts: Mutex<MethodCounts>,
     hook: Mutex<Option<Hook>>,
     faults: Mutex<Faults>,
+    limiter: Mutex<Option<Limiter>>,
 }
 
 pub struct Proxy {
@@ -102,9 +109,24 @@ impl Proxy {
 
     /// As [`Proxy::start`], injecting the faults of `plan`.
     pub async fn with_faults(upstream: &str, plan: FaultPlan) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
+        Self::serve(upstream, plan, None, 0).await
+    }
+
+    /// As [`Proxy::start`], enforcing `limits`.
+    pub async fn rate_limited(upstream: &str, limits: RateLimits) -> Self {
+        Self::serve(upstream, FaultPlan::none(), Some(limits), 0).await
+    }
+
+    /// Listens on 127.0.0.1:`port` (0: a free port).
+    pub async fn serve(
+        upstream: &str,
+        plan: FaultPlan,
+        limits: Option<RateLimits>,
+        port: u16,
+    ) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port))
             .await
-            .expect("bind 127.0.0.1:0");
+            .expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local address").port();
         quayside::registry::distribution::install_tls_provider();
         let client = reqwest::Client::builder()
@@ -119,17 +141,19 @@ impl Proxy {
             counts: Mutex::new(MethodCounts::default()),
             hook: Mutex::new(None),
             faults: Mutex::new(Faults::new(plan)),
+            limiter: Mutex::new(limits.map(Limiter::new)),
         });
         let accepting = shared.clone();
         let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((stream, peer)) = listener.accept().await {
                 let shared = accepting.clone();
+                let client = peer.ip();
                 tokio::spawn(async move {
                     // An `Err` from the service makes hyper drop the
                     // connection without an answer: the `Reset` fault.
                     let service = hyper::service::service_fn(move |request| {
                         let shared = shared.clone();
-                        async move { handle(&shared, request).await }
+                        async move { handle(&shared, request, client).await }
                     });
                     // A client killed mid-request ends its connection with
                     // an error; that is the point of the crash tests.
@@ -177,6 +201,28 @@ impl Proxy {
         lock(&self.shared.faults)
             .lies
             .push((digest.to_string(), lie));
+    }
+
+    /// Requests and 429s per rate-limited class (empty without limits).
+    pub fn class_counts(&self) -> BTreeMap<&'static str, ClassCounts> {
+        lock(&self.shared.limiter)
+            .as_ref()
+            .map(Limiter::counts)
+            .unwrap_or_default()
+    }
+
+    /// The limits enforced, if any.
+    pub fn rate_limits(&self) -> Option<RateLimits> {
+        lock(&self.shared.limiter)
+            .as_ref()
+            .map(|limiter| limiter.limits.clone())
+    }
+
+    /// Zeroes the class counts and fills the buckets again.
+    pub fn reset_rate_limits(&self) {
+        if let Some(limiter) = lock(&self.shared.limiter).as_mut() {
+            limiter.reset();
+        }
     }
 
     /// Faults and lies injected so far.
@@ -251,13 +297,69 @@ impl std::fmt::Display for Reset {
 
 impl std::error::Error for Reset {}
 
-async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Response<ProxyBody>, Reset> {
+async fn handle(
+    shared: &Shared,
+    request: Request<Incoming>,
+    client: IpAddr,
+) -> Result<Response<ProxyBody>, Reset> {
+    if let Some(answer) = control(shared, &request) {
+        return Ok(answer);
+    }
     let number = shared.count(request.method());
     let path = request
         .uri()
         .path_and_query()
         .map_or("/", |path| path.as_str())
         .to_string();
+    let verdict = lock(&shared.limiter)
+        .as_mut()
+        .and_then(|limiter| limiter.check(client, request.uri().path(), std::time::Instant::now()));
+    if let Some(verdict) = &verdict
+        && !verdict.admitted
+    {
+        shared.fire_hook(number);
+        let mut answer = error_answer(429, "");
+        add_headers(&mut answer, &verdict.headers);
+        return Ok(answer);
+    }
+    let mut answer = handle_admitted(shared, request, number, path).await?;
+    if let Some(verdict) = &verdict {
+        add_headers(&mut answer, &verdict.headers);
+    }
+    Ok(answer)
+}
+
+/// The proxy's own endpoints, served only while it enforces rate limits.
+fn control(shared: &Shared, request: &Request<Incoming>) -> Option<Response<ProxyBody>> {
+    let mut limiter = lock(&shared.limiter);
+    let limiter = limiter.as_mut()?;
+    let body = match (request.method().as_str(), request.uri().path()) {
+        ("GET", "/_proxy/counts") => limiter.report(),
+        ("POST", "/_proxy/reset") => {
+            limiter.reset();
+            String::new()
+        }
+        _ => return None,
+    };
+    Some(Response::new(full(body)))
+}
+
+fn add_headers(answer: &mut Response<ProxyBody>, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        if let Ok(value) = hyper::header::HeaderValue::from_str(value) {
+            answer
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+async fn handle_admitted(
+    shared: &Shared,
+    request: Request<Incoming>,
+    number: u64,
+    path: String,
+) -> Result<Response<ProxyBody>, Reset> {
     let decision = lock(&shared.faults).decide(request.method().as_str(), &path);
     let made_up = match decision {
         Decision::Fault(FaultKind::Status500) => Some((500, "")),
