@@ -12,7 +12,10 @@ use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::plan::SignatureCheck;
 use crate::registry::{RawManifest, RegistryError, Repository};
-use crate::signing::store::{entries_of, extend_signatures, read_signature_tag};
+use crate::signing::payload::CHILDREN_ANNOTATION;
+use crate::signing::store::{
+    SharedConfig, SignatureConfig, entries_of, extend_signatures, read_signature_tag,
+};
 use crate::signing::{Payload, SignatureEntry, Signer};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -25,10 +28,13 @@ const SIGNATURES_IN_FLIGHT: usize = 4;
 /// The lock of one `.sig` tag.
 type TagLock = Arc<tokio::sync::Mutex<()>>;
 
-/// One lock per `.sig` tag (target repository and signed digest) for a run.
+/// One lock per `.sig` tag (target repository and signed digest) for a run,
+/// and the signature config blob every `.sig` manifest of the run shares
+/// (uploaded once per repository).
 #[derive(Default)]
 pub struct SignatureLocks {
     locks: Mutex<HashMap<(String, Digest), TagLock>>,
+    config: SharedConfig,
 }
 
 impl SignatureLocks {
@@ -48,6 +54,16 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// These annotations and, for an index, [`CHILDREN_ANNOTATION`].
+    fn with_children(&self, children: &[Digest]) -> Provenance {
+        let mut annotations = self.annotations.clone();
+        if !children.is_empty() {
+            let named: Vec<&str> = children.iter().map(Digest::as_str).collect();
+            annotations.insert(CHILDREN_ANNOTATION.to_string(), named.join(","));
+        }
+        Provenance { annotations }
+    }
+
     pub fn for_release(source: &RepositoryLocation, digest: &Digest, commit: Option<&str>) -> Self {
         let mut annotations = BTreeMap::new();
         annotations.insert(
@@ -76,14 +92,18 @@ pub async fn sign_image(
         repository: target.location().reference(),
         source,
     })?;
-    let digests: Vec<Digest> = std::iter::once(root.digest.clone())
-        .chain(children.into_iter().map(|child| child.digest))
-        .collect();
-    let added: Vec<bool> = stream::iter(digests)
-        .map(|digest| async move {
+    let children: Vec<Digest> = children.into_iter().map(|child| child.digest).collect();
+    let root_provenance = provenance.with_children(&children);
+    let signed: Vec<(Digest, &Provenance)> =
+        std::iter::once((root.digest.clone(), &root_provenance))
+            .chain(children.into_iter().map(|child| (child, provenance)))
+            .collect();
+    let added: Vec<bool> = stream::iter(signed)
+        .map(|(digest, provenance)| async move {
             let lock = locks.lock_of(target.location().reference(), &digest);
             let _held = lock.lock().await;
-            sign_manifest(target, &digest, signer, verifier, provenance).await
+            let config = SignatureConfig::Shared(&locks.config);
+            sign_manifest(target, &digest, signer, verifier, provenance, config).await
         })
         .buffer_unordered(SIGNATURES_IN_FLIGHT)
         .try_collect()
@@ -98,6 +118,7 @@ async fn sign_manifest(
     signer: &dyn Signer,
     verifier: &dyn SignatureCheck,
     provenance: &Provenance,
+    config: SignatureConfig<'_>,
 ) -> Result<bool, ApplyError> {
     let identity = target.location().signed_identity();
     let existing = read_signature_tag(target, digest).await?;
@@ -123,6 +144,13 @@ async fn sign_manifest(
         payload: Bytes::from(payload),
         signature,
     };
-    extend_signatures(target, digest, existing, std::slice::from_ref(&entry)).await?;
+    extend_signatures(
+        target,
+        digest,
+        existing,
+        std::slice::from_ref(&entry),
+        config,
+    )
+    .await?;
     Ok(true)
 }

@@ -47,7 +47,8 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     // With --base every release is still checked (full): apply must make the
     // registries match the whole file, and the history rules still refuse.
     let base = args.base.as_deref().map(|rev| (rev, true));
-    let (plan, _) = make_plan_since(&desired, &file, base, &connector, &criteria).await?;
+    let (planned, _) = make_plan_since(&desired, &file, base, &connector, &criteria).await?;
+    let plan = planned.plan;
     write_stdout(&render::text::render(&plan))?;
     if plan.is_refused() {
         eprintln!("apply refused: the plan breaks a rule; nothing was written.");
@@ -89,7 +90,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         signer,
         verifier,
         commit,
-        copier: Copier::default(),
+        copier: Copier::with_source_roots(planned.source_roots),
         signature_locks: Default::default(),
     };
     let outcomes = apply.run(&plan).await;

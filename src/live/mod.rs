@@ -2,18 +2,41 @@
 //! `read` gathers it (IO, concurrent); the planner consumes it (pure).
 
 pub mod policies;
+pub mod quay_listing;
 pub mod read;
 pub mod scans;
 pub mod standing;
 
 use crate::digest::Digest;
 use crate::immutability::TargetPolicies;
+use crate::registry::RawManifest;
 use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use read::{Scope, read_live_state};
+pub use read::{Scope, read_live_state, read_live_state_listing};
 pub use standing::{Standing, standing};
+
+impl LiveState {
+    /// Every source root manifest the plan read, keyed for apply.
+    pub fn source_roots(&self, desired: &crate::config::model::Desired) -> SourceRoots {
+        desired
+            .services
+            .iter()
+            .filter_map(|service| Some((service, self.services.get(&service.name)?)))
+            .flat_map(|(service, live)| {
+                let source = service.source.reference();
+                live.source_roots
+                    .iter()
+                    .map(move |(digest, root)| ((source.clone(), digest.clone()), root.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Root manifests of the source read by a plan, by source repository
+/// reference and digest (see [`LiveService::source_roots`]).
+pub type SourceRoots = BTreeMap<(String, Digest), RawManifest>;
 
 #[derive(Clone, Debug, Default)]
 pub struct LiveState {
@@ -36,6 +59,10 @@ pub struct LiveService {
     pub signatures: BTreeMap<Digest, ImageSignatures>,
     /// For digests that would be created: whether the source has them.
     pub source_has: BTreeMap<Digest, bool>,
+    /// For digests that would be created: the root manifest as the source
+    /// served it (its digest checked), for apply to copy without reading it
+    /// again. Absent where the bytes did not arrive intact.
+    pub source_roots: BTreeMap<Digest, RawManifest>,
     /// Set when a digest to create is missing from the source and the source
     /// repository itself does not exist.
     pub source_missing: Option<MissingRepository>,

@@ -5,13 +5,16 @@
 //!
 //! One file per API area: `security` (a manifest's scan report),
 //! `immutability` (organization and repository immutability policies, and
-//! which tags Quay marks immutable). The REST tag API belongs beside them, as
+//! which tags Quay marks immutable), `tag_list` (every tag with its digest,
+//! for plans). The REST tag API belongs beside them, as
 //! methods of [`QuayClient`] sending through its request function.
 
 mod immutability;
 mod security;
+mod tag_list;
 
 pub use immutability::{ImmutabilityError, organization};
+pub use tag_list::ListedTag;
 
 use crate::config::location::Scheme;
 use crate::registry::RegistryError;
