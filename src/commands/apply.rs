@@ -2,6 +2,7 @@
 //! Order: load the signing key (fail before any write), plan, print the plan,
 //! stop on any refusal (exit 3, nothing written), apply, re-read and confirm.
 
+use crate::apply::sign::SignatureLocks;
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier, policies};
 use crate::cli::ApplyArgs;
 use crate::commands::saved_plan;
@@ -91,7 +92,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         verifier,
         commit,
         copier: Copier::with_source_roots(planned.source_roots),
-        signature_locks: Default::default(),
+        signature_locks: SignatureLocks::knowing(planned.current_tags),
     };
     let outcomes = apply.run(&plan).await;
     let confirmed = match confirm(&desired, &connector, verifier, &plan).await {

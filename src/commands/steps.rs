@@ -7,7 +7,7 @@ use crate::history::Baseline;
 use crate::live::policies::read_target_policies;
 use crate::live::quay_listing::QuayListing;
 use crate::live::scans::read_scans;
-use crate::live::{Scope, SourceRoots, read_live_state_listing};
+use crate::live::{CurrentTags, Scope, SourceRoots, read_live_state_listing};
 use crate::plan::{self, Criteria, HistoryCheck, Plan};
 use crate::quay::QuayClient;
 use crate::registry::Connector;
@@ -75,11 +75,13 @@ pub fn plan_key(desired: &Desired) -> Result<PlanKey, Error> {
     })
 }
 
-/// A plan, and the source root manifests read to make it (which `apply`
-/// copies from instead of reading them again).
+/// A plan, and what was read to make it that `apply` need not read again:
+/// the source root manifests, and the targets' current tag lists.
 pub struct Planned {
     pub plan: Plan,
     pub source_roots: SourceRoots,
+    /// The targets' tags where the plan read them as evidence of absence.
+    pub current_tags: CurrentTags,
 }
 
 /// Reads live state (registries, then the scans of what would be created)
@@ -128,6 +130,7 @@ pub async fn make_plan(
     Ok(Planned {
         plan: plan::plan(desired, &live, history, criteria),
         source_roots: live.source_roots(desired),
+        current_tags: live.current_tags(desired),
     })
 }
 

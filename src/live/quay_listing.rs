@@ -81,6 +81,7 @@ pub async fn read_target(
         .collect();
     let mut live = LiveService {
         target_tags: listed.keys().cloned().collect(),
+        tags_current: true,
         ..LiveService::default()
     };
     for release in &service.releases {
