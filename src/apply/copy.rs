@@ -12,6 +12,7 @@
 use crate::apply::ApplyError;
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
+use crate::live::SourceRoots;
 use crate::registry::manifest::ManifestKind;
 use crate::registry::race::put_manifest_racing;
 use crate::registry::{ManifestRef, Mount, RawManifest, RegistryError, Repository};
@@ -62,9 +63,20 @@ pub struct Copier {
     /// others mount it from there (a base layer shared by every service
     /// crosses the network once).
     crossings: Cells<RepositoryLocation>,
+    /// Root manifests the plan read from the source, by source reference and
+    /// digest: copied from these bytes, not read again.
+    source_roots: SourceRoots,
 }
 
 impl Copier {
+    /// A copier that takes the root manifests the plan already read.
+    pub fn with_source_roots(source_roots: SourceRoots) -> Self {
+        Copier {
+            source_roots,
+            ..Copier::default()
+        }
+    }
+
     /// Copies the image `digest` (an index with its children, or one image)
     /// from `source` into `target`, untagged. Returns the root manifest.
     pub async fn copy_image(
@@ -73,7 +85,13 @@ impl Copier {
         target: &dyn Repository,
         digest: &Digest,
     ) -> Result<RawManifest, ApplyError> {
-        let root = fetch_manifest(source, digest).await?;
+        let known = self
+            .source_roots
+            .get(&(source.location().reference(), digest.clone()));
+        let root = match known {
+            Some(root) => root.clone(),
+            None => fetch_manifest(source, digest).await?,
+        };
         // The one "already there?" check that crash recovery needs: the root
         // is put last, after everything it references, so a root in the
         // target means a complete image.

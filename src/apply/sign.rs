@@ -10,13 +10,17 @@
 use crate::apply::ApplyError;
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
+use crate::live::CurrentTags;
 use crate::plan::SignatureCheck;
 use crate::registry::{RawManifest, RegistryError, Repository};
-use crate::signing::store::{entries_of, extend_signatures, read_signature_tag};
+use crate::signing::payload::CHILDREN_ANNOTATION;
+use crate::signing::store::{
+    SharedConfig, SignatureConfig, entries_of, extend_signatures, read_signature_tag,
+};
 use crate::signing::{Payload, SignatureEntry, Signer};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// `.sig` tags read and written at once for one image (root and children).
@@ -25,13 +29,50 @@ const SIGNATURES_IN_FLIGHT: usize = 4;
 /// The lock of one `.sig` tag.
 type TagLock = Arc<tokio::sync::Mutex<()>>;
 
-/// One lock per `.sig` tag (target repository and signed digest) for a run.
+/// One lock per `.sig` tag (target repository and signed digest) for a run,
+/// the signature config blob every `.sig` manifest of the run shares
+/// (uploaded once per repository), and which `.sig` tags are known absent.
 #[derive(Default)]
 pub struct SignatureLocks {
     locks: Mutex<HashMap<(String, Digest), TagLock>>,
+    config: SharedConfig,
+    /// The plan's current tag lists (Quay's REST list), by target reference.
+    current: CurrentTags,
+    /// `.sig` tags this run wrote (no longer absent, whatever the plan saw).
+    written: Mutex<HashSet<(String, Digest)>>,
 }
 
 impl SignatureLocks {
+    /// Locks for a run whose plan read these current tag lists.
+    pub fn knowing(current: CurrentTags) -> Self {
+        SignatureLocks {
+            current,
+            ..SignatureLocks::default()
+        }
+    }
+
+    /// Whether the `.sig` tag of `digest` in `repository` is known absent:
+    /// the plan's current list lacked it and this run has not written it.
+    /// Asked with the tag's lock held.
+    fn known_absent(&self, repository: &str, digest: &Digest) -> bool {
+        let Some(tags) = self.current.get(repository) else {
+            return false;
+        };
+        !tags.contains(&digest.signature_tag())
+            && !self
+                .written
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .contains(&(repository.to_string(), digest.clone()))
+    }
+
+    fn wrote(&self, repository: String, digest: &Digest) {
+        self.written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert((repository, digest.clone()));
+    }
+
     fn lock_of(&self, repository: String, digest: &Digest) -> TagLock {
         let mut locks = self
             .locks
@@ -48,6 +89,16 @@ pub struct Provenance {
 }
 
 impl Provenance {
+    /// These annotations and, for an index, [`CHILDREN_ANNOTATION`].
+    fn with_children(&self, children: &[Digest]) -> Provenance {
+        let mut annotations = self.annotations.clone();
+        if !children.is_empty() {
+            let named: Vec<&str> = children.iter().map(Digest::as_str).collect();
+            annotations.insert(CHILDREN_ANNOTATION.to_string(), named.join(","));
+        }
+        Provenance { annotations }
+    }
+
     pub fn for_release(source: &RepositoryLocation, digest: &Digest, commit: Option<&str>) -> Self {
         let mut annotations = BTreeMap::new();
         annotations.insert(
@@ -76,14 +127,27 @@ pub async fn sign_image(
         repository: target.location().reference(),
         source,
     })?;
-    let digests: Vec<Digest> = std::iter::once(root.digest.clone())
-        .chain(children.into_iter().map(|child| child.digest))
-        .collect();
-    let added: Vec<bool> = stream::iter(digests)
-        .map(|digest| async move {
-            let lock = locks.lock_of(target.location().reference(), &digest);
+    let children: Vec<Digest> = children.into_iter().map(|child| child.digest).collect();
+    let root_provenance = provenance.with_children(&children);
+    let signed: Vec<(Digest, &Provenance)> =
+        std::iter::once((root.digest.clone(), &root_provenance))
+            .chain(children.into_iter().map(|child| (child, provenance)))
+            .collect();
+    let added: Vec<bool> = stream::iter(signed)
+        .map(|(digest, provenance)| async move {
+            let repository = target.location().reference();
+            let lock = locks.lock_of(repository.clone(), &digest);
             let _held = lock.lock().await;
-            sign_manifest(target, &digest, signer, verifier, provenance).await
+            let config = SignatureConfig::Shared(&locks.config);
+            let absent = locks.known_absent(&repository, &digest);
+            let added = sign_manifest(
+                target, &digest, signer, verifier, provenance, config, absent,
+            )
+            .await?;
+            if added {
+                locks.wrote(repository, &digest);
+            }
+            Ok::<_, ApplyError>(added)
         })
         .buffer_unordered(SIGNATURES_IN_FLIGHT)
         .try_collect()
@@ -92,15 +156,27 @@ pub async fn sign_image(
 }
 
 /// Signs one manifest unless its `.sig` tag already holds a valid signature.
+/// `absent`: the plan's current tag list lacked the tag, so it is not read
+/// first (one GET less per signature). A signature another writer put there
+/// since the plan is then replaced, not extended: a window of seconds instead
+/// of the milliseconds between a read and the put (another quayside run
+/// signs with the same key and leaves a valid signature either way); a put
+/// that fails is followed by a read and an extension, as always.
 async fn sign_manifest(
     target: &dyn Repository,
     digest: &Digest,
     signer: &dyn Signer,
     verifier: &dyn SignatureCheck,
     provenance: &Provenance,
+    config: SignatureConfig<'_>,
+    absent: bool,
 ) -> Result<bool, ApplyError> {
     let identity = target.location().signed_identity();
-    let existing = read_signature_tag(target, digest).await?;
+    let existing = if absent {
+        None
+    } else {
+        read_signature_tag(target, digest).await?
+    };
     if let Some(manifest) = &existing {
         for entry in entries_of(target, manifest).await? {
             if verifier.accepts(&entry, digest, &identity) {
@@ -123,6 +199,37 @@ async fn sign_manifest(
         payload: Bytes::from(payload),
         signature,
     };
-    extend_signatures(target, digest, existing, std::slice::from_ref(&entry)).await?;
+    extend_signatures(
+        target,
+        digest,
+        existing,
+        std::slice::from_ref(&entry),
+        config,
+    )
+    .await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sig_tag_is_known_absent_only_from_a_current_list_and_until_written() {
+        let digest = Digest::of_bytes(b"image");
+        let listed = Digest::of_bytes(b"signed");
+        let current: CurrentTags = [(
+            "quay.example/prod/gateway".to_string(),
+            [listed.signature_tag()].into_iter().collect(),
+        )]
+        .into_iter()
+        .collect();
+        let locks = SignatureLocks::knowing(current);
+        assert!(locks.known_absent("quay.example/prod/gateway", &digest));
+        assert!(!locks.known_absent("quay.example/prod/gateway", &listed));
+        // A target without a current list (distribution's tags/list): read.
+        assert!(!locks.known_absent("quay.example/prod/other", &digest));
+        locks.wrote("quay.example/prod/gateway".to_string(), &digest);
+        assert!(!locks.known_absent("quay.example/prod/gateway", &digest));
+    }
 }

@@ -2,6 +2,7 @@
 //! Order: load the signing key (fail before any write), plan, print the plan,
 //! stop on any refusal (exit 3, nothing written), apply, re-read and confirm.
 
+use crate::apply::sign::SignatureLocks;
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier, policies};
 use crate::cli::ApplyArgs;
 use crate::commands::saved_plan;
@@ -47,7 +48,8 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     // With --base every release is still checked (full): apply must make the
     // registries match the whole file, and the history rules still refuse.
     let base = args.base.as_deref().map(|rev| (rev, true));
-    let (plan, _) = make_plan_since(&desired, &file, base, &connector, &criteria).await?;
+    let (planned, _) = make_plan_since(&desired, &file, base, &connector, &criteria).await?;
+    let plan = planned.plan;
     write_stdout(&render::text::render(&plan))?;
     if plan.is_refused() {
         eprintln!("apply refused: the plan breaks a rule; nothing was written.");
@@ -89,8 +91,8 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         signer,
         verifier,
         commit,
-        copier: Copier::default(),
-        signature_locks: Default::default(),
+        copier: Copier::with_source_roots(planned.source_roots),
+        signature_locks: SignatureLocks::knowing(planned.current_tags),
     };
     let outcomes = apply.run(&plan).await;
     let confirmed = match confirm(&desired, &connector, verifier, &plan).await {

@@ -160,6 +160,10 @@ async fn list_target(
             Err(TagListError::Invalid(error)) => {
                 Some(format!("the answer is not Quay's tag page ({error})"))
             }
+            Err(TagListError::TooManyPages) => Some(format!(
+                "more than {} pages of 100 tags",
+                crate::quay::tags::MAX_PAGES
+            )),
             Err(TagListError::Registry(error)) => Some(error.to_string()),
         };
         if let Some(problem) = problem {

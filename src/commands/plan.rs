@@ -20,8 +20,9 @@ pub async fn run(args: &PlanArgs, concurrency: usize) -> Result<ExitStatus, Erro
         strict: args.strict,
     };
     let base = args.base.as_deref().map(|rev| (rev, args.full));
-    let (plan, baseline) =
+    let (planned, baseline) =
         make_plan_since(&desired, &args.file, base, &connector, &criteria).await?;
+    let plan = planned.plan;
     if let Some(source) = key.unreadable
         && plan.summary.sign > 0
     {

@@ -66,7 +66,7 @@ pub async fn run(args: &PromoteArgs, concurrency: usize) -> Result<ExitStatus, E
         strict: false,
     };
     let scoped = scope::scoped_to(&after, &service.name, &args.tag);
-    let plan = make_plan(&scoped, None, &connector, &criteria).await?;
+    let plan = make_plan(&scoped, None, &connector, &criteria).await?.plan;
     let plan = scope::plan_of(plan, &service.name, &args.tag);
     let mut out = notes.join("\n");
     out.push('\n');

@@ -5,9 +5,11 @@ use crate::config::model::Desired;
 use crate::error::Error;
 use crate::history::Baseline;
 use crate::live::policies::read_target_policies;
+use crate::live::quay_listing::QuayListing;
 use crate::live::scans::read_scans;
-use crate::live::{Scope, read_live_state};
+use crate::live::{CurrentTags, Scope, SourceRoots, read_live_state_listing};
 use crate::plan::{self, Criteria, HistoryCheck, Plan};
+use crate::quay::QuayClient;
 use crate::registry::Connector;
 use crate::registry::distribution::ClientOptions;
 use crate::signing::{KeyError, PublicKey, SigningKey};
@@ -78,6 +80,15 @@ pub fn plan_key(desired: &Desired) -> Result<PlanKey, Error> {
     })
 }
 
+/// A plan, and what was read to make it that `apply` need not read again:
+/// the source root manifests, and the targets' current tag lists.
+pub struct Planned {
+    pub plan: Plan,
+    pub source_roots: SourceRoots,
+    /// The targets' tags where the plan read them as evidence of absence.
+    pub current_tags: CurrentTags,
+}
+
 /// Reads live state (registries, then the scans of what would be created)
 /// and plans.
 pub async fn make_plan(
@@ -85,7 +96,7 @@ pub async fn make_plan(
     history: Option<&HistoryCheck>,
     connector: &Connector,
     criteria: &Criteria<'_>,
-) -> Result<Plan, Error> {
+) -> Result<Planned, Error> {
     tracing::info!(
         "reading {} service{} of {}: {}",
         desired.services.len(),
@@ -99,8 +110,20 @@ pub async fn make_plan(
             .join(", ")
     );
     let started = std::time::Instant::now();
-    let mut live = read_live_state(desired, connector, Scope::Plan).await?;
     let token = crate::quay::token_from_env();
+    // Quay's REST tag list where the API token belongs (`live::quay_listing`).
+    let client = QuayClient::new(
+        connector.distribution(),
+        desired.policy.quay_api.as_deref(),
+        token.as_ref(),
+    );
+    let listing = QuayListing {
+        client: &client,
+        api: desired.policy.quay_api.as_deref(),
+        verifier: criteria.verifier,
+    };
+    let listing = token.is_some().then_some(&listing);
+    let mut live = read_live_state_listing(desired, connector, Scope::Plan, listing).await?;
     read_scans(desired, connector, token.as_ref(), &mut live).await?;
     live.immutability = read_target_policies(desired, connector, token.as_ref()).await?;
     let counts = connector.request_counts();
@@ -109,7 +132,11 @@ pub async fn make_plan(
         started.elapsed().as_secs_f64(),
         counts.total
     );
-    Ok(plan::plan(desired, &live, history, criteria))
+    Ok(Planned {
+        plan: plan::plan(desired, &live, history, criteria),
+        source_roots: live.source_roots(desired),
+        current_tags: live.current_tags(desired),
+    })
 }
 
 /// Like [`make_plan`]; with `base = Some((rev, full))` the plan is made
@@ -122,7 +149,7 @@ pub async fn make_plan_since(
     base: Option<(&str, bool)>,
     connector: &Connector,
     criteria: &Criteria<'_>,
-) -> Result<(Plan, Option<Baseline>), Error> {
+) -> Result<(Planned, Option<Baseline>), Error> {
     let Some((rev, full)) = base else {
         return Ok((make_plan(desired, None, connector, criteria).await?, None));
     };

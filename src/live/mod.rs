@@ -2,18 +2,58 @@
 //! `read` gathers it (IO, concurrent); the planner consumes it (pure).
 
 pub mod policies;
+pub mod quay_listing;
 pub mod read;
 pub mod scans;
 pub mod standing;
 
 use crate::digest::Digest;
 use crate::immutability::TargetPolicies;
+use crate::registry::RawManifest;
 use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use read::{Scope, read_live_state};
+pub use read::{Scope, read_live_state, read_live_state_listing};
 pub use standing::{Standing, standing};
+
+impl LiveState {
+    /// The current tag lists the plan read, keyed for apply.
+    pub fn current_tags(&self, desired: &crate::config::model::Desired) -> CurrentTags {
+        desired
+            .services
+            .iter()
+            .filter_map(|service| Some((service, self.services.get(&service.name)?)))
+            .filter(|(_, live)| live.tags_current)
+            .map(|(service, live)| (service.target.reference(), live.target_tags.clone()))
+            .collect()
+    }
+
+    /// Every source root manifest the plan read, keyed for apply.
+    pub fn source_roots(&self, desired: &crate::config::model::Desired) -> SourceRoots {
+        desired
+            .services
+            .iter()
+            .filter_map(|service| Some((service, self.services.get(&service.name)?)))
+            .flat_map(|(service, live)| {
+                let source = service.source.reference();
+                live.source_roots
+                    .iter()
+                    .map(move |(digest, root)| ((source.clone(), digest.clone()), root.clone()))
+            })
+            .collect()
+    }
+}
+
+/// Root manifests of the source read by a plan, by source repository
+/// reference and digest (see [`LiveService::source_roots`]).
+pub type SourceRoots = BTreeMap<(String, Digest), RawManifest>;
+
+/// The tags of each target repository whose tag list a plan read as
+/// evidence of absence (`LiveService::tags_current`), by target reference:
+/// apply signs a digest whose `.sig` tag was not among them without reading
+/// that tag first.
+pub type CurrentTags = BTreeMap<String, BTreeSet<String>>;
 
 #[derive(Clone, Debug, Default)]
 pub struct LiveState {
@@ -28,6 +68,10 @@ pub struct LiveState {
 pub struct LiveService {
     /// Every tag of the target repository (empty if it does not exist yet).
     pub target_tags: BTreeSet<String>,
+    /// `target_tags` came from a read that is evidence of absence too
+    /// (Quay's REST tag list, `quay_listing`), not a possibly cached
+    /// `tags/list` page.
+    pub tags_current: bool,
     /// Declared tags that exist in the target, with the digest they point at.
     pub declared_tags: BTreeMap<String, Digest>,
     /// For declared digests already tagged in the target: the signatures of
@@ -36,6 +80,10 @@ pub struct LiveService {
     pub signatures: BTreeMap<Digest, ImageSignatures>,
     /// For digests that would be created: whether the source has them.
     pub source_has: BTreeMap<Digest, bool>,
+    /// For digests that would be created: the root manifest as the source
+    /// served it (its digest checked), for apply to copy without reading it
+    /// again. Absent where the bytes did not arrive intact.
+    pub source_roots: BTreeMap<Digest, RawManifest>,
     /// Set when a digest to create is missing from the source and the source
     /// repository itself does not exist.
     pub source_missing: Option<MissingRepository>,

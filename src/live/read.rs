@@ -2,7 +2,7 @@
 //! tag list once per repository; every declared tag's manifest (one GET by
 //! tag gives both the digest and the children) and, where it has the
 //! declared digest, its signatures; the source only for digests that would
-//! be created.
+//! be created (by GET: apply copies the root manifest from those bytes).
 //!
 //! A tag list is never the only evidence that a tag is absent: Quay caches
 //! each `tags/list` page for 120 s, so a list read before an apply still
@@ -20,6 +20,7 @@
 
 use crate::config::model::{Desired, Service};
 use crate::digest::Digest;
+use crate::live::quay_listing::{self, QuayListing};
 use crate::live::{
     ImageSignatures, LiveService, LiveState, ManifestSignatures, MissingRepository,
     SignatureTagPresence, Standing, standing,
@@ -62,9 +63,22 @@ pub async fn read_live_state(
     connector: &Connector,
     scope: Scope,
 ) -> Result<LiveState, RegistryError> {
+    read_live_state_listing(desired, connector, scope, None).await
+}
+
+/// [`read_live_state`]; a plan (`Scope::Plan`) lists each target through
+/// `quay` where it may (see `quay_listing`), and through the registry API
+/// where it may not or Quay does not give the list.
+pub async fn read_live_state_listing(
+    desired: &Desired,
+    connector: &Connector,
+    scope: Scope,
+    quay: Option<&QuayListing<'_>>,
+) -> Result<LiveState, RegistryError> {
+    let quay = quay.filter(|_| scope == Scope::Plan);
     let services = stream::iter(&desired.services)
         .map(|service| async move {
-            let live = read_service(service, connector, scope).await?;
+            let live = read_service(service, connector, scope, quay).await?;
             Ok::<_, RegistryError>((service.name.clone(), live))
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)
@@ -80,9 +94,32 @@ async fn read_service(
     service: &Service,
     connector: &Connector,
     scope: Scope,
+    quay: Option<&QuayListing<'_>>,
 ) -> Result<LiveService, RegistryError> {
     let target = connector.open(&service.target);
-    let source = connector.open(&service.source);
+    let listed = match quay.and_then(|quay| Some((quay, quay.repository(service)?))) {
+        Some((quay, repository)) => quay.client.tag_list(&repository).await?,
+        None => None,
+    };
+    let mut live = match listed {
+        Some(tags) => {
+            let verifier = quay.and_then(|quay| quay.verifier);
+            quay_listing::read_target(target.as_ref(), service, tags, verifier).await?
+        }
+        None => read_target(target, service, scope).await?,
+    };
+    if scope.reads_source() {
+        read_source(service, connector, &mut live).await?;
+    }
+    Ok(live)
+}
+
+/// The target part of a service's live state, through the registry API.
+async fn read_target(
+    target: Arc<dyn Repository>,
+    service: &Service,
+    scope: Scope,
+) -> Result<LiveService, RegistryError> {
     let mut live = LiveService {
         target_tags: target.list_tags().await?.into_iter().collect(),
         ..LiveService::default()
@@ -141,29 +178,41 @@ async fn read_service(
         .try_collect()
         .await?;
 
-    // The source is read only for what would be created.
-    if !scope.reads_source() {
-        return Ok(live);
-    }
+    Ok(live)
+}
+
+/// The source, read only for what would be created.
+async fn read_source(
+    service: &Service,
+    connector: &Connector,
+    live: &mut LiveService,
+) -> Result<(), RegistryError> {
+    let source = connector.open(&service.source);
     let mut wanted: Vec<&Digest> = service
         .releases
         .iter()
-        .filter(|release| standing(release, &live) == Standing::ToCreate)
+        .filter(|release| standing(release, live) == Standing::ToCreate)
         .map(|release| &release.digest)
         .collect();
     wanted.sort();
     wanted.dedup();
-    live.source_has = stream::iter(wanted)
+    let read: Vec<(Digest, SourceRead)> = stream::iter(wanted)
         .map(|digest| {
             let source = Arc::clone(&source);
             async move {
-                let exists = source.manifest_exists(digest).await?;
-                Ok::<_, RegistryError>((digest.clone(), exists))
+                let read = read_source_root(source.as_ref(), digest).await?;
+                Ok::<_, RegistryError>((digest.clone(), read))
             }
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)
         .try_collect()
         .await?;
+    for (digest, read) in read {
+        live.source_has.insert(digest.clone(), read.exists);
+        if let Some(root) = read.root {
+            live.source_roots.insert(digest, root);
+        }
+    }
     if live.source_has.values().any(|has| !has) && !source.exists().await? {
         let name = service.source.reference();
         let last = name.rsplit('/').next().unwrap_or(&name).to_string();
@@ -173,7 +222,38 @@ async fn read_service(
             .and_then(|names| nearest(&last, &names));
         live.source_missing = Some(MissingRepository { near });
     }
-    Ok(live)
+    Ok(())
+}
+
+/// Whether the source has a digest to create, and its root manifest when
+/// it arrived intact.
+struct SourceRead {
+    exists: bool,
+    root: Option<RawManifest>,
+}
+
+/// Asks the source for a root manifest to create by GET (one request, as a
+/// HEAD), so that apply copies it from these bytes instead of reading it
+/// again. Bytes that fail their digest or do not parse are not this read's
+/// to judge: it asks by HEAD instead, and the copy reads them again and
+/// reports them for that release only (`apply_lying`).
+async fn read_source_root(
+    source: &dyn Repository,
+    digest: &Digest,
+) -> Result<SourceRead, RegistryError> {
+    match source.get_manifest(ManifestRef::Digest(digest)).await {
+        Ok(root) => Ok(SourceRead {
+            exists: root.is_some(),
+            root,
+        }),
+        Err(error) => {
+            tracing::debug!(%error, %digest, "source root unreadable; asking by HEAD");
+            Ok(SourceRead {
+                exists: source.manifest_exists(digest).await?,
+                root: None,
+            })
+        }
+    }
 }
 
 /// The name in `names` nearest to `wanted` within two edits (a typo), if any.
@@ -252,7 +332,7 @@ pub async fn read_image_signatures(
     })
 }
 
-fn children_of(
+pub(super) fn children_of(
     repository: &dyn Repository,
     manifest: &RawManifest,
 ) -> Result<Vec<Digest>, RegistryError> {

@@ -156,6 +156,12 @@ impl QuayClient<'_> {
                 Err(self.http_error(&answer, repository, operation, &scope))
             }
             Err(TagListError::Invalid(error)) => Err(invalid(repository, operation, &scope, error)),
+            Err(TagListError::TooManyPages) => Err(ImmutabilityError::Invalid {
+                api: repository.api.clone(),
+                operation: operation.to_string(),
+                scope: scope.describe(),
+                message: format!("more than {} pages of tags", super::tags::MAX_PAGES),
+            }),
             Err(TagListError::Registry(error)) => Err(error.into()),
         }
     }

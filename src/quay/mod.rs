@@ -7,13 +7,16 @@
 //! request function: `security` (a manifest's scan report), `immutability`
 //! (organization and repository immutability policies, and which tags Quay
 //! marks immutable), `tags` (a repository's active tags with their digests,
-//! which `import` and `immutability` read).
+//! which `import` and `immutability` read), `tag_list` (the plan's view of
+//! the same list: complete, or none).
 
 mod immutability;
 mod security;
+mod tag_list;
 pub mod tags;
 
 pub use immutability::{ImmutabilityError, organization};
+pub use tag_list::ListedTag;
 
 use crate::config::location::Scheme;
 use crate::registry::RegistryError;

@@ -9,8 +9,9 @@ use crate::digest::Digest;
 use crate::registry::RegistryError;
 use serde::Deserialize;
 
-/// Pages read at most (100 tags each).
-const MAX_PAGES: usize = 100;
+/// Pages read at most (100 tags each): 10,000 tags. More is an error, never
+/// a silently shortened list (plans take the list as evidence of absence).
+pub(crate) const MAX_PAGES: usize = 100;
 
 /// One active tag as the API states it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,6 +21,8 @@ pub struct QuayTag {
     pub digest: Option<Digest>,
     /// Whether an immutability policy freezes the tag.
     pub immutable: bool,
+    /// The tag points at an index (manifest list).
+    pub is_index: bool,
 }
 
 /// Why the tags could not be listed.
@@ -30,6 +33,8 @@ pub enum TagListError {
     Http(Answer),
     /// A 200 answer that is not Quay's tag page.
     Invalid(serde_json::Error),
+    /// Still more pages after [`MAX_PAGES`].
+    TooManyPages,
 }
 
 impl From<RegistryError> for TagListError {
@@ -52,6 +57,8 @@ struct TagView {
     manifest_digest: Option<String>,
     #[serde(default)]
     immutable: bool,
+    #[serde(default)]
+    is_manifest_list: bool,
 }
 
 impl QuayClient<'_> {
@@ -71,7 +78,7 @@ impl QuayClient<'_> {
             );
             let answer = self.get_json(&url, &repository.name, operation).await?;
             if answer.status == 404 && page > 1 {
-                break;
+                return Ok(tags);
             }
             if answer.status != 200 {
                 return Err(TagListError::Http(answer));
@@ -86,12 +93,13 @@ impl QuayClient<'_> {
                         .and_then(|d| Digest::parse(d).ok()),
                     name: tag.name,
                     immutable: tag.immutable,
+                    is_index: tag.is_manifest_list,
                 }
             }));
             if !page.has_additional {
-                break;
+                return Ok(tags);
             }
         }
-        Ok(tags)
+        Err(TagListError::TooManyPages)
     }
 }

@@ -16,6 +16,12 @@ pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesi
 /// Payloads are a few hundred bytes; anything much larger is not ours.
 pub const MAX_PAYLOAD_BYTES: u64 = 64 * 1024;
 
+/// The `optional` annotation of an index's signature payload naming its
+/// children (the digests of its `manifests`, comma-separated), which apply
+/// writes: signed with the index, so a plan that verified the signature knows
+/// them without reading the index (`live::quay_listing`).
+pub const CHILDREN_ANNOTATION: &str = "dev.quayside/children";
+
 /// What a signature says: "the image with this manifest digest is released as
 /// this repository", plus free-form `optional` annotations.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +83,16 @@ struct Image {
 }
 
 impl Payload {
+    /// The children [`CHILDREN_ANNOTATION`] names; `None` without it, or when
+    /// any of them is not a digest.
+    pub fn children(&self) -> Option<Vec<Digest>> {
+        let named = self.optional.get(CHILDREN_ANNOTATION)?;
+        named
+            .split(',')
+            .map(|digest| Digest::parse(digest).ok())
+            .collect()
+    }
+
     pub fn new(docker_reference: impl Into<String>, manifest_digest: Digest) -> Self {
         Payload {
             docker_reference: docker_reference.into(),

@@ -17,6 +17,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 /// Layer annotation holding the base64 signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -111,7 +114,14 @@ pub async fn add_signatures(
     entries: &[SignatureEntry],
 ) -> Result<(), RegistryError> {
     let existing = read_signature_tag(repository, digest).await?;
-    extend_signatures(repository, digest, existing, entries).await
+    extend_signatures(
+        repository,
+        digest,
+        existing,
+        entries,
+        SignatureConfig::PerManifest,
+    )
+    .await
 }
 
 /// The `.sig` manifest of `digest` as stored, `None` when there is no tag:
@@ -125,9 +135,10 @@ pub async fn read_signature_tag(
 }
 
 /// Adds `entries` to `existing`, the `.sig` manifest of `digest` as the
-/// caller read it, and stores the result: no second read when the write goes
-/// through. Blobs are uploaded without a HEAD first (a payload or config
-/// upload is one request; asking first would cost as much).
+/// caller read it (`None`: the caller knows there is no tag), and stores the
+/// result: no second read when the write goes through. Payloads are uploaded
+/// without a HEAD first (an upload is one request; asking first would cost
+/// as much); the config as `config` says.
 ///
 /// Read-modify-write: a writer that puts the tag between our read and our put
 /// is overwritten (the tag holds one manifest). If our put fails, the tag is
@@ -139,6 +150,7 @@ pub async fn extend_signatures(
     digest: &Digest,
     existing: Option<RawManifest>,
     entries: &[SignatureEntry],
+    config: SignatureConfig<'_>,
 ) -> Result<(), RegistryError> {
     let tag = digest.signature_tag();
     let mut uploaded: Vec<Digest> = Vec::new();
@@ -146,11 +158,14 @@ pub async fn extend_signatures(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let built = signature_manifest(existing.as_ref(), entries)
+        let built = signature_manifest(existing.as_ref(), entries, config.is_shared())
             .map_err(|error| invalid(repository, format!("tag {tag}: {error}")))?;
         let Some(built) = built else {
             return Ok(());
         };
+        if let SignatureConfig::Shared(shared) = config {
+            shared.ensure(repository).await?;
+        }
         for (blob_digest, bytes) in built.blobs {
             if uploaded.contains(&blob_digest) {
                 continue;
@@ -171,12 +186,73 @@ pub async fn extend_signatures(
     }
 }
 
+/// Which config blob a signature manifest names.
+#[derive(Clone, Copy)]
+pub enum SignatureConfig<'a> {
+    /// cosign's own: one history entry and one diff_id per layer, so a new
+    /// config (one more upload) with every manifest written.
+    PerManifest,
+    /// [`SHARED_CONFIG`] for every manifest, uploaded once per repository in
+    /// a run (`apply`): verifiers read the layers and their annotations,
+    /// never the config (Quay 3.18 and distribution accept it:
+    /// `bench/probes/quay_shared_config.py`, `tests/all/independent_verify.rs`).
+    Shared(&'a SharedConfig),
+}
+
+impl SignatureConfig<'_> {
+    fn is_shared(self) -> bool {
+        matches!(self, SignatureConfig::Shared(_))
+    }
+}
+
+/// The config of every signature manifest `apply` writes: go-containerregistry's
+/// empty image, as cosign's, without per-layer history or diff_ids.
+pub const SHARED_CONFIG: &str = r#"{"architecture":"","created":"0001-01-01T00:00:00Z","history":[],"os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
+
+/// Where [`SHARED_CONFIG`] is known to be stored in this run: one cell per
+/// repository, so that it is asked for (HEAD) and uploaded at most once.
+#[derive(Default)]
+pub struct SharedConfig {
+    repositories: std::sync::Mutex<HashMap<String, Arc<OnceCell<()>>>>,
+}
+
+impl SharedConfig {
+    /// Makes sure `repository` holds [`SHARED_CONFIG`]: HEAD, then upload
+    /// when absent, once per repository; a failure is tried again by the
+    /// next caller.
+    async fn ensure(&self, repository: &dyn Repository) -> Result<(), RegistryError> {
+        let cell = {
+            let mut cells = self
+                .repositories
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            Arc::clone(cells.entry(repository.location().reference()).or_default())
+        };
+        cell.get_or_try_init(|| async {
+            let digest = Digest::of_bytes(SHARED_CONFIG.as_bytes());
+            if !repository.blob_exists(&digest).await? {
+                let bytes = Bytes::from_static(SHARED_CONFIG.as_bytes());
+                repository
+                    .put_blob(&digest, BlobReader::from_bytes(bytes))
+                    .await?;
+            }
+            Ok::<_, RegistryError>(())
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
 /// Builds the signature manifest that holds the layers of `existing` (kept
 /// verbatim, whatever they are) followed by one layer per entry not already
 /// present. `None` when every entry is already present: nothing to write.
+/// With `shared_config` the manifest names [`SHARED_CONFIG`], which is not
+/// among its blobs (see [`SharedConfig`]); otherwise cosign's config, the
+/// first blob.
 pub fn signature_manifest(
     existing: Option<&RawManifest>,
     entries: &[SignatureEntry],
+    shared_config: bool,
 ) -> Result<Option<SignatureManifest>, ManifestError> {
     let mut layers: Vec<Value> = match existing {
         Some(manifest) => existing_layers(manifest)?,
@@ -209,8 +285,33 @@ pub fn signature_manifest(
         return Ok(None);
     }
 
-    // The config cosign writes (go-containerregistry's empty image plus one
-    // history entry and one diff_id per layer), in Go's field order.
+    let config_bytes = if shared_config {
+        Bytes::from_static(SHARED_CONFIG.as_bytes())
+    } else {
+        cosign_config(&layers)
+    };
+    let config_digest = Digest::of_bytes(&config_bytes);
+
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": OCI_CONFIG,
+            "size": config_bytes.len(),
+            "digest": config_digest.as_str(),
+        },
+        "layers": layers,
+    });
+    let manifest = RawManifest::from_bytes(Bytes::from(manifest.to_string()), Some(OCI_MANIFEST))?;
+    if !shared_config {
+        blobs.insert(0, (config_digest, config_bytes));
+    }
+    Ok(Some(SignatureManifest { manifest, blobs }))
+}
+
+/// The config cosign writes (go-containerregistry's empty image plus one
+/// history entry and one diff_id per layer), in Go's field order.
+fn cosign_config(layers: &[Value]) -> Bytes {
     let diff_ids: Vec<Value> = layers
         .iter()
         .filter_map(|layer| layer.get("digest").cloned())
@@ -227,22 +328,7 @@ pub fn signature_manifest(
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "config": {},
     });
-    let config_bytes = Bytes::from(config.to_string());
-    let config_digest = Digest::of_bytes(&config_bytes);
-
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": OCI_CONFIG,
-            "size": config_bytes.len(),
-            "digest": config_digest.as_str(),
-        },
-        "layers": layers,
-    });
-    let manifest = RawManifest::from_bytes(Bytes::from(manifest.to_string()), Some(OCI_MANIFEST))?;
-    blobs.insert(0, (config_digest, config_bytes));
-    Ok(Some(SignatureManifest { manifest, blobs }))
+    Bytes::from(config.to_string())
 }
 
 /// The layer objects of an existing signature manifest, untouched.
@@ -309,7 +395,7 @@ mod tests {
 
     #[test]
     fn builds_a_cosign_shaped_manifest() {
-        let built = signature_manifest(None, &[entry("p1", "s1")])
+        let built = signature_manifest(None, &[entry("p1", "s1")], false)
             .unwrap()
             .unwrap();
         let doc = document(&built.manifest);
@@ -336,8 +422,33 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_config_is_named_and_not_carried() {
+        let built = signature_manifest(None, &[entry("p1", "s1")], true)
+            .unwrap()
+            .unwrap();
+        let doc = document(&built.manifest);
+        assert_eq!(
+            doc["config"]["digest"],
+            Digest::of_bytes(SHARED_CONFIG.as_bytes()).as_str()
+        );
+        assert_eq!(doc["config"]["size"], SHARED_CONFIG.len());
+        assert_eq!(doc["config"]["mediaType"], OCI_CONFIG);
+        // Only the payload is the manifest's own blob.
+        assert_eq!(
+            built.blobs,
+            vec![(Digest::of_bytes(b"p1"), Bytes::from("p1"))]
+        );
+        // Extending keeps naming the same config.
+        let second = signature_manifest(Some(&built.manifest), &[entry("p2", "s2")], true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(document(&second.manifest)["config"], doc["config"]);
+        assert_eq!(second.blobs.len(), 1);
+    }
+
+    #[test]
     fn extends_and_keeps_foreign_layers_verbatim() {
-        let first = signature_manifest(None, &[entry("p1", "s1")])
+        let first = signature_manifest(None, &[entry("p1", "s1")], false)
             .unwrap()
             .unwrap();
         // A layer from another tool, with fields we do not model.
@@ -349,7 +460,7 @@ mod tests {
             "urls": ["https://example.invalid"]
         }));
         let foreign = RawManifest::from_bytes(Bytes::from(doc.to_string()), None).unwrap();
-        let second = signature_manifest(Some(&foreign), &[entry("p2", "s2")])
+        let second = signature_manifest(Some(&foreign), &[entry("p2", "s2")], false)
             .unwrap()
             .unwrap();
         let layers = document(&second.manifest)["layers"].clone();
@@ -364,16 +475,16 @@ mod tests {
 
     #[test]
     fn is_idempotent() {
-        let first = signature_manifest(None, &[entry("p1", "s1")])
+        let first = signature_manifest(None, &[entry("p1", "s1")], false)
             .unwrap()
             .unwrap();
         assert_eq!(
-            signature_manifest(Some(&first.manifest), &[entry("p1", "s1")]).unwrap(),
+            signature_manifest(Some(&first.manifest), &[entry("p1", "s1")], false).unwrap(),
             None
         );
         // Same payload, different signature (another key): a new layer.
         assert!(
-            signature_manifest(Some(&first.manifest), &[entry("p1", "other")])
+            signature_manifest(Some(&first.manifest), &[entry("p1", "other")], false)
                 .unwrap()
                 .is_some()
         );
@@ -383,7 +494,7 @@ mod tests {
     fn refuses_an_index_under_the_signature_tag() {
         let index =
             RawManifest::from_bytes(Bytes::from_static(br#"{"manifests":[]}"#), None).unwrap();
-        assert!(signature_manifest(Some(&index), &[entry("p", "s")]).is_err());
+        assert!(signature_manifest(Some(&index), &[entry("p", "s")], false).is_err());
     }
 
     /// A repository holding one `.sig` manifest and the blobs given, that

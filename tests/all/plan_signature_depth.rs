@@ -66,7 +66,7 @@ async fn a_child_signed_by_another_key_passes_plan_by_tag_and_fails_verify() {
     let stranger = SigningKey::generate().unwrap();
     let entry = SignatureEntry::create(&stranger, &repository.location().signed_identity(), &child)
         .expect("a local key signs");
-    let built = signature_manifest(None, &[entry])
+    let built = signature_manifest(None, &[entry], false)
         .expect("builds")
         .expect("something to write");
     for (blob, bytes) in built.blobs {

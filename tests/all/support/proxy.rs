@@ -63,6 +63,49 @@ impl std::fmt::Display for MethodCounts {
     }
 }
 
+/// Requests seen by the proxy, by kind (`"GET manifest .sig"`, …).
+pub type KindCounts = std::collections::BTreeMap<String, u64>;
+
+/// What a distribution API request is about, in a few words: the method, the
+/// object (tag list, manifest, blob, upload, mount) and, for manifests, how it
+/// is named (a `sha256-<hex>.sig` tag, another tag, a digest). Requests per
+/// kind show where an apply's requests go (`apply_requests`); answers 401
+/// (an auth challenge) are counted under the kind with ` (401)` appended,
+/// injected faults under the kind itself.
+pub fn request_kind(method: &str, path_and_query: &str) -> String {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    let object = if path.ends_with("/tags/list") {
+        "tags/list"
+    } else if let Some((_, reference)) = path.rsplit_once("/manifests/") {
+        if reference.starts_with("sha256-") && reference.ends_with(".sig") {
+            "manifest .sig"
+        } else if reference.starts_with("sha256:") {
+            "manifest by digest"
+        } else {
+            "manifest by tag"
+        }
+    } else if path.contains("/blobs/uploads") {
+        if query.contains("mount=") {
+            "blob mount"
+        } else if path.ends_with("/blobs/uploads/") || path.ends_with("/blobs/uploads") {
+            "blob upload start"
+        } else {
+            "blob upload session"
+        }
+    } else if path.contains("/blobs/") {
+        "blob"
+    } else if path.starts_with("/api/v1/") && path.contains("/tag/") {
+        "REST tag list"
+    } else if path.starts_with("/v2/auth") {
+        "token"
+    } else {
+        "other"
+    };
+    format!("{method} {object}")
+}
+
 type Action = Box<dyn FnOnce() + Send>;
 
 struct Hook {
@@ -75,6 +118,7 @@ struct Shared {
     client: reqwest::Client,
     sequence: AtomicU64,
     counts: Mutex<MethodCounts>,
+    kinds: Mutex<KindCounts>,
     hook: Mutex<Option<Hook>>,
     faults: Mutex<Faults>,
     limiter: Mutex<Option<Limiter>>,
@@ -139,6 +183,7 @@ impl Proxy {
             client,
             sequence: AtomicU64::new(0),
             counts: Mutex::new(MethodCounts::default()),
+            kinds: Mutex::new(KindCounts::new()),
             hook: Mutex::new(None),
             faults: Mutex::new(Faults::new(plan)),
             limiter: Mutex::new(limits.map(Limiter::new)),
@@ -175,9 +220,15 @@ impl Proxy {
         lock(&self.shared.counts).clone()
     }
 
+    /// Requests seen, by kind (see [`request_kind`]).
+    pub fn kinds(&self) -> KindCounts {
+        lock(&self.shared.kinds).clone()
+    }
+
     /// Zeroes the counts and the request sequence the hook is numbered by.
     pub fn reset(&self) {
         *lock(&self.shared.counts) = MethodCounts::default();
+        *lock(&self.shared.kinds) = KindCounts::new();
         self.shared.sequence.store(0, Ordering::SeqCst);
     }
 
@@ -360,6 +411,7 @@ async fn handle_admitted(
     number: u64,
     path: String,
 ) -> Result<Response<ProxyBody>, Reset> {
+    let kind = request_kind(request.method().as_str(), &path);
     let decision = lock(&shared.faults).decide(request.method().as_str(), &path);
     let made_up = match decision {
         Decision::Fault(FaultKind::Status500) => Some((500, "")),
@@ -369,6 +421,7 @@ async fn handle_admitted(
         _ => None,
     };
     if let Some((status, retry_after)) = made_up {
+        *lock(&shared.kinds).entry(kind).or_default() += 1;
         shared.fire_hook(number);
         return Ok(error_answer(status, retry_after));
     }
@@ -383,6 +436,14 @@ async fn handle_admitted(
             .body(full(format!("proxy: {error}")))
             .expect("a static response"),
     };
+    // A 401 is the registry's challenge (the client then fetches a token
+    // and asks again): counted apart from the request that did the work.
+    let kind = if response.status() == StatusCode::UNAUTHORIZED {
+        format!("{kind} (401)")
+    } else {
+        kind
+    };
+    *lock(&shared.kinds).entry(kind).or_default() += 1;
     shared.fire_hook(number);
     if decision == Decision::Fault(FaultKind::Reset) {
         return Err(Reset);

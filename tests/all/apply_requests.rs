@@ -1,0 +1,149 @@
+//! Where a signed apply's requests go, per kind (the counting proxy's
+//! [`request_kind`](crate::support::proxy::request_kind)): 2 services x 2
+//! two-platform images, promoted dev -> prod in one anonymous registry, as in
+//! `bench/run.sh` (a) (issue 18, item 3). Each lever that removes requests is
+//! asserted here by the kinds it removes.
+
+use crate::support::promotion::Promotion;
+use crate::support::proxy::KindCounts;
+use crate::support::releases::ServiceReleases;
+
+const SERVICES: usize = 2;
+const VERSIONS: usize = 2;
+const IMAGES: u64 = (SERVICES * VERSIONS) as u64;
+
+/// Pushes the images, writes `releases.toml`, and returns the set-up.
+async fn four_images() -> Promotion {
+    let promotion = Promotion::start().await;
+    let mut services = Vec::new();
+    for s in 0..SERVICES {
+        let name = format!("service{s}");
+        let mut declared = Vec::new();
+        for v in 0..VERSIONS {
+            let image = promotion
+                .push_two_platform(&name, &format!("{name} version {v}"))
+                .await;
+            declared.push((format!("v1.{v}.0"), image.digest().clone()));
+        }
+        let pairs: Vec<(&str, &quayside::digest::Digest)> = declared
+            .iter()
+            .map(|(tag, digest)| (tag.as_str(), digest))
+            .collect();
+        services.push(ServiceReleases::new(&name, &pairs));
+    }
+    promotion.write_releases("prod", &services);
+    promotion
+}
+
+fn table(counts: &KindCounts) -> String {
+    counts
+        .iter()
+        .map(|(kind, n)| format!("  {kind}: {n} ({:.2} per image)", *n as f64 / IMAGES as f64))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn expected(pairs: &[(&str, u64)]) -> KindCounts {
+    pairs
+        .iter()
+        .map(|(kind, n)| (kind.to_string(), *n))
+        .collect()
+}
+
+/// Before issue 18's item 3 (the same set-up, 37 per image): the config
+/// blob of each signature manifest uploaded with it (+2 per signature, 6 per
+/// image: `POST blob upload start` 24, `PUT blob upload session` 24, no
+/// `HEAD blob`), and the plan asked the source root by HEAD and the copy
+/// read it again by GET (`HEAD manifest by digest` 8, `GET manifest by
+/// digest` 12).
+#[tokio::test]
+async fn a_signed_apply_makes_exactly_the_expected_requests_per_kind() {
+    let promotion = four_images().await;
+    promotion.proxy.reset();
+    let applied = promotion.run(["apply"]).await;
+    assert_eq!(applied.code, 0, "{applied:?}");
+    let kinds = promotion.proxy.kinds();
+    let total: u64 = kinds.values().sum();
+    eprintln!(
+        "apply of {IMAGES} two-platform images: {total} requests, {:.2} per image\n{}",
+        total as f64 / IMAGES as f64,
+        table(&kinds)
+    );
+    let per_image = |n: u64| n * IMAGES;
+    let per_service = |n: u64| n * SERVICES as u64;
+    let want = expected(&[
+        // Plan and apply's confirmation: each service's tag list.
+        ("GET tags/list", per_service(2)),
+        // Plan: the tag (404); confirmation: the tag (digest and children).
+        ("GET manifest by tag", per_image(2)),
+        // Plan: the source root (its bytes carried to the copy, lever c);
+        // copy: the two children.
+        ("GET manifest by digest", per_image(3)),
+        // Copy: is the root in the target already (crash recovery)?
+        ("HEAD manifest by digest", per_image(1)),
+        // Copy: 2 configs and 2 layers mounted from dev/.
+        ("POST blob mount", per_image(4)),
+        ("PUT manifest by digest", per_image(3)),
+        // Signing the index and both children: read each `.sig` tag, upload
+        // its payload (distribution 2.8 answers the single-request upload
+        // 202, so POST then PUT), put the `.sig` manifest; the confirmation
+        // reads the index's `.sig`.
+        ("GET manifest .sig", per_image(3 + 1)),
+        ("POST blob upload start", per_image(3) + per_service(1)),
+        ("PUT blob upload session", per_image(3) + per_service(1)),
+        ("PUT manifest .sig", per_image(3)),
+        // The shared signature config (lever a): asked once per repository,
+        // uploaded there once (counted in the two upload lines above).
+        ("HEAD blob", per_service(1)),
+        // Tagging: re-check the tag is absent, put it, read it back.
+        ("HEAD manifest by tag", per_image(2)),
+        ("PUT manifest by tag", per_image(1)),
+    ]);
+    assert_eq!(kinds, want, "\n{}", table(&kinds));
+    assert_eq!(total, 126, "31.5 per image");
+}
+
+/// Lever a across runs: a later apply into a repository that already holds
+/// the shared signature config asks for it (HEAD) and uploads only payloads.
+#[tokio::test]
+async fn a_later_apply_finds_the_shared_signature_config_and_uploads_only_payloads() {
+    let promotion = four_images().await;
+    let applied = promotion.run(["apply"]).await;
+    assert_eq!(applied.code, 0, "{applied:?}");
+
+    // One more release of service0.
+    let image = promotion
+        .push_two_platform("service0", "service0 version 2")
+        .await;
+    let text = std::fs::read_to_string(promotion.dir.path().join("releases.toml"))
+        .expect("read releases.toml");
+    let added = text.replacen(
+        "[services.service0.releases]\n",
+        &format!(
+            "[services.service0.releases]\n\"v1.2.0\" = \"{}\"\n",
+            image.digest()
+        ),
+        1,
+    );
+    assert_ne!(added, text, "the template has a releases table per service");
+    std::fs::write(promotion.dir.path().join("releases.toml"), added).expect("write");
+
+    promotion.proxy.reset();
+    let again = promotion.run(["apply"]).await;
+    assert_eq!(again.code, 0, "{again:?}");
+    let kinds = promotion.proxy.kinds();
+    assert_eq!(kinds.get("HEAD blob"), Some(&1), "\n{}", table(&kinds));
+    // The index's and both children's payloads; no config.
+    assert_eq!(
+        kinds.get("POST blob upload start"),
+        Some(&3),
+        "\n{}",
+        table(&kinds)
+    );
+    assert_eq!(
+        kinds.get("PUT manifest .sig"),
+        Some(&3),
+        "\n{}",
+        table(&kinds)
+    );
+}
