@@ -53,6 +53,22 @@ impl Day {
     }
 }
 
+/// `now` in UTC to the second, RFC 3339 without the zone letter
+/// (`2026-12-01T14:03:07`): callers add `Z`, or milliseconds and `Z`.
+pub fn utc_seconds(now: std::time::SystemTime) -> String {
+    let seconds = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let day = Day::from_epoch_days((seconds / 86_400) as i64).unwrap_or(Day::MAX);
+    let of_day = seconds % 86_400;
+    format!(
+        "{day}T{:02}:{:02}:{:02}",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
 fn is_leap(year: i32) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }

@@ -8,7 +8,6 @@
 //! recorded (quayside opens none; its dependencies' spans only add context).
 //! tracing-subscriber would cost four crates and seconds of every clean build.
 
-use crate::day::Day;
 use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write as _};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -175,17 +174,10 @@ fn format_line(
 
 /// RFC 3339 UTC with milliseconds.
 fn timestamp(now: SystemTime) -> String {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since.as_secs();
-    let day = Day::from_epoch_days((seconds / 86_400) as i64).unwrap_or(Day::MAX);
-    let of_day = seconds % 86_400;
-    format!(
-        "{day}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day / 60 % 60,
-        of_day % 60,
-        since.subsec_millis()
-    )
+    let millis = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_millis());
+    format!("{}.{millis:03}Z", crate::day::utc_seconds(now))
 }
 
 /// An event's message and its other fields, as text.

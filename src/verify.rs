@@ -7,21 +7,24 @@
 //! checks, per target repository, that the registry protects the release
 //! tags: a policy freezes them and each one present shows `immutable: true`.
 
-use crate::config::model::Desired;
+use crate::config::model::{Desired, SignatureFormat};
 use crate::digest::Digest;
 use crate::immutability::{self, TargetPolicies, judge, release_samples};
 use crate::live::LiveState;
 use crate::plan::SignatureCheck;
-use crate::plan::signatures::unsigned_manifests;
+use crate::plan::signatures::{formats_present, unsigned_manifests};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
     /// `verified` manifests carry a signature the key accepts; `tag_listed`
     /// children were checked by the presence of their signature tag only.
+    /// `formats`: the formats in which it is validly signed (every
+    /// required one, perhaps more).
     Verified {
         verified: usize,
         tag_listed: usize,
+        formats: Vec<SignatureFormat>,
     },
     Missing,
     WrongDigest {
@@ -29,6 +32,11 @@ pub enum Finding {
     },
     Unsigned {
         manifests: Vec<Digest>,
+    },
+    /// Validly signed, but not in every format `signing.formats` requires.
+    FormatMissing {
+        missing: Vec<SignatureFormat>,
+        present: Vec<SignatureFormat>,
     },
 }
 
@@ -53,6 +61,11 @@ pub fn check(
     verifier: &dyn SignatureCheck,
 ) -> Vec<ReleaseCheck> {
     let mut checks = Vec::new();
+    let required = desired
+        .signing
+        .as_ref()
+        .map(|signing| signing.formats.clone())
+        .unwrap_or_default();
     for service in &desired.services {
         let live_service = live.services.get(&service.name);
         let identity = service.target.signed_identity();
@@ -68,16 +81,25 @@ pub fn check(
                     match image {
                         Some(image) if !image.manifests.is_empty() => {
                             let unsigned = unsigned_manifests(image, &identity, verifier);
-                            if unsigned.is_empty() {
+                            let present = formats_present(image, &identity, verifier);
+                            let missing: Vec<SignatureFormat> = required
+                                .iter()
+                                .filter(|format| !present.contains(format))
+                                .copied()
+                                .collect();
+                            if missing.contains(&SignatureFormat::Legacy) || present.is_empty() {
+                                Finding::Unsigned {
+                                    manifests: unsigned.into_iter().cloned().collect(),
+                                }
+                            } else if missing.is_empty() {
                                 let (verified, tag_listed) = image.check_counts();
                                 Finding::Verified {
                                     verified,
                                     tag_listed,
+                                    formats: present,
                                 }
                             } else {
-                                Finding::Unsigned {
-                                    manifests: unsigned.into_iter().cloned().collect(),
-                                }
+                                Finding::FormatMissing { missing, present }
                             }
                         }
                         _ => Finding::Unsigned {

@@ -10,7 +10,7 @@ pub mod sign;
 
 pub use error::ApplyError;
 
-use crate::config::model::{Desired, Service};
+use crate::config::model::{Desired, Service, SignatureFormat};
 use crate::digest::Digest;
 use crate::plan::{Action, ActionKind, Plan, SignatureCheck};
 use crate::progress::Progress;
@@ -20,7 +20,7 @@ use crate::registry::{ManifestRef, RawManifest, Repository};
 use crate::signing::Signer;
 use copy::Copier;
 use futures::{StreamExt, stream};
-use sign::{Provenance, SignatureLocks, sign_image};
+use sign::{BundlesWritten, Provenance, SignatureLocks, sign_bundle, sign_image};
 
 /// Releases worked on at once (those of one digest in one repository count as
 /// one); each also copies several blobs and signs several manifests at once.
@@ -35,10 +35,13 @@ pub struct Apply<'a> {
     pub connector: &'a Connector,
     pub signer: &'a dyn Signer,
     pub verifier: &'a dyn SignatureCheck,
+    /// Names the signing key in bundles (`verificationMaterial.publicKey.hint`).
+    pub key_hint: String,
     /// The git commit of the file, recorded in signatures.
     pub commit: Option<String>,
     pub copier: Copier,
     pub signature_locks: SignatureLocks,
+    pub bundles_written: BundlesWritten,
 }
 
 /// What happened to one release.
@@ -172,7 +175,7 @@ impl Apply<'_> {
         let result = match action.kind {
             ActionKind::Create => self.create(service, action, ready, &mut root).await,
             ActionKind::Sign => self
-                .sign(service, action, ready, &mut root)
+                .sign(service, action, ready, false, &mut root)
                 .await
                 .map(|signatures| Outcome::Signed { signatures }),
             ActionKind::Unchanged => Ok(Outcome::Signed { signatures: 0 }),
@@ -189,7 +192,8 @@ impl Apply<'_> {
         (outcome, root)
     }
 
-    /// Copy untagged, sign, re-check the tag is still absent, tag, read back.
+    /// Copy untagged, sign (every configured format), re-check the tag is
+    /// still absent, tag, read back.
     /// `ready`: the root manifest, when an earlier release of this digest in
     /// this run copied and signed the image already. `prepared` receives the
     /// root manifest once copied and signed.
@@ -209,7 +213,9 @@ impl Apply<'_> {
                     .copier
                     .copy_image(source.as_ref(), target.as_ref(), &action.digest)
                     .await?;
-                let signatures = self.sign(service, action, Some(&root), prepared).await?;
+                let signatures = self
+                    .sign(service, action, Some(&root), true, prepared)
+                    .await?;
                 (root, signatures)
             }
         };
@@ -243,12 +249,14 @@ impl Apply<'_> {
     }
 
     /// Signs the image of `action` in its target; `root` is its root manifest
-    /// when already at hand (read from the target otherwise).
+    /// when already at hand (read from the target otherwise); `fresh` when
+    /// this run copied it.
     async fn sign(
         &self,
         service: &Service,
         action: &Action,
         root: Option<&RawManifest>,
+        fresh: bool,
         prepared: &mut Option<RawManifest>,
     ) -> Result<usize, ApplyError> {
         let target = self.connector.open(&service.target);
@@ -258,15 +266,40 @@ impl Apply<'_> {
         };
         let provenance =
             Provenance::for_release(&service.source, &action.digest, self.commit.as_deref());
-        let signatures = sign_image(
-            target.as_ref(),
-            &root,
-            self.signer,
-            self.verifier,
-            &provenance,
-            &self.signature_locks,
-        )
-        .await?;
+        let writes = |format| {
+            self.desired
+                .signing
+                .as_ref()
+                .is_some_and(|signing| signing.requires(format))
+        };
+        let mut signatures = 0;
+        if writes(SignatureFormat::Legacy) {
+            signatures += sign_image(
+                target.as_ref(),
+                &root,
+                self.signer,
+                self.verifier,
+                &provenance,
+                &self.signature_locks,
+            )
+            .await?;
+        }
+        if writes(SignatureFormat::Bundle) {
+            let added = sign_bundle(
+                target.as_ref(),
+                &root,
+                self.signer,
+                self.verifier,
+                &self.key_hint,
+                fresh,
+            )
+            .await?;
+            if let Some(bundle) = added {
+                self.bundles_written
+                    .record(service.target.reference(), &root.digest, bundle);
+                signatures += 1;
+            }
+        }
         *prepared = Some(root);
         Ok(signatures)
     }

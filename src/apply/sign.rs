@@ -13,11 +13,12 @@ use crate::digest::Digest;
 use crate::live::CurrentTags;
 use crate::plan::SignatureCheck;
 use crate::registry::{RawManifest, RegistryError, Repository};
+use crate::signing::bundles::{StoredBundles, has_referrers_api, read_bundles, write_bundle};
 use crate::signing::payload::CHILDREN_ANNOTATION;
 use crate::signing::store::{
     SharedConfig, SignatureConfig, entries_of, extend_signatures, read_signature_tag,
 };
-use crate::signing::{Payload, SignatureEntry, Signer};
+use crate::signing::{Payload, SignatureEntry, Signer, bundle};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -28,6 +29,32 @@ const SIGNATURES_IN_FLIGHT: usize = 4;
 
 /// The lock of one `.sig` tag.
 type TagLock = Arc<tokio::sync::Mutex<()>>;
+
+/// The bundles this run attached, by target repository and root digest:
+/// apply's confirmation counts them, as a referrers list read right after
+/// the write may be a cached, older one (see `signing::bundles`).
+#[derive(Default)]
+pub struct BundlesWritten {
+    written: Mutex<Vec<(String, Digest, Bytes)>>,
+}
+
+impl BundlesWritten {
+    pub(crate) fn record(&self, repository: String, digest: &Digest, bundle: Bytes) {
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        written.push((repository, digest.clone(), bundle));
+    }
+
+    /// `(target repository, root digest, bundle)` of each bundle written.
+    pub fn all(&self) -> Vec<(String, Digest, Bytes)> {
+        self.written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
 
 /// One lock per `.sig` tag (target repository and signed digest) for a run,
 /// the signature config blob every `.sig` manifest of the run shares
@@ -153,6 +180,48 @@ pub async fn sign_image(
         .try_collect()
         .await?;
     Ok(added.into_iter().filter(|added| *added).count())
+}
+
+/// Attaches a Sigstore bundle signature to the image's root manifest (what
+/// cosign v3 signs; children are covered by the legacy format) unless one
+/// the verifier accepts is attached already (`fresh`: the image was copied
+/// by this run). Returns the bundle added (stored and read back), if any.
+pub async fn sign_bundle(
+    target: &dyn Repository,
+    root: &RawManifest,
+    signer: &dyn Signer,
+    verifier: &dyn SignatureCheck,
+    key_hint: &str,
+    fresh: bool,
+) -> Result<Option<Bytes>, ApplyError> {
+    let identity = target.location().signed_identity();
+    // `fresh`: this run copied the image. With the referrers API its list
+    // is not read first: Quay would cache the empty answer for 60 s and
+    // hide the bundle from the `verify` that follows. (A rerun after a
+    // crash between bundle and tag adds a second valid bundle.)
+    let stored = if fresh && has_referrers_api(target).await? {
+        StoredBundles::default()
+    } else {
+        read_bundles(target, &root.digest).await?
+    };
+    if stored
+        .bundles
+        .iter()
+        .any(|bundle| verifier.accepts_bundle(bundle, &root.digest, &identity))
+    {
+        return Ok(None);
+    }
+    let signed = bundle::create(signer, key_hint, &identity, &root.digest).map_err(|source| {
+        ApplyError::Sign {
+            repository: target.location().reference(),
+            digest: root.digest.clone(),
+            source,
+        }
+    })?;
+    let created = format!("{}Z", crate::day::utc_seconds(std::time::SystemTime::now()));
+    let signed = Bytes::from(signed);
+    write_bundle(target, root, signed.clone(), &created, &stored).await?;
+    Ok(Some(signed))
 }
 
 /// Signs one manifest unless its `.sig` tag already holds a valid signature.

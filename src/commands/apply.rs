@@ -9,6 +9,7 @@ use crate::commands::saved_plan;
 use crate::commands::steps::{connector, load_public_key, make_plan_since};
 use crate::commands::write_stdout;
 use crate::config::{self, model::Desired};
+use crate::digest::Digest;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::history::provenance_commit;
@@ -19,6 +20,7 @@ use crate::registry::Connector;
 use crate::render::apply::{ApplyReport, Transfer};
 use crate::render::plan as render;
 use crate::signing::{PublicKey, SigningKey};
+use bytes::Bytes;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
@@ -90,12 +92,15 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         connector: &connector,
         signer,
         verifier,
+        key_hint: signer.public_key().fingerprint(),
         commit,
         copier: Copier::with_source_roots(planned.source_roots),
         signature_locks: SignatureLocks::knowing(planned.current_tags),
+        bundles_written: Default::default(),
     };
     let outcomes = apply.run(&plan).await;
-    let confirmed = match confirm(&desired, &connector, verifier, &plan).await {
+    let written = apply.bundles_written.all();
+    let confirmed = match confirm(&desired, &connector, verifier, &plan, &written).await {
         Ok(()) => policies::check_in_effect(&desired, &connector, token.as_ref(), &created).await,
         failed => failed,
     };
@@ -150,8 +155,26 @@ async fn confirm(
     connector: &Connector,
     verifier: &PublicKey,
     plan: &Plan,
+    bundles_written: &[(String, Digest, Bytes)],
 ) -> Result<(), Error> {
-    let live = read_live_state(desired, connector, Scope::TargetOnly).await?;
+    let mut live = read_live_state(desired, connector, Scope::TargetOnly).await?;
+    // The bundles written were read back by digest; a referrers list read
+    // now may still be the registry's cached one from before the write.
+    for service in &desired.services {
+        let Some(live_service) = live.services.get_mut(&service.name) else {
+            continue;
+        };
+        for (target, digest, bundle) in bundles_written {
+            if *target != service.target.reference() {
+                continue;
+            }
+            if let Some(image) = live_service.signatures.get_mut(digest)
+                && let Some(bundles) = image.bundles.as_mut()
+            {
+                bundles.push(bundle.clone());
+            }
+        }
+    }
     let checks = crate::verify::check(desired, &live, verifier);
     let pending: Vec<String> = plan
         .actions

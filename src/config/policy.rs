@@ -3,7 +3,7 @@
 
 use crate::config::diagnostic::{Diagnostic, quoted};
 use crate::config::model::{
-    KeySource, Policy, RegistryImmutability, Severity, SigningConfig, TagGrammar,
+    KeySource, Policy, RegistryImmutability, Severity, SignatureFormat, SigningConfig, TagGrammar,
     VulnerabilitySource, Waiver,
 };
 use crate::config::raw::{self, Source, Value, entries, key_name};
@@ -24,7 +24,7 @@ const POLICY_KEYS: &[&str] = &[
     "registry_immutability",
 ];
 const WAIVER_KEYS: &[&str] = &["id", "service", "reason", "expires"];
-const SIGNING_KEYS: &[&str] = &["key", "public_key"];
+const SIGNING_KEYS: &[&str] = &["key", "public_key", "formats"];
 
 /// A waiver's `service`, checked once the services are known.
 pub(crate) struct WaiverService {
@@ -471,6 +471,7 @@ pub(crate) fn check_signing(
     let mut config = SigningConfig {
         key: None,
         public_key: None,
+        formats: SignatureFormat::DEFAULT.to_vec(),
         location: src.location(&value.span()),
         key_location: None,
         public_key_location: None,
@@ -497,10 +498,61 @@ pub(crate) fn check_signing(
                     }
                 }
             }
+            "formats" => {
+                if let Some(names) = raw::string_array(src, diags, value, "`signing.formats`")
+                    && let Some(formats) = signature_formats(src, diags, names, &value.span())
+                {
+                    config.formats = formats;
+                }
+            }
             _ => diags.push(raw::unknown_key(src, key, "`[signing]`", SIGNING_KEYS)),
         }
     }
     Some(config)
+}
+
+/// `signing.formats`: a non-empty list of known format names.
+fn signature_formats(
+    src: &Source<'_>,
+    diags: &mut Vec<Diagnostic>,
+    names: Vec<(&str, Range<usize>)>,
+    span: &Range<usize>,
+) -> Option<Vec<SignatureFormat>> {
+    let valid: Vec<&str> = SignatureFormat::ALL.iter().map(|f| f.name()).collect();
+    let mut out = Vec::new();
+    let mut known = true;
+    for (name, name_span) in names {
+        match SignatureFormat::ALL.into_iter().find(|f| f.name() == name) {
+            Some(format) if !out.contains(&format) => out.push(format),
+            Some(_) => {}
+            None => {
+                known = false;
+                diags.push(
+                    src.diag(
+                        "invalid-signature-format",
+                        format!("{} is not a signature format", quoted(name)),
+                        &name_span,
+                        "unknown format",
+                    )
+                    .with_help(format!("formats are {}", valid.join(", "))),
+                );
+            }
+        }
+    }
+    if known && out.is_empty() {
+        diags.push(
+            src.diag(
+                "invalid-signature-format",
+                "`signing.formats` is empty: releases would never count as signed",
+                span,
+                "name at least one format",
+            )
+            .with_help("write formats = [\"legacy\"] (the default), [\"bundle\"] or both"),
+        );
+        return None;
+    }
+    out.sort();
+    known.then_some(out)
 }
 
 fn signing_key(

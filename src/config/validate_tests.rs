@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::config::location::RepositoryLocation;
-use crate::config::model::{KeySource, Severity, TagGrammar, VulnerabilitySource};
+use crate::config::model::{KeySource, Severity, SignatureFormat, TagGrammar, VulnerabilitySource};
 use crate::config::services::is_service_name;
 use std::path::PathBuf;
 
@@ -451,4 +451,34 @@ fn refused_tags_name_the_grammar_and_the_fix() {
         "{problem}"
     );
     assert!(problem.contains("write `v1.30.0-rc.1`"), "{problem}");
+}
+
+#[test]
+fn signature_formats_default_to_legacy_and_are_checked() {
+    let signing = |text: &str| match check(&with_header(text)) {
+        Ok(desired) => desired.signing.expect("a [signing] table"),
+        Err(diags) => panic!("valid signing refused: {diags}"),
+    };
+    assert_eq!(
+        signing("[signing]\npublic_key = \"cosign.pub\"\n").formats,
+        [SignatureFormat::Legacy]
+    );
+    assert_eq!(
+        signing("[signing]\nformats = [\"bundle\"]\n").formats,
+        [SignatureFormat::Bundle]
+    );
+    assert_eq!(
+        signing("[signing]\nformats = [\"bundle\", \"legacy\", \"bundle\"]\n").formats,
+        [SignatureFormat::Legacy, SignatureFormat::Bundle]
+    );
+    assert_eq!(
+        problems(&with_header("[signing]\nformats = [\"legacy\", \"v3\"]\n")),
+        [("invalid-signature-format", 6, 22)]
+    );
+    assert_eq!(
+        problems(&with_header("[signing]\nformats = []\n")),
+        [("invalid-signature-format", 6, 11)]
+    );
+    let d = only(&with_header("[signing]\nformats = \"legacy\"\n"));
+    assert_eq!((d.location.line, d.location.column), (6, 11));
 }

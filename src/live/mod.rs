@@ -12,6 +12,7 @@ use crate::immutability::TargetPolicies;
 use crate::registry::RawManifest;
 use crate::scan::ImageScan;
 use crate::signing::SignatureEntry;
+use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use read::{Scope, read_live_state, read_live_state_listing};
@@ -115,6 +116,10 @@ pub struct ImageSignatures {
     /// one is unsigned (e.g. signed without `--recursive`); one with it is
     /// taken as signed without its signature being verified.
     pub listed_children: Vec<SignatureTagPresence>,
+    /// The Sigstore bundles attached to the root manifest (as referrers or
+    /// in the fallback tag), unverified; `None` where they were not read
+    /// (the bundle format is not configured).
+    pub bundles: Option<Vec<Bytes>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

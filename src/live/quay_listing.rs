@@ -166,6 +166,8 @@ async fn image_signatures(
     Ok(ImageSignatures {
         manifests: vec![root],
         listed_children,
+        // Read by `read::add_bundles` where the file requires them.
+        bundles: None,
     })
 }
 

@@ -18,7 +18,7 @@
 //! an audit reads each child's `.sig` manifest too. A release to create
 //! costs one GET of its tag (404).
 
-use crate::config::model::{Desired, Service};
+use crate::config::model::{Desired, Service, SignatureFormat};
 use crate::digest::Digest;
 use crate::live::quay_listing::{self, QuayListing};
 use crate::live::{
@@ -26,7 +26,9 @@ use crate::live::{
     SignatureTagPresence, Standing, standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
+use crate::signing::bundles::read_bundles;
 use crate::signing::store::read_signatures;
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -76,9 +78,13 @@ pub async fn read_live_state_listing(
     quay: Option<&QuayListing<'_>>,
 ) -> Result<LiveState, RegistryError> {
     let quay = quay.filter(|_| scope == Scope::Plan);
+    let bundles = desired
+        .signing
+        .as_ref()
+        .is_some_and(|signing| signing.requires(SignatureFormat::Bundle));
     let services = stream::iter(&desired.services)
         .map(|service| async move {
-            let live = read_service(service, connector, scope, quay).await?;
+            let live = read_service(service, connector, scope, quay, bundles).await?;
             Ok::<_, RegistryError>((service.name.clone(), live))
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)
@@ -90,13 +96,16 @@ pub async fn read_live_state_listing(
     })
 }
 
+/// `bundles`: read the Sigstore bundles of each tagged root manifest too.
 async fn read_service(
     service: &Service,
     connector: &Connector,
     scope: Scope,
     quay: Option<&QuayListing<'_>>,
+    bundles: bool,
 ) -> Result<LiveService, RegistryError> {
     let target = connector.open(&service.target);
+    let bundle_target = Arc::clone(&target);
     let listed = match quay.and_then(|quay| Some((quay, quay.repository(service)?))) {
         Some((quay, repository)) => quay.client.tag_list(&repository).await?,
         None => None,
@@ -108,10 +117,33 @@ async fn read_service(
         }
         None => read_target(target, service, scope).await?,
     };
+    if bundles {
+        add_bundles(bundle_target.as_ref(), &mut live).await?;
+    }
     if scope.reads_source() {
         read_source(service, connector, &mut live).await?;
     }
     Ok(live)
+}
+
+/// The Sigstore bundles of each root whose signatures were read (the tagged
+/// releases), read the same way whichever listing found them.
+async fn add_bundles(target: &dyn Repository, live: &mut LiveService) -> Result<(), RegistryError> {
+    let roots: Vec<Digest> = live.signatures.keys().cloned().collect();
+    let read: Vec<(Digest, Vec<Bytes>)> = stream::iter(roots)
+        .map(|digest| async move {
+            let stored = read_bundles(target, &digest).await?;
+            Ok::<_, RegistryError>((digest, stored.bundles))
+        })
+        .buffer_unordered(SERVICES_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    for (digest, bundles) in read {
+        if let Some(image) = live.signatures.get_mut(&digest) {
+            image.bundles = Some(bundles);
+        }
+    }
+    Ok(())
 }
 
 /// The target part of a service's live state, through the registry API.
@@ -303,6 +335,7 @@ async fn image_signatures(
     Ok(ImageSignatures {
         manifests,
         listed_children,
+        bundles: None,
     })
 }
 
@@ -329,6 +362,7 @@ pub async fn read_image_signatures(
     Ok(ImageSignatures {
         manifests,
         listed_children: Vec::new(),
+        bundles: None,
     })
 }
 

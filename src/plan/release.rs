@@ -1,7 +1,7 @@
 //! The rules for one declared release: unchanged, to sign, to create, or
 //! refused, and why. Pure; the planner applies them to every release.
 
-use crate::config::model::{Desired, Release, Service};
+use crate::config::model::{Desired, Release, Service, SignatureFormat};
 use crate::digest::Digest;
 use crate::live::{LiveService, Standing, standing};
 use crate::plan::signatures::{SignatureCheck, fully_signed};
@@ -43,10 +43,14 @@ fn tagged(
             declared: release.digest.clone(),
         });
     }
-    let signed = live
-        .signatures
-        .get(&release.digest)
-        .is_some_and(|image| fully_signed(image, &service.target.signed_identity(), verifier));
+    let signed = live.signatures.get(&release.digest).is_some_and(|image| {
+        fully_signed(
+            image,
+            &service.target.signed_identity(),
+            verifier,
+            &required_formats(desired),
+        )
+    });
     match (signed, can_sign(desired)) {
         (true, _) => Ok(ActionKind::Unchanged),
         (false, true) => Ok(ActionKind::Sign),
@@ -87,6 +91,15 @@ fn to_create(
         });
     }
     Ok(ActionKind::Create)
+}
+
+/// The signature formats a release must carry to be `unchanged`.
+fn required_formats(desired: &Desired) -> Vec<SignatureFormat> {
+    desired
+        .signing
+        .as_ref()
+        .map(|signing| signing.formats.clone())
+        .unwrap_or_default()
 }
 
 /// A signing key is configured, so apply can sign what it creates or finds unsigned.

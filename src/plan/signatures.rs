@@ -1,20 +1,33 @@
 //! Whether an image is signed as a release must be: every manifest carries a
 //! signature the key accepts for the target repository (children of an index
-//! checked by signature tag in a plan). Shared by the planner and `verify`.
+//! checked by signature tag in a plan), in each format the file requires
+//! (`signing.formats`). Shared by the planner and `verify`.
 
+use crate::config::model::SignatureFormat;
 use crate::digest::Digest;
 use crate::live::ImageSignatures;
-use crate::signing::{PublicKey, SignatureEntry};
+use crate::signing::{PublicKey, SignatureEntry, bundle};
 
 /// Decides whether a stored signature is valid for a digest in a repository.
 /// `PublicKey` is the implementation; keyless verification can be another.
 pub trait SignatureCheck {
     fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool;
+
+    /// Whether a Sigstore bundle signs `digest` released as `identity`.
+    /// Checks that know no bundles accept none.
+    fn accepts_bundle(&self, bundle: &[u8], digest: &Digest, identity: &str) -> bool {
+        let _ = (bundle, digest, identity);
+        false
+    }
 }
 
 impl SignatureCheck for PublicKey {
     fn accepts(&self, entry: &SignatureEntry, digest: &Digest, identity: &str) -> bool {
         PublicKey::accepts(self, entry, digest, identity)
+    }
+
+    fn accepts_bundle(&self, bytes: &[u8], digest: &Digest, identity: &str) -> bool {
+        bundle::verify(bytes, self, digest, identity).is_ok()
     }
 }
 
@@ -25,11 +38,40 @@ pub(crate) fn fully_signed(
     image: &ImageSignatures,
     identity: &str,
     verifier: Option<&dyn SignatureCheck>,
+    required: &[SignatureFormat],
 ) -> bool {
     let Some(verifier) = verifier else {
         return false;
     };
-    !image.manifests.is_empty() && unsigned_manifests(image, identity, verifier).is_empty()
+    let present = formats_present(image, identity, verifier);
+    !required.is_empty() && required.iter().all(|format| present.contains(format))
+}
+
+/// The formats in which the image is validly signed: legacy when every
+/// manifest carries an accepted `.sig` signature (see
+/// [`unsigned_manifests`]), bundle when an accepted bundle is attached to
+/// the root manifest (bundles were read).
+pub fn formats_present(
+    image: &ImageSignatures,
+    identity: &str,
+    verifier: &dyn SignatureCheck,
+) -> Vec<SignatureFormat> {
+    let Some(root) = image.manifests.first() else {
+        return Vec::new();
+    };
+    let mut present = Vec::new();
+    if unsigned_manifests(image, identity, verifier).is_empty() {
+        present.push(SignatureFormat::Legacy);
+    }
+    let bundled = image
+        .bundles
+        .iter()
+        .flatten()
+        .any(|bundle| verifier.accepts_bundle(bundle, &root.digest, identity));
+    if bundled {
+        present.push(SignatureFormat::Bundle);
+    }
+    present
 }
 
 /// The manifests of the image without a signature: read ones with none the

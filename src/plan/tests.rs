@@ -65,6 +65,8 @@ fn desired(releases: Vec<Release>) -> Desired {
         signing: Some(SigningConfig {
             key: Some(KeySource::Env("KEY".into())),
             public_key: Some(PathBuf::from("cosign.pub")),
+            // These tests' signatures are legacy ones.
+            formats: vec![crate::config::model::SignatureFormat::Legacy],
             location: SourceLocation {
                 file: "releases.toml".into(),
                 line: 5,
@@ -104,6 +106,7 @@ fn signed(digest: &Digest, children: &[Digest]) -> ImageSignatures {
             })
             .collect(),
         listed_children: Vec::new(),
+        bundles: None,
     }
 }
 
@@ -122,6 +125,7 @@ fn root_signed(digest: &Digest, children: &[(Digest, bool)]) -> ImageSignatures 
                 listed: *listed,
             })
             .collect(),
+        bundles: None,
     }
 }
 
@@ -252,6 +256,7 @@ fn a_signature_for_another_digest_or_repository_does_not_count() {
                 entries: vec![copied, elsewhere],
             }],
             listed_children: Vec::new(),
+            bundles: None,
         },
     );
     let plan = run(&d, &live(service));

@@ -209,6 +209,15 @@ pub trait Repository: Send + Sync {
         None
     }
 
+    /// The OCI 1.1 referrers index of the manifest `digest` as the registry
+    /// answers it; `None` where there is no referrers API (the registry
+    /// answers 404, or the backend has none): referrers are then listed in
+    /// the fallback tag `sha256-<hex>` (see `signing::referrer`).
+    async fn referrers(&self, digest: &Digest) -> Result<Option<Bytes>, RegistryError> {
+        let _ = digest;
+        Ok(None)
+    }
+
     /// A small blob (config, signature payload) in memory, refusing anything
     /// larger than `limit` bytes.
     async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {

@@ -121,6 +121,10 @@ impl Repository for Reread {
         self.inner.mount_blob(digest, from).await
     }
 
+    async fn referrers(&self, digest: &Digest) -> Result<Option<Bytes>, RegistryError> {
+        reread(|| self.inner.referrers(digest)).await
+    }
+
     async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {
         reread(|| self.inner.get_small_blob(digest, limit)).await
     }

@@ -1,6 +1,7 @@
 //! The verify report: one line per declared release (`ok`, `MISSING`,
 //! `WRONG`, `UNSIGNED` and why), then a summary line.
 
+use crate::config::model::SignatureFormat;
 use crate::render::plural;
 use crate::verify::{Finding, Protection, RegistryCheck, ReleaseCheck};
 use std::fmt::Write;
@@ -13,16 +14,20 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
             Finding::Verified {
                 verified,
                 tag_listed: 0,
+                formats,
             } => format!(
-                "ok          {} signed manifest{}",
+                "ok          {} {} signed manifest{}",
+                names(formats),
                 verified,
                 plural(*verified)
             ),
             Finding::Verified {
                 verified,
                 tag_listed,
+                formats,
             } => format!(
-                "ok          {} signed manifest{} verified, {tag_listed} by signature tag only",
+                "ok          {} {} signed manifest{} verified, {tag_listed} by signature tag only",
+                names(formats),
                 verified,
                 plural(*verified)
             ),
@@ -38,6 +43,11 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            Finding::FormatMissing { missing, present } => format!(
+                "UNSIGNED    no valid {} signature (signed as {} only); run quayside apply to add it",
+                names(missing),
+                names(present)
+            ),
         };
         let _ = writeln!(out, "{}:{}  {status}", check.target, check.tag);
     }
@@ -51,6 +61,15 @@ pub fn render(checks: &[ReleaseCheck]) -> String {
         failing
     );
     out
+}
+
+/// `legacy+bundle`: format names as `signing.formats` spells them.
+fn names(formats: &[SignatureFormat]) -> String {
+    formats
+        .iter()
+        .map(|format| format.name())
+        .collect::<Vec<_>>()
+        .join("+")
 }
 
 /// One line per target repository: whether its registry protects the
@@ -112,6 +131,7 @@ mod tests {
                 Finding::Verified {
                     verified: 3,
                     tag_listed: 0,
+                    formats: vec![SignatureFormat::Legacy, SignatureFormat::Bundle],
                 },
             ),
             check(
@@ -119,6 +139,7 @@ mod tests {
                 Finding::Verified {
                     verified: 1,
                     tag_listed: 2,
+                    formats: vec![SignatureFormat::Legacy],
                 },
             ),
             check("v1.2.0", Finding::Missing),
@@ -135,6 +156,24 @@ mod tests {
                 },
             ),
         ]
+    }
+
+    #[test]
+    fn a_missing_format_fails_and_says_which() {
+        let report = render(&[check(
+            "v1.5.0",
+            Finding::FormatMissing {
+                missing: vec![SignatureFormat::Bundle],
+                present: vec![SignatureFormat::Legacy],
+            },
+        )]);
+        assert!(
+            report.contains(
+                "v1.5.0  UNSIGNED    no valid bundle signature (signed as legacy only); run quayside apply to add it\n"
+            ),
+            "{report}"
+        );
+        assert!(report.ends_with("\n1 release checked, 0 verified, 1 failing.\n"));
     }
 
     #[test]

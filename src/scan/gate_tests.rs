@@ -339,6 +339,8 @@ fn desired(releases: Vec<Release>, policy: Policy) -> Desired {
         signing: Some(SigningConfig {
             key: Some(KeySource::Env("KEY".into())),
             public_key: None,
+            // These tests' signatures are legacy ones.
+            formats: vec![crate::config::model::SignatureFormat::Legacy],
             location: location(5),
             key_location: None,
             public_key_location: None,

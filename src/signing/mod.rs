@@ -1,12 +1,17 @@
 //! Cosign "simple signing" signatures as data: payloads, keys, signing and
-//! verification (pure), and their storage in `sha256-<hex>.sig` manifests.
+//! verification (pure), and their storage in `sha256-<hex>.sig` manifests;
+//! beside them Sigstore bundles (`bundle`, pure) stored as OCI referrers
+//! (`referrer` pure, `bundles` through the registry seam).
 
+pub mod bundle;
+pub mod bundles;
 mod der;
 mod encrypted;
 pub mod inline;
 pub mod keys;
 pub mod payload;
 mod pem;
+pub mod referrer;
 pub mod signer;
 pub mod store;
 

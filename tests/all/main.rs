@@ -11,6 +11,7 @@ mod apply_measure;
 mod apply_race;
 mod apply_requests;
 mod broken_body;
+mod bundle_signatures;
 mod ci_recipes;
 mod ci_script;
 mod credentials;

@@ -741,6 +741,40 @@ impl Repository for DistributionRepository {
             _ => Err(registry.failure(&context, answer).await),
         }
     }
+
+    /// `GET /v2/<name>/referrers/<digest>`: 200 with an index where the
+    /// registry has the API (Quay 3.12+); 404 where it has none (CNCF
+    /// distribution 2.8 has no such route). One page: a registry that pages
+    /// its referrers (`Link`) lists the first ones, which is where a writer
+    /// looks for its own.
+    async fn referrers(&self, digest: &Digest) -> Result<Option<Bytes>, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "list referrers");
+        let url = registry.url(&format!("{}/referrers/{digest}", self.path), &context)?;
+        let mut call = self.call(Method::GET, url, self.pull(), context.clone());
+        call.headers.insert(
+            ACCEPT,
+            HeaderValue::from_static("application/vnd.oci.image.index.v1+json"),
+        );
+        let answer = registry.send(call).await?;
+        match answer.response.status().as_u16() {
+            200 => {}
+            404 => return Ok(None),
+            _ => return Err(registry.failure(&context, answer).await),
+        }
+        let body = read_capped(answer.response, MAX_MANIFEST_BYTES)
+            .await
+            .map_err(|error| {
+                errors::broken_body(&context, &format!("referrers of {digest}"), error)
+            })?
+            .ok_or_else(|| {
+                self.failure(DistributionFailure::ManifestTooLarge {
+                    reference: format!("referrers of {digest}"),
+                    limit: MAX_MANIFEST_BYTES,
+                })
+            })?;
+        Ok(Some(body))
+    }
 }
 
 /// The first error of a blob stream being uploaded, kept while the upload

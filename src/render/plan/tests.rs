@@ -22,6 +22,10 @@ impl crate::plan::SignatureCheck for Accepts {
     fn accepts(&self, entry: &SignatureEntry, _: &Digest, _: &str) -> bool {
         entry.signature == "good"
     }
+
+    fn accepts_bundle(&self, bundle: &[u8], _: &Digest, _: &str) -> bool {
+        bundle == b"good"
+    }
 }
 
 fn desired(policy: &str, signing: &str, releases: &[(&str, u8)]) -> Desired {
@@ -57,6 +61,8 @@ fn tagged(service: &mut LiveService, tag: &str, n: u8, signature: &str) {
                 entries,
             }],
             listed_children: Vec::new(),
+            // Signed in both formats, or in neither.
+            bundles: Some(vec![bytes::Bytes::from(signature.to_string())]),
         },
     );
 }

@@ -51,17 +51,21 @@ pub async fn signature_layers(
 
 static REPORTED: Once = Once::new();
 
+/// Where `scripts/test` installs a verifier: `$env` if set, else `relative`
+/// under `~/.cache/quayside` (or `$XDG_CACHE_HOME/quayside`).
+fn installed(env: &str, relative: &str) -> Option<PathBuf> {
+    std::env::var_os(env).map(PathBuf::from).or_else(|| {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(cache.join("quayside").join(relative))
+    })
+}
+
 /// Upstream skopeo with sigstore; `None` (said once) where it is not
 /// unpacked, unless `QUAYSIDE_REQUIRE_SIGSTORE_SKOPEO=1` makes that a failure.
 pub fn sigstore_skopeo() -> Option<PathBuf> {
-    let path = std::env::var_os("QUAYSIDE_SIGSTORE_SKOPEO")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cache = std::env::var_os("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-            Some(cache.join("quayside/tools/skopeo-sigstore"))
-        })?;
+    let path = installed("QUAYSIDE_SIGSTORE_SKOPEO", "tools/skopeo-sigstore")?;
     if path.is_file() {
         return Some(path);
     }
@@ -154,4 +158,62 @@ pub async fn copy_index_signature_onto_first_child(
         .await
         .unwrap();
     child
+}
+
+static REPORTED_JS: Once = Once::new();
+
+/// sigstore-js (`@sigstore/verify`), installed by `scripts/test` into
+/// `~/.cache/quayside/sigstore-js`: the `node_modules` folder, or `None`
+/// (said once) where it is absent and not required.
+pub fn sigstore_js() -> Option<PathBuf> {
+    let path = installed("QUAYSIDE_SIGSTORE_JS", "sigstore-js/node_modules")?;
+    if path.join("@sigstore/verify").is_dir() {
+        return Some(path);
+    }
+    if std::env::var("QUAYSIDE_REQUIRE_SIGSTORE_JS").as_deref() == Ok("1") {
+        panic!("sigstore-js is required but {} is absent", path.display());
+    }
+    REPORTED_JS.call_once(|| {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nquayside: the sigstore-js bundle verification tests did NOT run: no {} \
+             (run `scripts/test`, which installs it from npm).\n",
+            path.display()
+        );
+    });
+    None
+}
+
+/// sigstore-js's verdict on `bundle` as a signature by `public_key_pem` of
+/// the image `digest` (`tests/tools/verify-bundle.cjs` says which checks):
+/// `Ok` when it verifies, `Err` with its words when it refuses.
+pub fn sigstore_js_verifies(
+    node_modules: &Path,
+    bundle: &[u8],
+    public_key_pem: &str,
+    digest: &Digest,
+) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let bundle_path = dir.path().join("bundle.sigstore.json");
+    let key_path = dir.path().join("key.pub");
+    std::fs::write(&bundle_path, bundle).expect("write the bundle");
+    std::fs::write(&key_path, public_key_pem).expect("write the key");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/verify-bundle.cjs");
+    let output = Command::new("node")
+        .arg(&script)
+        .arg(&bundle_path)
+        .arg(&key_path)
+        .arg(digest.hex())
+        .env("NODE_PATH", node_modules)
+        .output()
+        .expect("run node");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    match (output.status.success(), said.trim()) {
+        (true, "verified") => Ok(()),
+        _ => Err(said),
+    }
 }
