@@ -10,7 +10,7 @@ use crate::config;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::key_files;
-use crate::render::{self, plural};
+use crate::render::plural;
 use std::path::Path;
 
 pub fn run(file: &Path) -> Result<ExitStatus, Error> {
@@ -23,7 +23,7 @@ pub fn run(file: &Path) -> Result<ExitStatus, Error> {
     let desired = match checked.desired {
         Some(desired) if problems.items.is_empty() => desired,
         _ => {
-            write_stdout(&format!("{}\n", render::validate::report(&problems)))?;
+            write_stdout(&format!("{}\n", problems))?;
             return Ok(ExitStatus::Error);
         }
     };

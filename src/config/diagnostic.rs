@@ -66,24 +66,65 @@ impl Diagnostics {
     }
 }
 
-/// Diagnostics rendered in full; the rest are counted. A generated file with
-/// 20,000 bad digests printed 6.4 MB; the first hundred say what to fix.
-pub const MAX_RENDERED: usize = 100;
+/// Diagnostics rendered in full; the rest are counted by code. A generated
+/// file with 20,000 bad digests printed 6.4 MB; the first two hundred say what
+/// to fix.
+pub const MAX_RENDERED: usize = 200;
 
+/// The one code that leaves the file usable: plan refuses that release and
+/// plans the rest. Every other problem stops plan for the whole file, so it
+/// is listed first and cannot hide behind thousands of refused tags.
+pub const INVALID_TAG: &str = "invalid-tag";
+
+/// Every problem compiler-style (those that make the file unusable first,
+/// file order within each group), at most [`MAX_RENDERED`], then how many of
+/// each code there are when some are not listed. What `validate` prints and
+/// what plan and apply print when the file cannot be loaded.
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for item in self.items.iter().take(MAX_RENDERED) {
+        let mut ordered: Vec<&Diagnostic> = self.items.iter().collect();
+        // Stable: file order within each group.
+        ordered.sort_by_key(|d| !blocks_the_file(d.code));
+        for item in ordered.iter().take(MAX_RENDERED) {
             writeln!(f, "{}", render_one(item, &self.source))?;
         }
-        let n = self.items.len();
+        let n = ordered.len();
         if n > MAX_RENDERED {
             let more = n - MAX_RENDERED;
-            let noun = if more == 1 { "problem" } else { "problems" };
-            writeln!(f, "… and {more} more {noun} (fix these first)\n")?;
+            writeln!(
+                f,
+                "… and {more} more {} not listed; by code: {}\n",
+                problems(more),
+                counts(&ordered)
+            )?;
         }
-        let noun = if n == 1 { "problem" } else { "problems" };
-        write!(f, "{n} {noun} in {}", self.file)
+        write!(f, "{n} {} in {}", problems(n), self.file)
     }
+}
+
+fn problems(n: usize) -> &'static str {
+    if n == 1 { "problem" } else { "problems" }
+}
+
+/// Whether plan cannot use the file at all while this problem stands.
+fn blocks_the_file(code: &str) -> bool {
+    code != INVALID_TAG
+}
+
+/// `1 × invalid-digest, 10000 × invalid-tag`: the codes that block the file
+/// first, then the most frequent.
+fn counts(problems: &[&Diagnostic]) -> String {
+    let mut by_code: std::collections::BTreeMap<&str, usize> = Default::default();
+    for problem in problems {
+        *by_code.entry(problem.code).or_default() += 1;
+    }
+    let mut counted: Vec<(&str, usize)> = by_code.into_iter().collect();
+    counted.sort_by_key(|&(code, n)| (!blocks_the_file(code), std::cmp::Reverse(n)));
+    counted
+        .iter()
+        .map(|(code, n)| format!("{n} × {code}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl std::error::Error for Diagnostics {}
@@ -335,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn rendering_stops_after_the_first_hundred_problems() {
+    fn rendering_stops_after_the_first_two_hundred_problems() {
         let source = "\"v1.0.0\" = \"sha256:abc\"\n".repeat(20_000);
         let items: Vec<Diagnostic> = (1..=20_000)
             .map(|line| Diagnostic::new("invalid-digest", "not a digest", at(line, 12), "here"))
@@ -348,21 +389,79 @@ mod tests {
         let text = all.to_string();
         assert_eq!(text.matches("error[invalid-digest]").count(), MAX_RENDERED);
         assert!(
-            text.contains("--> releases.toml:100:12"),
-            "the 100th is shown"
+            text.contains("--> releases.toml:200:12"),
+            "the 200th is shown"
         );
         assert!(
-            !text.contains("--> releases.toml:101:12"),
-            "the 101st is not"
+            !text.contains("--> releases.toml:201:12"),
+            "the 201st is not"
         );
         assert!(
             text.ends_with(
-                "… and 19900 more problems (fix these first)\n\n20000 problems in r.toml"
+                "… and 19800 more problems not listed; by code: 20000 × invalid-digest\n\n20000 problems in r.toml"
             ),
             "{}",
             &text[text.len() - 200..]
         );
-        assert!(text.len() < 20_000, "{} bytes", text.len());
+        assert!(text.len() < 40_000, "{} bytes", text.len());
+    }
+
+    fn problem(code: &'static str, line: u32) -> Diagnostic {
+        Diagnostic::new(code, format!("{code} on line {line}"), at(line, 1), "here")
+    }
+
+    fn diagnostics(items: Vec<Diagnostic>) -> Diagnostics {
+        let source = "\"v\" = \"sha256:x\"\n".repeat(items.len() + 1);
+        Diagnostics {
+            file: "releases.toml".into(),
+            source,
+            items,
+        }
+    }
+
+    #[test]
+    fn a_bad_digest_after_ten_thousand_refused_tags_comes_first_with_the_counts() {
+        let mut items: Vec<Diagnostic> = (1..=10_000).map(|l| problem(INVALID_TAG, l)).collect();
+        items.push(problem("invalid-digest", 10_001));
+        let text = diagnostics(items).to_string();
+        let first = text.find("error[").unwrap_or(usize::MAX);
+        assert_eq!(
+            text.get(first..first + 22),
+            Some("error[invalid-digest]:"),
+            "{}",
+            &text[..300]
+        );
+        assert_eq!(text.matches("error[").count(), MAX_RENDERED);
+        assert!(
+            text.ends_with(
+                "… and 9801 more problems not listed; by code: 1 × invalid-digest, 10000 × invalid-tag\n\n10001 problems in releases.toml"
+            ),
+            "{}",
+            &text[text.len() - 300..]
+        );
+        assert!(text.len() < 60_000, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn problems_that_block_the_file_come_before_refused_tags_and_file_order_holds_within_each() {
+        let items = vec![
+            problem(INVALID_TAG, 2),
+            problem("key-missing", 5),
+            problem("unknown-key", 9),
+        ];
+        let text = diagnostics(items).to_string();
+        let at = |needle: &str| text.find(needle).unwrap_or(usize::MAX);
+        assert!(
+            at("error[key-missing]") < at("error[unknown-key]"),
+            "{text}"
+        );
+        assert!(
+            at("error[unknown-key]") < at("error[invalid-tag]"),
+            "{text}"
+        );
+        // Under the cap nothing is counted: every problem is listed.
+        assert!(!text.contains("by code"), "{text}");
+        assert!(text.ends_with("\n3 problems in releases.toml"), "{text}");
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub(crate) fn release_diagnostics(services: &[Service], policy: &Policy) -> Vec<
             let problem = parse_under(&release.tag, policy).err()?;
             Some(
                 Diagnostic::new(
-                    "invalid-tag",
+                    crate::config::diagnostic::INVALID_TAG,
                     format!(
                         "{} of service `{}` is not a production release tag",
                         quoted(&release.tag),

@@ -1,12 +1,11 @@
 //! Everything quayside prints for people and programs, as pure functions of
 //! data: the plan in its three forms (`plan`), the verify report (`verify`),
-//! the apply summary (`apply`), validate's report (`validate`), and the
-//! words of refusals and warnings (`words`), chosen here rather than where
-//! they are decided.
+//! the apply summary (`apply`), and the words of refusals and warnings
+//! (`words`), chosen here rather than where they are decided. Problems in
+//! `releases.toml` render with their diagnostics (`config::diagnostic`).
 
 pub mod apply;
 pub mod plan;
-pub mod validate;
 pub mod verify;
 pub mod words;
 
