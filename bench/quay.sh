@@ -6,15 +6,21 @@
 # from Quay's access log. Not run in CI.
 #
 #   bench/quay.sh [--reps 3] [--services 10] [--versions 2] [--base-mib 8] [--layer-mib 1]
-#                 [--debug] [--quayside-only] [--keep]
+#                 [--latency-ms 0] [--debug] [--quayside-only] [--keep]
+# --latency-ms N: clients reach Quay through examples/latency_proxy.rs (N ms a
+# request, as bench/run.sh's rows; Quay's SERVER_HOSTNAME names the proxy, so
+# token requests and upload locations go through it too).
 # --debug: a debug build (quicker to build; Quay's bcrypt dominates the wall
 # time anyway). --quayside-only: skip the signed loop (~150 s a repetition),
 # for before/after comparisons of quayside. QUAYSIDE_BIN=path measures that
 # binary instead of the one built here; QUAYSIDE_BASELINE=path measures that
 # one too, in the same run (e.g. the previous commit's build). --keep keeps
 # the scratch directory (Quay's access log: $WORK/quay/access.log).
+# quayside runs with QUAY_API_TOKEN set (admin's OAuth token), as README's CI
+# recipe has it, so its plans list tags through Quay's REST tag API;
+# --no-api-token: without it (tags/list, behind Quay's 120 s cache).
 set -euo pipefail
-REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7 PROFILE=release LOOP=1 KEEP=0
+REPS=3 SERVICES=10 VERSIONS=2 BASE_MIB=8 LAYER_MIB=1 SEED=7 PROFILE=release LOOP=1 KEEP=0 LATENCY=0 API_TOKEN=1
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 # shellcheck source=bench/lib.sh
@@ -26,8 +32,10 @@ while [ $# -gt 0 ]; do
         --versions) VERSIONS=$2; shift 2 ;;
         --base-mib) BASE_MIB=$2; shift 2 ;;
         --layer-mib) LAYER_MIB=$2; shift 2 ;;
+        --latency-ms) LATENCY=$2; shift 2 ;;
         --debug) PROFILE=debug; shift ;;
         --quayside-only) LOOP=0; shift ;;
+        --no-api-token) API_TOKEN=0; shift ;;
         --keep) KEEP=1; shift ;;
         *) echo "bench/quay.sh: unknown option $1" >&2; exit 1 ;;
     esac
@@ -39,7 +47,7 @@ SKOPEO_SIGNED=${QUAYSIDE_SIGSTORE_SKOPEO:-${XDG_CACHE_HOME:-$HOME/.cache}/quaysi
 PROFILE_FLAG=--release
 [ "$PROFILE" = release ] || PROFILE_FLAG=
 # shellcheck disable=SC2086 # an empty flag is no argument
-(cd "$ROOT" && cargo build $PROFILE_FLAG --locked --bin quayside --example bench_workload)
+(cd "$ROOT" && cargo build $PROFILE_FLAG --locked --bin quayside --example bench_workload --example latency_proxy)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 QUAYSIDE=${QUAYSIDE_BIN:-$TARGET_DIR/$PROFILE/quayside}
 
@@ -47,14 +55,28 @@ WORK=$(mktemp -d /tmp/quayside-bench-quay.XXXXXX)
 chmod 755 "$WORK" # PostgreSQL runs as user postgres and must reach $WORK/quay/pg
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export QUAY_SECURITY_WORKER=0 QUAY_WORK=$WORK/quay QUAY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) CLAIR_PORT=$(free_port)
+PROXY_PID=
 cleanup() {
+    [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null || true
     "$ROOT/scripts/quay/stop.sh"
     if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT INT TERM
-log "starting Quay on 127.0.0.1:$QUAY_PORT"
-"$ROOT/scripts/quay/start.sh" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; exit 1; }
 H=127.0.0.1:$QUAY_PORT
+if [ "$LATENCY" != 0 ]; then
+    QUAY_PUBLIC_PORT=$(free_port)
+    export QUAY_PUBLIC_PORT
+    H=127.0.0.1:$QUAY_PUBLIC_PORT
+fi
+log "starting Quay on 127.0.0.1:$QUAY_PORT (clients use $H, $LATENCY ms away)"
+"$ROOT/scripts/quay/start.sh" >"$WORK/start.log" 2>&1 || { cat "$WORK/start.log" >&2; exit 1; }
+if [ "$LATENCY" != 0 ]; then
+    "$TARGET_DIR/$PROFILE/examples/latency_proxy" "$QUAY_PUBLIC_PORT" "127.0.0.1:$QUAY_PORT" "$LATENCY" \
+        >"$WORK/proxy.out" 2>"$WORK/proxy.log" &
+    PROXY_PID=$!
+    for _ in $(seq 100); do grep -q ready "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
+    grep -q ready "$WORK/proxy.out" || { echo "latency proxy did not start; see $WORK/proxy.log" >&2; exit 1; }
+fi
 TOKEN=$(python3 -c "import json;print(json.load(open('$QUAY_WORK/init.json'))['access_token'])")
 api() { curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' ${3:+-d "$3"} "http://$H/api/v1/$2" >/dev/null; }
 org() { api POST organization/ "{\"name\":\"$1\",\"email\":\"$1@example.com\"}"; }
@@ -97,13 +119,16 @@ measure() { # REP TOOL SCENARIO COMMAND...
     after=$(wc -l <"$QUAY_WORK/access.log")
     wall=$(cat "$WORK/t")
     auth=$(sed -n "$((before + 1)),${after}p" "$QUAY_WORK/access.log" | grep -c ' /v2/auth ' || true)
+    echo "$wall" >"$WORK/wall-$rep-${tool// /_}-${scenario%% *}"
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$rep" "$tool" "$scenario" "$wall" "$((after - before))" \
         "$(python3 -c "print(round($((after - before))/$IMAGES, 1))")" "$auth"
 }
+RATIOS=()
 for rep in $(seq "$REPS"); do
     org "q$rep"; org "s$rep"
     releases_toml "http://$H/dev" "http://$H/q$rep" "$ROWS" "$WORK/q$rep.toml"
     export DOCKER_CONFIG=$WORK/docker
+    [ "$API_TOKEN" = 0 ] || export QUAY_API_TOKEN=$TOKEN
     measure "$rep" quayside "apply (create + sign $IMAGES images)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
     measure "$rep" quayside "apply again (nothing to do)" "$QUAYSIDE" apply -f "$WORK/q$rep.toml"
     measure "$rep" quayside "plan --detailed-exitcode" "$QUAYSIDE" plan -f "$WORK/q$rep.toml" --detailed-exitcode
@@ -117,4 +142,8 @@ for rep in $(seq "$REPS"); do
     [ "$LOOP" = 1 ] || continue
     measure "$rep" "signed skopeo loop" "copy + sign $IMAGES images" bash -c "signed_loop s$rep"
     measure "$rep" "signed skopeo loop" "again" bash -c "signed_loop s$rep"
+    RATIOS+=("$(python3 -c "print(round($(cat "$WORK/wall-$rep-quayside-apply") / $(cat "$WORK/wall-$rep-signed_skopeo_loop-copy"), 3))")")
 done
+if [ ${#RATIOS[@]} -gt 0 ]; then
+    printf '\nwall ratio quayside apply / signed loop (%s ms), per repetition: %s\n' "$LATENCY" "${RATIOS[*]}"
+fi

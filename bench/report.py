@@ -3,7 +3,8 @@
 
 Inputs: measures.tsv (one line per timed command: latency, scenario, tool,
 repetition, /usr/bin/time -v output file, byte offsets of the two registry
-logs before and after), the two registry logs, the number of images, and a
+logs before and after, the registries' CPU seconds before and after), the two
+registry logs, the number of images, and a
 one-line description of the workload. Requests are read from the registry's
 combined access-log lines (`"METHOD URI HTTP/1.1" STATUS SIZE`), one per
 request; bytes served are the sizes of GET responses.
@@ -62,13 +63,14 @@ def main():
     runs = defaultdict(list)
     with open(measures) as f:
         for line in f:
-            latency, scenario, tool, _rep, time_file, d0, d1, p0, p1 = line.rstrip("\n").split("\t")
+            latency, scenario, tool, _rep, time_file, d0, d1, p0, p1, c0, c1 = line.rstrip("\n").split("\t")
             wall, cpu, rss = parse_time(time_file)
+            registry_cpu = float(c1) - float(c0)
             counts, served, blob_served = requests(dev_log, int(d0), int(d1))
             c2, s2, b2 = requests(prod_log, int(p0), int(p1))
             counts.update(c2)
             runs[(int(latency), scenario, tool)].append(
-                dict(wall=wall, cpu=cpu, rss=rss, counts=counts, served=served + s2, blobs=blob_served + b2)
+                dict(wall=wall, cpu=cpu, registry_cpu=registry_cpu, rss=rss, counts=counts, served=served + s2, blobs=blob_served + b2)
             )
 
     def med(key, metric):
@@ -83,11 +85,12 @@ def main():
                "that was blob downloads. `signed-loop` is upstream skopeo with sigstore "
                "signing each release (the baseline for signed promotion), `skopeo` the "
                "unsigned Debian loop; both ratios are quayside's wall time over theirs, "
-               "from the same run.")
+               "from the same run. `registry CPU s` is what the registry processes spent "
+               "(user + system) while the command ran.")
     out.append("")
-    out.append("| latency | scenario | tool | wall s | CPU s | peak RSS MiB | requests | per image | "
+    out.append("| latency | scenario | tool | wall s | CPU s | registry CPU s | peak RSS MiB | requests | per image | "
                + " | ".join(METHODS) + " | MiB served | blob MiB | wall q / signed loop | wall q / skopeo |")
-    out.append("|---|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(METHODS) + "---:|---:|---:|---:|")
+    out.append("|---|---|---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(METHODS) + "---:|---:|---:|---:|")
     verdicts = []
     for latency in sorted({k[0] for k in runs}):
         for scenario in sorted({k[1] for k in runs if k[0] == latency}):
@@ -104,7 +107,7 @@ def main():
                 total = statistics.median(sum(r["counts"].values()) for r in runs[key])
                 out.append(
                     f"| {latency} ms | {SCENARIOS[scenario]} | {key[2]} | {med(key, 'wall'):.2f} | "
-                    f"{med(key, 'cpu'):.2f} | {med(key, 'rss'):.1f} | {total:g} | {total / n:.1f} | "
+                    f"{med(key, 'cpu'):.2f} | {med(key, 'registry_cpu'):.2f} | {med(key, 'rss'):.1f} | {total:g} | {total / n:.1f} | "
                     + " | ".join(f"{med_count(key, m):g}" for m in METHODS)
                     + f" | {med(key, 'served') / 2**20:.2f} | {med(key, 'blobs') / 2**20:.2f} | "
                     + (f"{signed:.2f} | " if key == q and signed is not None else " | ")

@@ -95,7 +95,7 @@ storage: {filesystem: {rootdirectory: $WORK/$name/storage}, delete: {enabled: tr
 http: {addr: 127.0.0.1:$port}
 EOF
     /usr/bin/docker-registry serve "$WORK/$name/config.yml" >>"$WORK/$name.log" 2>&1 &
-    PIDS+=($!); echo $! >>"$WORK/pids"
+    PIDS+=($!); echo $! >>"$WORK/pids"; echo $! >"$WORK/$name.pid"
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && { echo "$port"; return; }
         sleep 0.1
@@ -237,22 +237,34 @@ fi
 
 MEASURES=$WORK/measures.tsv
 : >"$MEASURES"
+TICKS=$(getconf CLK_TCK)
+# registry_cpu: CPU seconds (user + system) both registries have used so far,
+# from /proc/PID/stat (fields 14 and 15, in clock ticks): what serving a
+# tool's requests cost the registries, beside the tool's own CPU.
+registry_cpu() {
+    local total=0 pid
+    for name in dev prod2; do
+        pid=$(cat "$WORK/$name.pid")
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    python3 -c "print($total / $TICKS)"
+}
 # measure LATENCY SCENARIO TOOL REP COMMAND...: times COMMAND, records the
 # registry log offsets around it.
 measure() {
     local latency=$1 scenario=$2 tool=$3 rep=$4 id
     shift 4
     id="$latency-$scenario-$tool-$rep"
-    local d0 p0
-    d0=$(stat -c %s "$WORK/dev.log"); p0=$(stat -c %s "$WORK/prod2.log")
+    local d0 p0 c0
+    d0=$(stat -c %s "$WORK/dev.log"); p0=$(stat -c %s "$WORK/prod2.log"); c0=$(registry_cpu)
     if ! /usr/bin/time -v -o "$WORK/$id.time" "$@" >"$WORK/$id.out" 2>&1; then
         echo "bench: $id failed: $*" >&2
         tail -20 "$WORK/$id.out" >&2
         exit 1
     fi
     sleep 0.2 # the registry logs a request just after answering it
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$latency" "$scenario" "$tool" "$rep" "$WORK/$id.time" \
-        "$d0" "$(stat -c %s "$WORK/dev.log")" "$p0" "$(stat -c %s "$WORK/prod2.log")" >>"$MEASURES"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$latency" "$scenario" "$tool" "$rep" "$WORK/$id.time" \
+        "$d0" "$(stat -c %s "$WORK/dev.log")" "$p0" "$(stat -c %s "$WORK/prod2.log")" "$c0" "$(registry_cpu)" >>"$MEASURES"
 }
 
 IMAGES=$(wc -l <"$WORK/main.tsv")

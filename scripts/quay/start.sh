@@ -8,6 +8,9 @@
 # soon as that process (the test binary) is gone, however it ended.
 #   QUAY_PORT PG_PORT REDIS_PORT CLAIR_PORT  free loopback ports (required)
 #   QUAY_SECURITY_WORKER                     0: no security worker (default 1)
+#   QUAY_PUBLIC_PORT                         the port clients reach Quay on, when a
+#                                            proxy stands in front (SERVER_HOSTNAME:
+#                                            token realm, upload locations; default QUAY_PORT)
 #   QUAYSIDE_QUAY_HOME                       as for setup.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +39,7 @@ redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --pidfile "$Q
 
 # Quay reads its config from $QUAYCONF/stack/config.yaml and writes its service key into $QUAYCONF.
 cp -r "$src/conf" "$QUAY_WORK/conf"; mkdir -p "$QUAY_WORK/conf/stack"
-sed -e "s#@QUAY_PORT@#$QUAY_PORT#g" -e "s#@PG_PORT@#$PG_PORT#g" -e "s#@REDIS_PORT@#$REDIS_PORT#g" -e "s#@CLAIR_PORT@#$CLAIR_PORT#g" \
+sed -e "s#@QUAY_PORT@#${QUAY_PUBLIC_PORT:-$QUAY_PORT}#g" -e "s#@PG_PORT@#$PG_PORT#g" -e "s#@REDIS_PORT@#$REDIS_PORT#g" -e "s#@CLAIR_PORT@#$CLAIR_PORT#g" \
     -e "s#@STORAGE@#$QUAY_WORK/storage#g" "$here/config.yaml" > "$QUAY_WORK/conf/stack/config.yaml"
 cp "$here/allinone.py" "$QUAY_WORK/allinone.py"
 export QUAYCONF=$QUAY_WORK/conf PYTHONPATH=$src:$QUAY_WORK PATH=$venv/bin:$PATH QUAY_SRC=$src
