@@ -9,8 +9,9 @@
 //! manifest (its signature is verified with the key, never assumed from the
 //! tag's presence; payloads inline, else one GET each). An index's children
 //! (whose `.sig` tags are looked up in the listing) are those its signature
-//! names in [`CHILDREN_ANNOTATION`](crate::signing::payload::CHILDREN_ANNOTATION) when the key verifies that signature
-//! (apply writes it), else the index is read (GET by digest). A `.sig` tag
+//! names when the key verifies that signature (apply writes the names; the
+//! rule is `plan::signatures::claimed_children`), else the index is read
+//! (GET by digest). A `.sig` tag
 //! the listing lacks is absent: no request. The tag's digest and whether it is an index are Quay's word (as
 //! `cosign verify image:tag` takes the digest from the registry); `verify`
 //! and apply's confirmation read and hash the manifests themselves.
@@ -25,10 +26,10 @@ use crate::digest::Digest;
 use crate::live::read::children_of;
 use crate::live::{ImageSignatures, LiveService, ManifestSignatures, SignatureTagPresence};
 use crate::plan::SignatureCheck;
+use crate::plan::signatures::claimed_children;
 use crate::quay::{ListedTag, QuayClient, QuayRepository};
 use crate::registry::distribution::host_of;
 use crate::registry::{ManifestRef, RegistryError, Repository};
-use crate::signing::Payload;
 use crate::signing::store::read_signatures;
 use futures::{StreamExt, TryStreamExt, stream};
 use std::collections::{BTreeMap, BTreeSet};
@@ -171,24 +172,11 @@ async fn image_signatures(
     })
 }
 
-/// The children named by a signature of `root` that the verifier accepts.
-fn claimed_children(
-    root: &ManifestSignatures,
-    (verifier, identity): (&dyn SignatureCheck, &str),
-) -> Option<Vec<Digest>> {
-    root.entries
-        .iter()
-        .filter(|entry| verifier.accepts(entry, &root.digest, identity))
-        .find_map(|entry| Payload::parse(&entry.payload).ok()?.children())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::location::RepositoryLocation;
     use crate::registry::distribution::{ClientOptions, DistributionClient};
-    use crate::signing::{SignatureEntry, SigningKey};
-    use bytes::Bytes;
     use std::path::Path;
 
     fn service(source: &str, target: &str) -> Service {
@@ -233,51 +221,5 @@ mod tests {
         );
         let layout = service("quay.io/dev/gateway", "oci:prod/gateway");
         assert!(listing(None).repository(&layout).is_none());
-    }
-
-    fn signed(key: &SigningKey, digest: &Digest, children: Option<&str>) -> SignatureEntry {
-        let mut payload = Payload::new("quay.io/prod/gateway", digest.clone());
-        if let Some(children) = children {
-            payload.optional.insert(
-                crate::signing::payload::CHILDREN_ANNOTATION.into(),
-                children.into(),
-            );
-        }
-        let bytes = payload.to_bytes();
-        let signature = crate::signing::Signer::sign(key, &bytes).expect("signs");
-        SignatureEntry {
-            payload: Bytes::from(bytes),
-            signature,
-        }
-    }
-
-    #[test]
-    fn children_come_only_from_a_signature_the_key_verifies() {
-        let key = SigningKey::generate().unwrap();
-        let other = SigningKey::generate().unwrap();
-        let root = Digest::of_bytes(b"index");
-        let (a, b) = (Digest::of_bytes(b"a"), Digest::of_bytes(b"b"));
-        let named = format!("{a},{b}");
-        let public = key.public_key();
-        let claims = (&public as &dyn SignatureCheck, "quay.io/prod/gateway");
-        let manifest = |entries| ManifestSignatures {
-            digest: root.clone(),
-            entries,
-        };
-
-        let ours = manifest(vec![signed(&key, &root, Some(&named))]);
-        assert_eq!(claimed_children(&ours, claims), Some(vec![a.clone(), b]));
-        // Another key's claim, or ours without one: the index must be read.
-        let foreign = manifest(vec![
-            signed(&other, &root, Some(&a.to_string())),
-            signed(&key, &root, None),
-        ]);
-        assert_eq!(claimed_children(&foreign, claims), None);
-        // A claim over another digest does not verify for this one.
-        let moved = manifest(vec![signed(&key, &a, Some(&named))]);
-        assert_eq!(claimed_children(&moved, claims), None);
-        // A malformed list names nothing.
-        let broken = manifest(vec![signed(&key, &root, Some("sha256:zz"))]);
-        assert_eq!(claimed_children(&broken, claims), None);
     }
 }

@@ -5,8 +5,8 @@
 
 use crate::config::model::SignatureFormat;
 use crate::digest::Digest;
-use crate::live::ImageSignatures;
-use crate::signing::{PublicKey, SignatureEntry, bundle};
+use crate::live::{ImageSignatures, ManifestSignatures};
+use crate::signing::{Payload, PublicKey, SignatureEntry, bundle};
 
 /// Decides whether a stored signature is valid for a digest in a repository.
 /// `PublicKey` is the implementation; keyless verification can be another.
@@ -92,4 +92,73 @@ pub fn unsigned_manifests<'a>(
         .map(|manifest| &manifest.digest)
         .chain(unlisted.map(|child| &child.digest))
         .collect()
+}
+
+/// The children an index's own signature names
+/// ([`CHILDREN_ANNOTATION`](crate::signing::payload::CHILDREN_ANNOTATION)),
+/// from a signature of `root` that the verifier accepts for `identity`; `None`
+/// when no accepted signature names them, and the index must be read. The
+/// claim is trusted because the release key made it: a stranger's signature,
+/// or ours over another digest, names nothing.
+pub(crate) fn claimed_children(
+    root: &ManifestSignatures,
+    (verifier, identity): (&dyn SignatureCheck, &str),
+) -> Option<Vec<Digest>> {
+    root.entries
+        .iter()
+        .filter(|entry| verifier.accepts(entry, &root.digest, identity))
+        .find_map(|entry| Payload::parse(&entry.payload).ok()?.children())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::SigningKey;
+    use bytes::Bytes;
+
+    fn signed(key: &SigningKey, digest: &Digest, children: Option<&str>) -> SignatureEntry {
+        let mut payload = Payload::new("quay.io/prod/gateway", digest.clone());
+        if let Some(children) = children {
+            payload.optional.insert(
+                crate::signing::payload::CHILDREN_ANNOTATION.into(),
+                children.into(),
+            );
+        }
+        let bytes = payload.to_bytes();
+        let signature = crate::signing::Signer::sign(key, &bytes).expect("signs");
+        SignatureEntry {
+            payload: Bytes::from(bytes),
+            signature,
+        }
+    }
+
+    #[test]
+    fn children_come_only_from_a_signature_the_key_verifies() {
+        let key = SigningKey::generate().unwrap();
+        let other = SigningKey::generate().unwrap();
+        let root = Digest::of_bytes(b"index");
+        let (a, b) = (Digest::of_bytes(b"a"), Digest::of_bytes(b"b"));
+        let named = format!("{a},{b}");
+        let public = key.public_key();
+        let claims = (&public as &dyn SignatureCheck, "quay.io/prod/gateway");
+        let manifest = |entries| ManifestSignatures {
+            digest: root.clone(),
+            entries,
+        };
+
+        let ours = manifest(vec![signed(&key, &root, Some(&named))]);
+        assert_eq!(claimed_children(&ours, claims), Some(vec![a.clone(), b]));
+        // Another key's claim, or ours without one: the index must be read.
+        let foreign = manifest(vec![
+            signed(&other, &root, Some(&a.to_string())),
+            signed(&key, &root, None),
+        ]);
+        assert_eq!(claimed_children(&foreign, claims), None);
+        // A claim over another digest does not verify for this one.
+        let moved = manifest(vec![signed(&key, &a, Some(&named))]);
+        assert_eq!(claimed_children(&moved, claims), None);
+        // A malformed list names nothing.
+        let broken = manifest(vec![signed(&key, &root, Some("sha256:zz"))]);
+        assert_eq!(claimed_children(&broken, claims), None);
+    }
 }
