@@ -7,7 +7,7 @@ use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier, policies};
 use crate::cli::ApplyArgs;
 use crate::commands::saved_plan;
 use crate::commands::steps::{connector, load_public_key, make_plan_since};
-use crate::commands::write_stdout;
+use crate::commands::{write_stderr_line, write_stdout};
 use crate::config::{self, model::Desired};
 use crate::digest::Digest;
 use crate::error::Error;
@@ -54,13 +54,13 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     let plan = planned.plan;
     write_stdout(&render::text::render(&plan))?;
     if plan.is_refused() {
-        eprintln!("apply refused: the plan breaks a rule; nothing was written.");
+        write_stderr_line("apply refused: the plan breaks a rule; nothing was written.");
         return Ok(ExitStatus::Refused);
     }
     if let Some(saved) = &saved
         && let Some(stale) = staleness(saved, &plan)
     {
-        eprintln!("{}", crate::render::apply::stale(&stale, &desired.file));
+        write_stderr_line(&crate::render::apply::stale(&stale, &desired.file));
         return Ok(ExitStatus::Refused);
     }
     if !plan.has_changes() {

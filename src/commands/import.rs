@@ -18,7 +18,7 @@
 
 use crate::cli::ImportArgs;
 use crate::commands::steps::connector;
-use crate::commands::write_stdout;
+use crate::commands::{write_stderr_line, write_stdout};
 use crate::config::location::RepositoryLocation;
 use crate::config::{self, model::Desired};
 use crate::digest::Digest;
@@ -167,10 +167,10 @@ async fn list_target(
             Err(TagListError::Registry(error)) => Some(error.to_string()),
         };
         if let Some(problem) = problem {
-            eprintln!(
+            write_stderr_line(&format!(
                 "note: {}: Quay's tag API ({}/api/v1/repository/{}/tag/) answered {problem}; reading the registry's tag list instead, which Quay caches for 120 s: a tag pushed in the last two minutes may be missing (run import again later)",
                 repository.registry, repository.api, repository.name
-            );
+            ));
         }
     }
     let tags = target.list_tags().await?;

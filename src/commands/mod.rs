@@ -30,6 +30,15 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
     }
 }
 
+/// Writes one line to stderr (notes beside the result). A closed stderr
+/// loses the line, never the run: `eprintln!` would panic.
+pub fn write_stderr_line(text: &str) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr
+        .write_all(text.as_bytes())
+        .and_then(|()| stderr.write_all(b"\n"));
+}
+
 /// Writes `text` to stdout, flushed: the one way commands print results. A
 /// failed write is an [`Error::Stdout`] (where `print!` would panic), and a
 /// reader that closed the pipe ends the program quietly (see `main`).

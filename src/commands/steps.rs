@@ -1,6 +1,7 @@
 //! The steps `plan`, `apply` and `verify` share: open the registries, load
 //! the public key, read the live state and make the plan.
 
+use crate::commands::write_stderr_line;
 use crate::config::model::Desired;
 use crate::error::Error;
 use crate::history::Baseline;
@@ -156,18 +157,18 @@ pub async fn make_plan_since(
     if is_null_revision(rev) {
         // CI's "commit before the push" on a branch's first push: there is
         // no earlier file to compare with, so every release is checked.
-        eprintln!(
+        write_stderr_line(&format!(
             "note: --base {rev} is the null revision (a branch's first push): no earlier {} to compare with; checking every release",
             desired.file
-        );
+        ));
         return Ok((make_plan(desired, None, connector, criteria).await?, None));
     }
     let baseline = Baseline::load(file, rev, desired)?;
     if let Some(old) = &baseline.renamed_from {
-        eprintln!(
+        write_stderr_line(&format!(
             "note: {} was renamed from {old} since {rev}; comparing with {}",
             desired.file, baseline.label
-        );
+        ));
     }
     let scoped = baseline.scope(desired, full);
     let plan = make_plan(&scoped.desired, Some(&scoped.history), connector, criteria).await?;

@@ -320,3 +320,27 @@ async fn on_a_registry_a_mistyped_service_is_named_from_its_catalog() {
         "{planned:?}"
     );
 }
+
+/// A note on stderr (here: the null revision) must not kill the run when
+/// stderr cannot be written (a full disk: `/dev/full`; a log pipe whose
+/// reader is gone): `eprintln!` would panic (exit 101). A closed stderr is
+/// no test: the standard library treats writes to a closed descriptor as
+/// written.
+#[test]
+fn a_stderr_that_cannot_be_written_loses_the_notes_not_the_plan() {
+    let dir = quickstart_repo();
+    let null = "0".repeat(40);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"exec "$0" plan --base "$1" 2>/dev/full"#)
+        .arg(env!("CARGO_BIN_EXE_quayside"))
+        .arg(&null)
+        .current_dir(dir.path())
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("COSIGN_PRIVATE_KEY")
+        .output()
+        .expect("sh runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 to create"), "{stdout}");
+}
