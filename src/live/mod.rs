@@ -87,18 +87,18 @@ pub struct LiveService {
     pub source_roots: BTreeMap<Digest, RawManifest>,
     /// Set when a digest to create is missing from the source and the source
     /// repository itself does not exist.
-    pub source_missing: Option<MissingRepository>,
+    pub source_missing: Option<AbsentRepository>,
     /// For digests that would be created, with `vulnerability_source =
     /// "quay"`: their vulnerability scans (see `scans`).
     pub scans: BTreeMap<Digest, ImageScan>,
 }
 
-/// A source repository that does not exist, and the existing repository
-/// beside it whose name is nearest (a typo of the service name), if the
-/// registry lists its repositories.
+/// A source repository that does not exist, and the repositories beside it
+/// (same namespace) that the registry lists: empty where it lists none or
+/// refuses to. The planner picks a "did you mean" from them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MissingRepository {
-    pub near: Option<String>,
+pub struct AbsentRepository {
+    pub neighbours: Vec<String>,
 }
 
 /// The signatures of one image, and how each manifest's was checked. The

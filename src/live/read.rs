@@ -22,7 +22,7 @@ use crate::config::model::{Desired, Service, SignatureFormat};
 use crate::digest::Digest;
 use crate::live::quay_listing::{self, QuayListing};
 use crate::live::{
-    ImageSignatures, LiveService, LiveState, ManifestSignatures, MissingRepository,
+    AbsentRepository, ImageSignatures, LiveService, LiveState, ManifestSignatures,
     SignatureTagPresence, Standing, standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
@@ -246,13 +246,8 @@ async fn read_source(
         }
     }
     if live.source_has.values().any(|has| !has) && !source.exists().await? {
-        let name = service.source.reference();
-        let last = name.rsplit('/').next().unwrap_or(&name).to_string();
-        let near = source
-            .neighbours()
-            .await
-            .and_then(|names| nearest(&last, &names));
-        live.source_missing = Some(MissingRepository { near });
+        let neighbours = source.neighbours().await.unwrap_or_default();
+        live.source_missing = Some(AbsentRepository { neighbours });
     }
     Ok(())
 }
@@ -286,17 +281,6 @@ async fn read_source_root(
             })
         }
     }
-}
-
-/// The name in `names` nearest to `wanted` within two edits (a typo), if any.
-fn nearest(wanted: &str, names: &[String]) -> Option<String> {
-    names
-        .iter()
-        .filter(|name| name.as_str() != wanted)
-        .map(|name| (strsim::levenshtein(wanted, name), name))
-        .filter(|(distance, _)| *distance <= 2)
-        .min()
-        .map(|(_, name)| name.clone())
 }
 
 /// The signatures of `manifest` (fetched by tag). The root's are read; each

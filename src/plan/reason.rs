@@ -4,9 +4,31 @@
 
 use crate::day::Day;
 use crate::digest::Digest;
-use crate::live::MissingRepository;
 use crate::plan::Code;
 use crate::scan::ScanStatus;
+
+/// A source repository that does not exist, and the existing repository
+/// beside it whose name is nearest (a typo of the service name), if any.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MissingRepository {
+    pub near: Option<String>,
+}
+
+impl MissingRepository {
+    /// What the registry lists beside `source`, judged: the name nearest to
+    /// its last segment within two edits, other than itself.
+    pub fn judged(source: &str, neighbours: &[String]) -> MissingRepository {
+        let wanted = source.rsplit('/').next().unwrap_or(source);
+        let near = neighbours
+            .iter()
+            .filter(|name| name.as_str() != wanted)
+            .map(|name| (strsim::levenshtein(wanted, name), name))
+            .filter(|(distance, _)| *distance <= 2)
+            .min()
+            .map(|(_, name)| name.clone());
+        MissingRepository { near }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefusalReason {
@@ -159,4 +181,28 @@ pub struct UnprotectedTags {
     pub organization: String,
     pub unprotected: Vec<String>,
     pub pattern: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MissingRepository;
+
+    fn near(source: &str, neighbours: &[&str]) -> Option<String> {
+        let neighbours: Vec<String> = neighbours.iter().map(|n| n.to_string()).collect();
+        MissingRepository::judged(source, &neighbours).near
+    }
+
+    #[test]
+    fn the_nearest_neighbour_within_two_edits_is_suggested() {
+        let listed = ["gateway", "billing", "gatekeeper"];
+        assert_eq!(
+            near("quay.io/dev/gatway", &listed).as_deref(),
+            Some("gateway")
+        );
+        assert_eq!(near("oci:dev/bilings", &listed).as_deref(), Some("billing"));
+        // Three edits away, itself, or nothing listed: no suggestion.
+        assert_eq!(near("quay.io/dev/gtwy", &listed), None);
+        assert_eq!(near("quay.io/dev/gateway", &["gateway"]), None);
+        assert_eq!(near("quay.io/dev/gatway", &[]), None);
+    }
 }

@@ -4,6 +4,7 @@
 use crate::config::model::{Desired, Release, Service, SignatureFormat};
 use crate::digest::Digest;
 use crate::live::{LiveService, Standing, standing};
+use crate::plan::reason::MissingRepository;
 use crate::plan::signatures::{SignatureCheck, fully_signed};
 use crate::plan::{ActionKind, RefusalReason};
 
@@ -73,10 +74,13 @@ fn to_create(
     verifier: Option<&dyn SignatureCheck>,
 ) -> Decision {
     if live.source_has.get(&release.digest) != Some(&true) {
+        let source = service.source.reference();
+        let missing = (live.source_missing.as_ref())
+            .map(|absent| MissingRepository::judged(&source, &absent.neighbours));
         return Err(RefusalReason::SourceMissing {
-            source: service.source.reference(),
+            source,
             digest: release.digest.clone(),
-            missing: live.source_missing.clone(),
+            missing,
         });
     }
     if let Some(refusal) = rc_rule(desired, service, release) {
