@@ -72,6 +72,13 @@ pub struct VerifyArgs {
     #[arg(short = 'f', long = "file", default_value = "releases.toml")]
     pub file: PathBuf,
 
+    /// Also require, for every release, a valid signature in every format
+    /// (legacy and bundle, whatever signing.formats says) and a valid
+    /// provenance attestation of its promotion (written by apply when it
+    /// created the tag).
+    #[arg(long)]
+    pub strict: bool,
+
     #[command(flatten)]
     pub requests: RequestArgs,
 }

@@ -6,6 +6,11 @@
 //! the report. With `policy.registry_immutability = "require"` it also
 //! checks, per target repository, that the registry protects the release
 //! tags: a policy freezes them and each one present shows `immutable: true`.
+//!
+//! Each release found in place is also checked for its promotion provenance
+//! (`signing::provenance`): an attestation by the key about that image,
+//! repository and tag. It is shown when found; `verify --strict` requires
+//! it, and a valid signature in every format whatever `signing.formats` says.
 
 use crate::config::model::{Desired, SignatureFormat};
 use crate::digest::Digest;
@@ -13,7 +18,19 @@ use crate::immutability::{self, TargetPolicies, judge, release_samples};
 use crate::live::LiveState;
 use crate::plan::SignatureCheck;
 use crate::plan::signatures::{formats_present, unsigned_manifests};
+use crate::signing::provenance::{self, AttestedRelease, Promotion};
 use std::collections::BTreeMap;
+
+/// How much `verify` requires of each release.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Strictness {
+    /// A valid signature in every format `signing.formats` names.
+    #[default]
+    Formats,
+    /// `--strict`: a valid signature in every format quayside writes, and a
+    /// valid provenance attestation.
+    Strict,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Finding {
@@ -40,6 +57,19 @@ pub enum Finding {
     },
 }
 
+/// What the release's attestations say of its promotion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProvenanceFinding {
+    /// A valid attestation by the key records this promotion (the earliest,
+    /// where a rerun attached a second).
+    Attested(Box<Promotion>),
+    /// No valid one. `rejected`: why each attestation found (claiming to
+    /// be a quayside promotion) did not count.
+    Absent { rejected: Vec<String> },
+    /// Not looked for: the tag is missing or points elsewhere.
+    NotChecked,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleaseCheck {
     pub service: String,
@@ -47,25 +77,47 @@ pub struct ReleaseCheck {
     pub digest: Digest,
     pub target: String,
     pub finding: Finding,
+    pub provenance: ProvenanceFinding,
+    pub strictness: Strictness,
 }
 
 impl ReleaseCheck {
     pub fn holds(&self) -> bool {
-        matches!(self.finding, Finding::Verified { .. })
+        matches!(self.finding, Finding::Verified { .. }) && !self.lacks_required_provenance()
+    }
+
+    /// `--strict`, and no valid provenance attestation.
+    pub fn lacks_required_provenance(&self) -> bool {
+        self.strictness == Strictness::Strict
+            && !matches!(self.provenance, ProvenanceFinding::Attested(_))
     }
 }
 
+/// Every declared release, as `signing.formats` requires it.
 pub fn check(
     desired: &Desired,
     live: &LiveState,
     verifier: &dyn SignatureCheck,
 ) -> Vec<ReleaseCheck> {
+    check_with(desired, live, verifier, Strictness::Formats)
+}
+
+/// Every declared release, checked as `strictness` says.
+pub fn check_with(
+    desired: &Desired,
+    live: &LiveState,
+    verifier: &dyn SignatureCheck,
+    strictness: Strictness,
+) -> Vec<ReleaseCheck> {
     let mut checks = Vec::new();
-    let required = desired
-        .signing
-        .as_ref()
-        .map(|signing| signing.formats.clone())
-        .unwrap_or_default();
+    let required = match strictness {
+        Strictness::Strict => SignatureFormat::ALL.to_vec(),
+        Strictness::Formats => desired
+            .signing
+            .as_ref()
+            .map(|signing| signing.formats.clone())
+            .unwrap_or_default(),
+    };
     for service in &desired.services {
         let live_service = live.services.get(&service.name);
         let identity = service.target.signed_identity();
@@ -108,16 +160,59 @@ pub fn check(
                     }
                 }
             };
+            let provenance = match &finding {
+                Finding::Missing | Finding::WrongDigest { .. } => ProvenanceFinding::NotChecked,
+                _ => {
+                    let bundles = live_service
+                        .and_then(|l| l.signatures.get(&release.digest))
+                        .and_then(|image| image.bundles.as_deref())
+                        .unwrap_or_default();
+                    let attested = AttestedRelease {
+                        digest: &release.digest,
+                        repository: &identity,
+                        tag: &release.tag,
+                    };
+                    provenance_of(bundles, attested, verifier)
+                }
+            };
             checks.push(ReleaseCheck {
                 service: service.name.clone(),
                 tag: release.tag.clone(),
                 digest: release.digest.clone(),
                 target: service.target.reference(),
                 finding,
+                provenance,
+                strictness,
             });
         }
     }
     checks
+}
+
+/// The promotion the attestations among `bundles` record for `release`.
+fn provenance_of(
+    bundles: &[bytes::Bytes],
+    release: AttestedRelease<'_>,
+    verifier: &dyn SignatureCheck,
+) -> ProvenanceFinding {
+    let mut promotions = Vec::new();
+    let mut rejected = Vec::new();
+    for bundle in bundles {
+        match verifier.promotion(bundle, release) {
+            Ok(promotion) => promotions.push(promotion),
+            // Signature bundles and others' attestations are not rejections.
+            Err(why) if provenance::claims_promotion(bundle) => rejected.push(why.to_string()),
+            Err(_) => {}
+        }
+    }
+    // RFC 3339 UTC times of one form order as text.
+    match promotions
+        .into_iter()
+        .min_by(|a, b| a.promoted_at.cmp(&b.promoted_at))
+    {
+        Some(promotion) => ProvenanceFinding::Attested(Box::new(promotion)),
+        None => ProvenanceFinding::Absent { rejected },
+    }
 }
 
 /// Whether the registry itself protects one target repository's release

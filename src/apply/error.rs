@@ -4,6 +4,7 @@
 
 use crate::digest::Digest;
 use crate::registry::RegistryError;
+use crate::registry::manifest::ManifestError;
 use crate::signing::SignError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,4 +43,26 @@ pub enum ApplyError {
         expected: Digest,
         found: Option<Digest>,
     },
+}
+
+impl ApplyError {
+    /// The referrer manifest of a bundle for `subject` in `repository` could
+    /// not be built (it cannot fail for an image the copy accepted: said,
+    /// not panicked, if it does).
+    pub(crate) fn referrer(repository: String, subject: &Digest, error: ManifestError) -> Self {
+        ApplyError::Registry(RegistryError::SignatureTag {
+            repository,
+            message: format!(
+                "bundle manifest for {subject}: {error}; this is a quayside bug, please report it with this message"
+            ),
+        })
+    }
+}
+
+/// What the synchronous builders return (boxed: `RegistryError` makes an
+/// `ApplyError` large), unboxed by `?` in the async callers.
+impl From<Box<ApplyError>> for ApplyError {
+    fn from(boxed: Box<ApplyError>) -> Self {
+        *boxed
+    }
 }

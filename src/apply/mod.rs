@@ -3,6 +3,7 @@
 //! decided by the planner; this only carries it out, one release at a time,
 //! so that one failing release does not block the others.
 
+pub mod attest;
 pub mod copy;
 mod error;
 pub mod policies;
@@ -18,9 +19,13 @@ use crate::registry::race::put_manifest_racing;
 use crate::registry::{Connector, RegistryError};
 use crate::registry::{ManifestRef, RawManifest, Repository};
 use crate::signing::Signer;
+use crate::signing::bundles::{StoredBundles, attach, confirm_referrer};
+use attest::{Attester, PromotionContext};
 use copy::Copier;
 use futures::{StreamExt, stream};
-use sign::{BundlesWritten, Provenance, SignatureLocks, sign_bundle, sign_image};
+use sign::{
+    BundlesWritten, Provenance, SignatureLocks, bundle_signature, sign_image, stored_referrers,
+};
 
 /// Releases worked on at once (those of one digest in one repository count as
 /// one); each also copies several blobs and signs several manifests at once.
@@ -39,6 +44,8 @@ pub struct Apply<'a> {
     pub key_hint: String,
     /// The git commit of the file, recorded in signatures.
     pub commit: Option<String>,
+    /// The file, commit and plan each promotion attestation records.
+    pub promotion: PromotionContext,
     pub copier: Copier,
     pub signature_locks: SignatureLocks,
     pub bundles_written: BundlesWritten,
@@ -72,6 +79,17 @@ impl Outcome {
             Outcome::Failed(_) => "failed (see the summary)".to_string(),
         }
     }
+}
+
+/// An image in its target and signed, as one release left it for the next
+/// release of the same digest in the same repository (which only attests
+/// and tags).
+#[derive(Clone)]
+struct Prepared {
+    root: RawManifest,
+    /// The image's referrers as this run last knew them (after its own
+    /// writes), when the bundle format is written; `None` otherwise.
+    referrers: Option<StoredBundles>,
 }
 
 #[derive(Debug)]
@@ -114,11 +132,12 @@ impl Apply<'_> {
         stream::iter(groups)
             .map(|group| async move {
                 let mut outcomes = Vec::with_capacity(group.len());
-                // The root manifest once the image is in place and signed.
-                let mut ready: Option<RawManifest> = None;
+                // The image once in place and signed, as last left.
+                let mut ready: Option<Prepared> = None;
                 for action in group {
-                    let (outcome, root) = self.run_release(action, ready.as_ref(), progress).await;
-                    ready = ready.or(root);
+                    let (outcome, prepared) =
+                        self.run_release(action, ready.as_ref(), progress).await;
+                    ready = prepared.or(ready);
                     outcomes.push(outcome);
                 }
                 outcomes
@@ -132,10 +151,10 @@ impl Apply<'_> {
     async fn run_release(
         &self,
         action: &Action,
-        ready: Option<&RawManifest>,
+        ready: Option<&Prepared>,
         progress: &Progress,
-    ) -> (ReleaseOutcome, Option<RawManifest>) {
-        let (outcome, root) = self.run_action(action, ready).await;
+    ) -> (ReleaseOutcome, Option<Prepared>) {
+        let (outcome, prepared) = self.run_action(action, ready).await;
         progress.finished(&format!(
             "{} {} {}",
             action.service,
@@ -148,16 +167,16 @@ impl Apply<'_> {
             digest: action.digest.clone(),
             outcome,
         };
-        (release, root)
+        (release, prepared)
     }
 
-    /// The outcome, and the root manifest when the image is now copied and
-    /// signed (so that a later release of the same digest only tags).
+    /// The outcome, and the image when it is now copied and signed (so that
+    /// a later release of the same digest only attests and tags).
     async fn run_action(
         &self,
         action: &Action,
-        ready: Option<&RawManifest>,
-    ) -> (Outcome, Option<RawManifest>) {
+        ready: Option<&Prepared>,
+    ) -> (Outcome, Option<Prepared>) {
         let Some(service) = self
             .desired
             .services
@@ -171,13 +190,17 @@ impl Apply<'_> {
             });
             return (outcome, None);
         };
-        let mut root = None;
+        let mut prepared = None;
         let result = match action.kind {
-            ActionKind::Create => self.create(service, action, ready, &mut root).await,
+            ActionKind::Create => self.create(service, action, ready, &mut prepared).await,
+            // A tag that exists already: signed, never attested.
             ActionKind::Sign => self
-                .sign(service, action, ready, false, &mut root)
+                .sign(service, action, ready.map(|r| &r.root), false, false)
                 .await
-                .map(|signatures| Outcome::Signed { signatures }),
+                .map(|(image, signatures)| {
+                    prepared = Some(image);
+                    Outcome::Signed { signatures }
+                }),
             ActionKind::Unchanged => Ok(Outcome::Signed { signatures: 0 }),
         };
         let outcome = result.unwrap_or_else(|error| match error {
@@ -189,37 +212,42 @@ impl Apply<'_> {
             },
             other => Outcome::Failed(other),
         });
-        (outcome, root)
+        (outcome, prepared)
     }
 
-    /// Copy untagged, sign (every configured format), re-check the tag is
-    /// still absent, tag, read back.
-    /// `ready`: the root manifest, when an earlier release of this digest in
-    /// this run copied and signed the image already. `prepared` receives the
-    /// root manifest once copied and signed.
+    /// Copy untagged, sign (every configured format), attest the promotion
+    /// (with the bundle format), re-check the tag is still absent, tag, read
+    /// back. `ready`: the image, when an earlier release of this digest in
+    /// this run copied and signed it already. `prepared` receives the image
+    /// once copied, signed and attested.
     async fn create(
         &self,
         service: &Service,
         action: &Action,
-        ready: Option<&RawManifest>,
-        prepared: &mut Option<RawManifest>,
+        ready: Option<&Prepared>,
+        prepared: &mut Option<Prepared>,
     ) -> Result<Outcome, ApplyError> {
         let target = self.connector.open(&service.target);
-        let (root, signatures) = match ready {
-            Some(root) => (root.clone(), 0),
+        let (image, signatures) = match ready {
+            Some(ready) => {
+                let mut image = ready.clone();
+                if let Some(stored) = image.referrers.as_mut() {
+                    self.attest(target.as_ref(), service, action, &image.root, stored)
+                        .await?;
+                }
+                (image, 0)
+            }
             None => {
                 let source = self.connector.open(&service.source);
                 let root = self
                     .copier
                     .copy_image(source.as_ref(), target.as_ref(), &action.digest)
                     .await?;
-                let signatures = self
-                    .sign(service, action, Some(&root), true, prepared)
-                    .await?;
-                (root, signatures)
+                self.sign(service, action, Some(&root), true, true).await?
             }
         };
-        *prepared = Some(root.clone());
+        let root = image.root.clone();
+        *prepared = Some(image);
 
         match target.resolve_tag(&action.tag).await? {
             Some(found) if found == action.digest => return Ok(Outcome::Created { signatures }),
@@ -250,15 +278,17 @@ impl Apply<'_> {
 
     /// Signs the image of `action` in its target; `root` is its root manifest
     /// when already at hand (read from the target otherwise); `fresh` when
-    /// this run copied it.
+    /// this run copied it; `promote`: also attest the promotion (a create),
+    /// attached with the bundle signature in one fallback-index write.
+    /// Returns the image as left and how many signatures were added.
     async fn sign(
         &self,
         service: &Service,
         action: &Action,
         root: Option<&RawManifest>,
         fresh: bool,
-        prepared: &mut Option<RawManifest>,
-    ) -> Result<usize, ApplyError> {
+        promote: bool,
+    ) -> Result<(Prepared, usize), ApplyError> {
         let target = self.connector.open(&service.target);
         let root = match root {
             Some(root) => root.clone(),
@@ -284,25 +314,74 @@ impl Apply<'_> {
             )
             .await?;
         }
+        let mut referrers = None;
         if writes(SignatureFormat::Bundle) {
-            let added = sign_bundle(
-                target.as_ref(),
+            let target = target.as_ref();
+            let mut stored = stored_referrers(target, &root.digest, fresh).await?;
+            let now = now_utc();
+            let signature = bundle_signature(
+                target,
                 &root,
                 self.signer,
                 self.verifier,
                 &self.key_hint,
-                fresh,
-            )
-            .await?;
-            if let Some(bundle) = added {
-                self.bundles_written
-                    .record(service.target.reference(), &root.digest, bundle);
+                &stored,
+                &now,
+            )?;
+            let attestation = if promote {
+                self.attester()
+                    .attestation_for(service, action, &root, &stored, &now)?
+            } else {
+                None
+            };
+            let pending: Vec<_> = signature.iter().chain(&attestation).cloned().collect();
+            attach(target, &root.digest, &pending, &mut stored).await?;
+            if let Some(signature) = signature {
+                confirm_referrer(target, &root.digest, &signature.manifest.digest, &stored).await?;
+                self.bundles_written.record(
+                    service.target.reference(),
+                    &root.digest,
+                    signature.bundle,
+                );
                 signatures += 1;
             }
+            referrers = Some(stored);
         }
-        *prepared = Some(root);
-        Ok(signatures)
+        Ok((Prepared { root, referrers }, signatures))
     }
+
+    /// Attaches the promotion attestation of `action` unless `stored` holds
+    /// it already (the second release of one digest in a run).
+    async fn attest(
+        &self,
+        target: &dyn Repository,
+        service: &Service,
+        action: &Action,
+        root: &RawManifest,
+        stored: &mut StoredBundles,
+    ) -> Result<(), ApplyError> {
+        let attestation =
+            self.attester()
+                .attestation_for(service, action, root, stored, &now_utc())?;
+        if let Some(attestation) = attestation {
+            attach(target, &root.digest, &[attestation], stored).await?;
+        }
+        Ok(())
+    }
+
+    fn attester(&self) -> Attester<'_> {
+        Attester {
+            context: &self.promotion,
+            signer: self.signer,
+            verifier: self.verifier,
+            key_hint: &self.key_hint,
+        }
+    }
+}
+
+/// Now, RFC 3339 UTC to the second (`2026-12-01T17:20:00Z`).
+fn now_utc() -> String {
+    format!("{}Z", crate::day::utc_seconds(std::time::SystemTime::now()))
 }
 
 async fn read_root(target: &dyn Repository, digest: &Digest) -> Result<RawManifest, ApplyError> {

@@ -13,8 +13,12 @@ use crate::digest::Digest;
 use crate::live::CurrentTags;
 use crate::plan::SignatureCheck;
 use crate::registry::{RawManifest, RegistryError, Repository};
-use crate::signing::bundles::{StoredBundles, has_referrers_api, read_bundles, write_bundle};
+use crate::signing::bundle::SIGN_PREDICATE_TYPE;
+use crate::signing::bundles::{
+    StoredBundles, Wanted, has_referrers_api, read_bundles, read_fallback_bundles,
+};
 use crate::signing::payload::CHILDREN_ANNOTATION;
+use crate::signing::referrer::{ReferrerManifest, bundle_manifest};
 use crate::signing::store::{
     SharedConfig, SignatureConfig, entries_of, extend_signatures, read_signature_tag,
 };
@@ -182,28 +186,40 @@ pub async fn sign_image(
     Ok(added.into_iter().filter(|added| *added).count())
 }
 
-/// Attaches a Sigstore bundle signature to the image's root manifest (what
-/// cosign v3 signs; children are covered by the legacy format) unless one
-/// the verifier accepts is attached already (`fresh`: the image was copied
-/// by this run). Returns the bundle added (stored and read back), if any.
-pub async fn sign_bundle(
+/// What the target holds of the image's referrers before apply attaches
+/// any. `fresh`: this run copied the image; with the referrers API its list
+/// is then not read: Quay would cache the empty answer for 60 s and hide the
+/// bundles from the `verify` that follows. Without the API only the
+/// fallback tag is read (whose absence the probe does not tell).
+pub async fn stored_referrers(
+    target: &dyn Repository,
+    digest: &Digest,
+    fresh: bool,
+) -> Result<StoredBundles, RegistryError> {
+    if !fresh {
+        return read_bundles(target, digest, Wanted::SignaturesAndProvenance).await;
+    }
+    if has_referrers_api(target).await? {
+        Ok(StoredBundles::default())
+    } else {
+        read_fallback_bundles(target, digest, Wanted::SignaturesAndProvenance).await
+    }
+}
+
+/// The Sigstore bundle signature to attach to the image's root manifest
+/// (what cosign v3 signs; children are covered by the legacy format), or
+/// `None` when `stored` holds one the verifier accepts already. `now`: RFC
+/// 3339 UTC for the `created` annotation.
+pub fn bundle_signature(
     target: &dyn Repository,
     root: &RawManifest,
     signer: &dyn Signer,
     verifier: &dyn SignatureCheck,
     key_hint: &str,
-    fresh: bool,
-) -> Result<Option<Bytes>, ApplyError> {
+    stored: &StoredBundles,
+    now: &str,
+) -> Result<Option<ReferrerManifest>, Box<ApplyError>> {
     let identity = target.location().signed_identity();
-    // `fresh`: this run copied the image. With the referrers API its list
-    // is not read first: Quay would cache the empty answer for 60 s and
-    // hide the bundle from the `verify` that follows. (A rerun after a
-    // crash between bundle and tag adds a second valid bundle.)
-    let stored = if fresh && has_referrers_api(target).await? {
-        StoredBundles::default()
-    } else {
-        read_bundles(target, &root.digest).await?
-    };
     if stored
         .bundles
         .iter()
@@ -212,16 +228,21 @@ pub async fn sign_bundle(
         return Ok(None);
     }
     let signed = bundle::create(signer, key_hint, &identity, &root.digest).map_err(|source| {
-        ApplyError::Sign {
+        Box::new(ApplyError::Sign {
             repository: target.location().reference(),
             digest: root.digest.clone(),
             source,
-        }
+        })
     })?;
-    let created = format!("{}Z", crate::day::utc_seconds(std::time::SystemTime::now()));
-    let signed = Bytes::from(signed);
-    write_bundle(target, root, signed.clone(), &created, &stored).await?;
-    Ok(Some(signed))
+    bundle_manifest(root, Bytes::from(signed), SIGN_PREDICATE_TYPE, now)
+        .map(Some)
+        .map_err(|error| {
+            Box::new(ApplyError::referrer(
+                target.location().reference(),
+                &root.digest,
+                error,
+            ))
+        })
 }
 
 /// Signs one manifest unless its `.sig` tag already holds a valid signature.

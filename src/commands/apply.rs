@@ -1,7 +1,10 @@
 //! `quayside apply`: plan, refuse or carry out, then check the result.
 //! Order: load the signing key (fail before any write), plan, print the plan,
 //! stop on any refusal (exit 3, nothing written), apply, re-read and confirm.
+//! Each release created is attested with the file, commit and plan
+//! (`apply::attest`).
 
+use crate::apply::attest::PromotionContext;
 use crate::apply::sign::SignatureLocks;
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier, policies};
 use crate::cli::ApplyArgs;
@@ -12,13 +15,14 @@ use crate::config::{self, model::Desired};
 use crate::digest::Digest;
 use crate::error::Error;
 use crate::exit::ExitStatus;
-use crate::history::provenance_commit;
+use crate::history::applied_from;
 use crate::live::{Scope, read_live_state};
 use crate::plan::saved::staleness;
 use crate::plan::{ActionKind, Criteria, Plan};
 use crate::registry::Connector;
 use crate::render::apply::{ApplyReport, Transfer};
 use crate::render::plan as render;
+use crate::signing::provenance::{PlanDigest, ReleasesFile};
 use crate::signing::{PublicKey, SigningKey};
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -28,13 +32,13 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     let started = Instant::now();
     let (file, saved) = match &args.plan {
         Some(path) => {
-            let saved = saved_plan::read(path)?;
-            (PathBuf::from(&saved.file), Some(saved))
+            let (saved, digest) = saved_plan::read(path)?;
+            (PathBuf::from(&saved.file), Some((saved, digest)))
         }
         None => (args.file.clone(), None),
     };
     let desired = config::load(&file)?;
-    let commit = provenance_commit(&file, args.allow_dirty)?;
+    let applied = applied_from(&file, args.allow_dirty)?;
     let keys = load_keys(&desired)?;
     let criteria = Criteria {
         verifier: keys.verifier.as_ref().map(|k| k as _),
@@ -57,7 +61,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         write_stderr_line("apply refused: the plan breaks a rule; nothing was written.");
         return Ok(ExitStatus::Refused);
     }
-    if let Some(saved) = &saved
+    if let Some((saved, _)) = &saved
         && let Some(stale) = staleness(saved, &plan)
     {
         write_stderr_line(&crate::render::apply::stale(&stale, &desired.file));
@@ -87,6 +91,15 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         return Err(Error::NoSigningKey);
     };
 
+    let commit = applied.as_ref().and_then(|at| at.commit.clone());
+    let promotion = PromotionContext {
+        releases_file: ReleasesFile {
+            // Outside git: the file as apply was given it.
+            path: applied.map_or_else(|| desired.file.clone(), |at| at.path),
+            commit: commit.clone(),
+        },
+        plan: plan_digest(&plan, saved.as_ref().map(|(_, digest)| digest)),
+    };
     let apply = Apply {
         desired: &desired,
         connector: &connector,
@@ -94,6 +107,7 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         verifier,
         key_hint: signer.public_key().fingerprint(),
         commit,
+        promotion,
         copier: Copier::with_source_roots(planned.source_roots),
         signature_locks: SignatureLocks::knowing(planned.current_tags),
         bundles_written: Default::default(),
@@ -112,6 +126,23 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
     };
     write_stdout(&crate::render::apply::summary(&report))?;
     status_of(&outcomes, confirmed)
+}
+
+/// Which plan this run carries out, as its attestations record it: the
+/// saved plan's file (`apply PLAN.json`: its sha256, as `sha256sum` prints
+/// it), else the JSON form of the plan made now (`plan --format json`'s
+/// bytes for the same state).
+fn plan_digest(plan: &Plan, saved: Option<&Digest>) -> PlanDigest {
+    match saved {
+        Some(digest) => PlanDigest {
+            digest: digest.clone(),
+            saved: true,
+        },
+        None => PlanDigest {
+            digest: Digest::of_bytes(render::json::render(plan).as_bytes()),
+            saved: false,
+        },
+    }
 }
 
 struct Keys {

@@ -23,7 +23,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, Error> {
         Command::Validate { file } => validate::run(&file),
         Command::Plan(args) => plan::run(&args, args.requests.concurrency).await,
         Command::Apply(args) => apply::run(&args, args.requests.concurrency).await,
-        Command::Verify(args) => verify::run(&args.file, args.requests.concurrency).await,
+        Command::Verify(args) => verify::run(&args).await,
         Command::Promote(args) => promote::run(&args, args.requests.concurrency).await,
         Command::Import(args) => import::run(&args, args.requests.concurrency).await,
         Command::GenerateKeyPair { output_key_prefix } => keygen::run(&output_key_prefix),

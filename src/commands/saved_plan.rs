@@ -1,6 +1,7 @@
 //! Plans saved by `quayside plan --out`, read back by `quayside apply
 //! PLAN.json`.
 
+use crate::digest::Digest;
 use crate::plan::{SCHEMA_VERSION, SavedPlan};
 use std::path::{Path, PathBuf};
 
@@ -33,11 +34,14 @@ pub enum SavedPlanError {
     ReleasesFile { path: PathBuf },
 }
 
-pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
+/// The saved plan and the sha256 of the file's bytes (what a promotion
+/// attestation records as the plan carried out).
+pub fn read(path: &Path) -> Result<(SavedPlan, Digest), SavedPlanError> {
     let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read {
         path: path.to_path_buf(),
         source,
     })?;
+    let digest = Digest::of_bytes(text.as_bytes());
     let plan: SavedPlan = serde_json::from_str(&text).map_err(|source| {
         if looks_like_a_releases_file(&text) {
             SavedPlanError::ReleasesFile {
@@ -56,7 +60,7 @@ pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
             found: plan.schema,
         });
     }
-    Ok(plan)
+    Ok((plan, digest))
 }
 
 /// TOML with a `version` and `[services…]`: what `releases.toml` holds.

@@ -1,6 +1,8 @@
 //! `quayside verify`: audit every declared release (exit 0 all hold, 3 some
-//! do not, 1 could not check).
+//! do not, 1 could not check); with `--strict` every release must also be
+//! signed in every format and carry its promotion provenance attestation.
 
+use crate::cli::VerifyArgs;
 use crate::commands::steps::{connector, load_public_key};
 use crate::commands::write_stdout;
 use crate::config;
@@ -12,18 +14,22 @@ use crate::live::policies::{quay_repository, read_target_policies};
 use crate::live::{Scope, read_live_state};
 use crate::quay::QuayClient;
 use crate::registry::Connector;
-use crate::verify::{self, RegistryCheck};
+use crate::verify::{self, RegistryCheck, Strictness};
 use std::collections::BTreeMap;
-use std::path::Path;
 
-pub async fn run(file: &Path, concurrency: usize) -> Result<ExitStatus, Error> {
-    let desired = config::load(file)?;
+pub async fn run(args: &VerifyArgs) -> Result<ExitStatus, Error> {
+    let desired = config::load(&args.file)?;
     let verifier = load_public_key(&desired)?.ok_or_else(|| Error::NoPublicKey {
         file: desired.file.clone(),
     })?;
-    let connector = connector(concurrency);
+    let connector = connector(args.requests.concurrency);
     let live = read_live_state(&desired, &connector, Scope::Audit).await?;
-    let checks = verify::check(&desired, &live, &verifier);
+    let strictness = if args.strict {
+        Strictness::Strict
+    } else {
+        Strictness::Formats
+    };
+    let checks = verify::check_with(&desired, &live, &verifier, strictness);
     let registry = registry_checks(&desired, &connector).await?;
     write_stdout(&crate::render::verify::render(&checks))?;
     write_stdout(&crate::render::verify::render_registry(&registry))?;

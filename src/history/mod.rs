@@ -175,9 +175,19 @@ impl Baseline {
     }
 }
 
-/// The commit `apply` records as provenance, after checking that the file
-/// holds no uncommitted change (unless `allow_dirty`). `Ok(None)` outside git.
-pub fn provenance_commit(file: &Path, allow_dirty: bool) -> Result<Option<String>, HistoryError> {
+/// Where `apply` runs from: the file's path in its git repository
+/// (repo-relative, `/`-separated) and the commit checked out (`None` before
+/// the first commit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppliedFrom {
+    pub path: String,
+    pub commit: Option<String>,
+}
+
+/// The file and commit `apply` records as provenance, after checking that
+/// the file holds no uncommitted change (unless `allow_dirty`). `Ok(None)`
+/// outside git.
+pub fn applied_from(file: &Path, allow_dirty: bool) -> Result<Option<AppliedFrom>, HistoryError> {
     let history = match FileHistory::open(file) {
         Ok(history) => history,
         Err(GitError::NotARepository(_)) => return Ok(None),
@@ -190,7 +200,10 @@ pub fn provenance_commit(file: &Path, allow_dirty: bool) -> Result<Option<String
             head,
         });
     }
-    Ok(head.map(|oid| oid.to_string()))
+    Ok(Some(AppliedFrom {
+        path: history.path().to_string(),
+        commit: head.map(|oid| oid.to_string()),
+    }))
 }
 
 #[cfg(test)]

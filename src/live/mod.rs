@@ -117,8 +117,9 @@ pub struct ImageSignatures {
     /// taken as signed without its signature being verified.
     pub listed_children: Vec<SignatureTagPresence>,
     /// The Sigstore bundles attached to the root manifest (as referrers or
-    /// in the fallback tag), unverified; `None` where they were not read
-    /// (the bundle format is not configured).
+    /// in the fallback tag), unverified: signatures, and in an audit the
+    /// promotion attestations too; `None` where they were not read (a plan
+    /// without the bundle format).
     pub bundles: Option<Vec<Bytes>>,
 }
 

@@ -26,7 +26,7 @@ use crate::live::{
     SignatureTagPresence, Standing, standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
-use crate::signing::bundles::read_bundles;
+use crate::signing::bundles::{Wanted, read_bundles};
 use crate::signing::store::read_signatures;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -78,10 +78,17 @@ pub async fn read_live_state_listing(
     quay: Option<&QuayListing<'_>>,
 ) -> Result<LiveState, RegistryError> {
     let quay = quay.filter(|_| scope == Scope::Plan);
-    let bundles = desired
-        .signing
-        .as_ref()
-        .is_some_and(|signing| signing.requires(SignatureFormat::Bundle));
+    // An audit reads every bundle, attestations included, whatever the
+    // formats: `verify` shows provenance and `--strict` requires both.
+    let bundles = if scope == Scope::Audit {
+        Some(Wanted::SignaturesAndProvenance)
+    } else {
+        desired
+            .signing
+            .as_ref()
+            .filter(|signing| signing.requires(SignatureFormat::Bundle))
+            .map(|_| Wanted::Signatures)
+    };
     let services = stream::iter(&desired.services)
         .map(|service| async move {
             let live = read_service(service, connector, scope, quay, bundles).await?;
@@ -96,13 +103,13 @@ pub async fn read_live_state_listing(
     })
 }
 
-/// `bundles`: read the Sigstore bundles of each tagged root manifest too.
+/// `bundles`: read these Sigstore bundles of each tagged root manifest too.
 async fn read_service(
     service: &Service,
     connector: &Connector,
     scope: Scope,
     quay: Option<&QuayListing<'_>>,
-    bundles: bool,
+    bundles: Option<Wanted>,
 ) -> Result<LiveService, RegistryError> {
     let target = connector.open(&service.target);
     let bundle_target = Arc::clone(&target);
@@ -117,8 +124,8 @@ async fn read_service(
         }
         None => read_target(target, service, scope).await?,
     };
-    if bundles {
-        add_bundles(bundle_target.as_ref(), &mut live).await?;
+    if let Some(wanted) = bundles {
+        add_bundles(bundle_target.as_ref(), &mut live, wanted).await?;
     }
     if scope.reads_source() {
         read_source(service, connector, &mut live).await?;
@@ -128,11 +135,15 @@ async fn read_service(
 
 /// The Sigstore bundles of each root whose signatures were read (the tagged
 /// releases), read the same way whichever listing found them.
-async fn add_bundles(target: &dyn Repository, live: &mut LiveService) -> Result<(), RegistryError> {
+async fn add_bundles(
+    target: &dyn Repository,
+    live: &mut LiveService,
+    wanted: Wanted,
+) -> Result<(), RegistryError> {
     let roots: Vec<Digest> = live.signatures.keys().cloned().collect();
     let read: Vec<(Digest, Vec<Bytes>)> = stream::iter(roots)
         .map(|digest| async move {
-            let stored = read_bundles(target, &digest).await?;
+            let stored = read_bundles(target, &digest, wanted).await?;
             Ok::<_, RegistryError>((digest, stored.bundles))
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)

@@ -6,6 +6,7 @@
 use crate::config::model::SignatureFormat;
 use crate::digest::Digest;
 use crate::live::{ImageSignatures, ManifestSignatures};
+use crate::signing::provenance::{self, AttestedRelease, Promotion, ProvenanceRejection};
 use crate::signing::{Payload, PublicKey, SignatureEntry, bundle};
 
 /// Decides whether a stored signature is valid for a digest in a repository.
@@ -19,6 +20,18 @@ pub trait SignatureCheck {
         let _ = (bundle, digest, identity);
         false
     }
+
+    /// The promotion a provenance attestation records, if it counts for
+    /// `release` (see `signing::provenance::check`). Checks that know no
+    /// attestations accept none.
+    fn promotion(
+        &self,
+        attestation: &[u8],
+        release: AttestedRelease<'_>,
+    ) -> Result<Promotion, ProvenanceRejection> {
+        let _ = (attestation, release);
+        Err(ProvenanceRejection::Unchecked)
+    }
 }
 
 impl SignatureCheck for PublicKey {
@@ -28,6 +41,14 @@ impl SignatureCheck for PublicKey {
 
     fn accepts_bundle(&self, bytes: &[u8], digest: &Digest, identity: &str) -> bool {
         bundle::verify(bytes, self, digest, identity).is_ok()
+    }
+
+    fn promotion(
+        &self,
+        attestation: &[u8],
+        release: AttestedRelease<'_>,
+    ) -> Result<Promotion, ProvenanceRejection> {
+        provenance::check(attestation, self, release)
     }
 }
 

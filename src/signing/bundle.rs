@@ -1,7 +1,9 @@
-//! Sigstore bundle signatures as data (pure): what `cosign sign
-//! --new-bundle-format --key` writes, a v0.3 bundle holding a DSSE envelope
-//! whose payload is an in-toto statement (predicate type
-//! `https://sigstore.dev/cosign/sign/v1`, subject = the image digest).
+//! Sigstore bundles as data (pure): a v0.3 bundle holding a DSSE envelope
+//! whose payload is an in-toto v1 statement. Image signatures are what
+//! `cosign sign --new-bundle-format --key` writes (predicate type
+//! `https://sigstore.dev/cosign/sign/v1`, subject = the image digest);
+//! [`envelope`] and [`open`] serve any statement (the promotion provenance
+//! of `signing::provenance` too).
 //!
 //! cosign v3 signs images as DSSE, not as a `messageSignature`: a message
 //! signature covers a blob whose digest the verifier must supply, while the
@@ -43,8 +45,13 @@ pub enum BundleRejection {
     NotDsse,
     #[error("no signature in the bundle verifies with the public key")]
     BadSignature,
-    #[error("the signed statement is not a cosign image signature: {0}")]
+    #[error("the signed payload is not an in-toto v1 statement: {0}")]
     Statement(String),
+    #[error("the signed statement's predicate type is `{found}`, expected `{expected}`")]
+    PredicateType {
+        found: String,
+        expected: &'static str,
+    },
     #[error("the signed statement names other images, not {0}")]
     OtherSubject(Digest),
 }
@@ -82,8 +89,17 @@ pub fn create(
     identity: &str,
     digest: &Digest,
 ) -> Result<Vec<u8>, SignError> {
-    let payload = statement(identity, digest);
-    let signature = signer.sign(&pae(IN_TOTO_PAYLOAD_TYPE, &payload))?;
+    envelope(signer, key_hint, &statement(identity, digest))
+}
+
+/// A key-signed bundle holding `statement` (an in-toto statement's JSON) in
+/// a DSSE envelope: no tlog entry, no timestamp.
+pub fn envelope(
+    signer: &dyn Signer,
+    key_hint: &str,
+    statement: &[u8],
+) -> Result<Vec<u8>, SignError> {
+    let signature = signer.sign(&pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
     Ok(json!({
         "mediaType": BUNDLE_MEDIA_TYPE,
         "verificationMaterial": {
@@ -92,7 +108,7 @@ pub fn create(
             "timestampVerificationData": {"rfc3161Timestamps": []},
         },
         "dsseEnvelope": {
-            "payload": BASE64.encode(&payload),
+            "payload": BASE64.encode(statement),
             "payloadType": IN_TOTO_PAYLOAD_TYPE,
             "signatures": [{"sig": signature, "keyid": ""}],
         },
@@ -121,32 +137,52 @@ struct EnvelopeSignature {
     sig: String,
 }
 
-#[derive(Deserialize)]
+/// An in-toto v1 statement whose DSSE signature verified (see [`open`]).
+#[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Statement {
+pub struct Statement {
     #[serde(rename = "_type")]
     kind: String,
     subject: Vec<Subject>,
-    predicate_type: String,
+    pub predicate_type: String,
+    #[serde(default)]
+    pub predicate: serde_json::Value,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 struct Subject {
     #[serde(default)]
     name: Option<String>,
     digest: std::collections::BTreeMap<String, String>,
 }
 
-/// Whether `bundle` is a signature by `key` of the image `digest` released as
-/// `identity`: a DSSE envelope signed by the key over an in-toto statement
-/// of cosign's sign predicate whose subject is that digest (and, where the
-/// subject has a name, that repository).
-pub fn verify(
-    bundle: &[u8],
-    key: &PublicKey,
-    digest: &Digest,
-    identity: &str,
-) -> Result<(), BundleRejection> {
+impl Statement {
+    /// Whether a subject is the image `digest` (and, where the subject has
+    /// a name, the repository `identity`).
+    pub fn names_image(&self, digest: &Digest, identity: &str) -> bool {
+        self.subject.iter().any(|subject| {
+            subject.digest.get("sha256").map(String::as_str) == Some(digest.hex())
+                && subject.name.as_deref().is_none_or(|name| name == identity)
+        })
+    }
+
+    /// `Ok` when the predicate type is `expected`.
+    pub fn require_predicate(&self, expected: &'static str) -> Result<(), BundleRejection> {
+        if self.predicate_type == expected {
+            Ok(())
+        } else {
+            Err(BundleRejection::PredicateType {
+                found: self.predicate_type.clone(),
+                expected,
+            })
+        }
+    }
+}
+
+/// The statement `bundle` carries, if `key` signed it: a v0.3 bundle with a
+/// DSSE envelope whose signature verifies over the PAE, of payload type
+/// in-toto, parsing as an in-toto v1 statement. Nothing unsigned is read.
+pub fn open(bundle: &[u8], key: &PublicKey) -> Result<Statement, BundleRejection> {
     let wire: Wire = serde_json::from_slice(bundle)
         .map_err(|error| BundleRejection::Malformed(error.to_string()))?;
     if wire.media_type != BUNDLE_MEDIA_TYPE {
@@ -173,17 +209,38 @@ pub fn verify(
     }
     let statement: Statement = serde_json::from_slice(&payload)
         .map_err(|error| BundleRejection::Statement(error.to_string()))?;
-    if statement.kind != STATEMENT_TYPE || statement.predicate_type != SIGN_PREDICATE_TYPE {
+    if statement.kind != STATEMENT_TYPE {
         return Err(BundleRejection::Statement(format!(
-            "`{}` with predicate `{}`",
-            statement.kind, statement.predicate_type
+            "`_type` is `{}`, expected `{STATEMENT_TYPE}`",
+            statement.kind
         )));
     }
-    let names_image = statement.subject.iter().any(|subject| {
-        subject.digest.get("sha256").map(String::as_str) == Some(digest.hex())
-            && subject.name.as_deref().is_none_or(|name| name == identity)
-    });
-    if !names_image {
+    Ok(statement)
+}
+
+/// The predicate type a bundle's statement claims, read WITHOUT checking
+/// any signature: only to tell, in a report, what a rejected bundle was
+/// meant to be.
+pub fn claimed_predicate_type(bundle: &[u8]) -> Option<String> {
+    let wire: Wire = serde_json::from_slice(bundle).ok()?;
+    let payload = BASE64.decode(wire.dsse_envelope?.payload.as_bytes()).ok()?;
+    let statement: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    Some(statement.get("predicateType")?.as_str()?.to_string())
+}
+
+/// Whether `bundle` is a signature by `key` of the image `digest` released as
+/// `identity`: a DSSE envelope signed by the key over an in-toto statement
+/// of cosign's sign predicate whose subject is that digest (and, where the
+/// subject has a name, that repository).
+pub fn verify(
+    bundle: &[u8],
+    key: &PublicKey,
+    digest: &Digest,
+    identity: &str,
+) -> Result<(), BundleRejection> {
+    let statement = open(bundle, key)?;
+    statement.require_predicate(SIGN_PREDICATE_TYPE)?;
+    if !statement.names_image(digest, identity) {
         return Err(BundleRejection::OtherSubject(digest.clone()));
     }
     Ok(())

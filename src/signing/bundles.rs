@@ -1,4 +1,5 @@
-//! Reading and writing Sigstore bundle signatures through the registry seam:
+//! Reading and writing Sigstore bundles (signatures and promotion
+//! attestations) through the registry seam:
 //! as OCI 1.1 referrers where the registry has the referrers API (Quay), and
 //! through the fallback index tag `sha256-<hex>` where it has none (CNCF
 //! distribution 2.8, `oci:` layouts), as cosign v3 does.
@@ -13,42 +14,93 @@
 //! then. A write is therefore confirmed by reading its manifest back by
 //! digest, and a plan within that minute may ask to sign again (adding a
 //! second valid bundle, never leaving one missing).
+//!
+//! Referrers are told apart by their entries' `artifactType` and
+//! `dev.sigstore.bundle.predicateType` annotation (Quay's referrers API and
+//! the fallback index both carry them), so a plan reads no attestation.
 
 use crate::digest::Digest;
 use crate::registry::race::put_manifest_racing;
 use crate::registry::{BlobReader, ManifestRef, RawManifest, RegistryError, Repository};
-use crate::signing::bundle::{BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES};
+use crate::signing::bundle::{BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES, SIGN_PREDICATE_TYPE};
+use crate::signing::provenance::PROMOTION_PREDICATE_TYPE;
 use crate::signing::referrer::{
-    EMPTY_CONTENT, bundle_layer, bundle_manifest, fallback_index, fallback_tag, referrers_of,
+    EMPTY_CONTENT, ReferrerManifest, bundle_layer, fallback_index, fallback_tag, referrers_of,
 };
 use bytes::Bytes;
+use std::collections::BTreeSet;
 
 /// The bundles stored for one manifest, and where more would be written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoredBundles {
-    /// Each bundle blob found (not yet verified).
+    /// Each bundle blob found (not yet verified), and those this run
+    /// attached since ([`attach`]).
     pub bundles: Vec<Bytes>,
     /// `None` where the registry has the referrers API; otherwise the
-    /// fallback index as read (`Some(None)`: no such tag yet).
+    /// fallback index as read or last written (`Some(None)`: no such tag).
     pub fallback: Option<Option<RawManifest>>,
+    /// Blobs [`attach`] stored in the repository this run (the empty config
+    /// every referrer shares is put once).
+    pub blobs_stored: BTreeSet<Digest>,
 }
 
-/// Every Sigstore bundle attached to `digest` in `repository`. Referrers that
-/// are other artifacts (SBOMs, attestations of other tools) are skipped.
+/// Which bundles to read: a plan needs the signatures only; `verify` and
+/// `apply` read the promotion attestations too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wanted {
+    Signatures,
+    SignaturesAndProvenance,
+}
+
+impl Wanted {
+    /// Whether a referrer whose entry announces `predicate_type` is read.
+    /// An entry without the annotation is read to find out.
+    fn reads(self, predicate_type: Option<&str>) -> bool {
+        match predicate_type {
+            None => true,
+            Some(SIGN_PREDICATE_TYPE) => true,
+            Some(PROMOTION_PREDICATE_TYPE) => self == Wanted::SignaturesAndProvenance,
+            // Other tools' attestations (SBOMs, SLSA provenance): not ours.
+            Some(_) => false,
+        }
+    }
+}
+
+/// Every Sigstore bundle attached to `digest` in `repository` that `wanted`
+/// names. Referrers that are other artifacts are skipped.
 pub async fn read_bundles(
     repository: &dyn Repository,
     digest: &Digest,
+    wanted: Wanted,
 ) -> Result<StoredBundles, RegistryError> {
-    let (index, fallback) = match repository.referrers(digest).await? {
-        Some(index) => (Some(index), None),
-        None => {
-            let tag = fallback_tag(digest);
-            let manifest = repository.get_manifest(ManifestRef::Tag(&tag)).await?;
-            (manifest.as_ref().map(|m| m.bytes.clone()), Some(manifest))
-        }
-    };
-    let mut bundles = Vec::new();
-    let entries = match &index {
+    match repository.referrers(digest).await? {
+        Some(index) => listed_bundles(repository, digest, Some(&index), None, wanted).await,
+        None => read_fallback_bundles(repository, digest, wanted).await,
+    }
+}
+
+/// [`read_bundles`] where the registry is known to have no referrers API:
+/// the fallback tag only.
+pub async fn read_fallback_bundles(
+    repository: &dyn Repository,
+    digest: &Digest,
+    wanted: Wanted,
+) -> Result<StoredBundles, RegistryError> {
+    let tag = fallback_tag(digest);
+    let manifest = repository.get_manifest(ManifestRef::Tag(&tag)).await?;
+    let index = manifest.as_ref().map(|m| m.bytes.clone());
+    listed_bundles(repository, digest, index.as_ref(), Some(manifest), wanted).await
+}
+
+/// The bundles `index` (a referrers index, or none) lists.
+async fn listed_bundles(
+    repository: &dyn Repository,
+    digest: &Digest,
+    index: Option<&Bytes>,
+    fallback: Option<Option<RawManifest>>,
+    wanted: Wanted,
+) -> Result<StoredBundles, RegistryError> {
+    let entries = match index {
         None => Vec::new(),
         Some(index) => referrers_of(index).map_err(|reason| RegistryError::SignatureTag {
             repository: repository.location().reference(),
@@ -58,12 +110,14 @@ pub async fn read_bundles(
             ),
         })?,
     };
+    let mut bundles = Vec::new();
     for entry in entries {
         // An entry without `artifactType` (cosign#4641) is read to find out.
         if entry
             .artifact_type
             .as_deref()
             .is_some_and(|kind| kind != BUNDLE_MEDIA_TYPE)
+            || !wanted.reads(entry.predicate_type.as_deref())
         {
             continue;
         }
@@ -78,7 +132,11 @@ pub async fn read_bundles(
         };
         bundles.push(repository.get_small_blob(&layer, MAX_BUNDLE_BYTES).await?);
     }
-    Ok(StoredBundles { bundles, fallback })
+    Ok(StoredBundles {
+        bundles,
+        fallback,
+        blobs_stored: BTreeSet::new(),
+    })
 }
 
 /// Whether the registry has the referrers API, asked without listing any
@@ -95,48 +153,71 @@ pub async fn has_referrers_api(repository: &dyn Repository) -> Result<bool, Regi
     }
 }
 
-/// Stores `bundle` as a referrer of `subject` (already in `repository`): its
-/// blobs, the artifact manifest by digest (no tag), then, without the
-/// referrers API, the fallback index extended with it. `stored` is what
-/// [`read_bundles`] found. `created`: RFC 3339 time for the annotation.
-pub async fn write_bundle(
+/// Stores `referrers` (artifact manifests whose subject, `subject`, is in
+/// `repository` already): each one's blobs not stored yet this run, its
+/// manifest by digest (no tag), then, without the referrers API, ONE put of
+/// the fallback index extended with all of them. `stored` is what
+/// [`read_bundles`] found (or an earlier `attach` left); it is updated to
+/// what the registry holds now, so that a later write needs no read.
+pub async fn attach(
     repository: &dyn Repository,
-    subject: &RawManifest,
-    bundle: Bytes,
-    created: &str,
-    stored: &StoredBundles,
+    subject: &Digest,
+    referrers: &[ReferrerManifest],
+    stored: &mut StoredBundles,
 ) -> Result<(), RegistryError> {
-    let invalid = |reason: String| RegistryError::SignatureTag {
-        repository: repository.location().reference(),
-        message: reason,
-    };
-    let referrer = bundle_manifest(subject, bundle, created)
-        .map_err(|error| invalid(format!("bundle manifest for {}: {error}", subject.digest)))?;
-    for (digest, bytes) in &referrer.blobs {
-        repository
-            .put_blob(digest, BlobReader::from_bytes(bytes.clone()))
-            .await?;
-    }
-    put_manifest_racing(repository, &referrer.manifest, None).await?;
-    let Some(existing) = &stored.fallback else {
-        // Read back by digest: the referrers list itself may be a cached,
-        // older answer for a while (Quay: 60 s), so it cannot confirm this.
-        let stored = repository
-            .get_manifest(ManifestRef::Digest(&referrer.manifest.digest))
-            .await?;
-        if stored.is_none() {
-            return Err(invalid(format!(
-                "the bundle manifest {} put for {} cannot be read back; run apply again",
-                referrer.manifest.digest, subject.digest
-            )));
+    for referrer in referrers {
+        for (digest, bytes) in &referrer.blobs {
+            if stored.blobs_stored.contains(digest) {
+                continue;
+            }
+            repository
+                .put_blob(digest, BlobReader::from_bytes(bytes.clone()))
+                .await?;
+            stored.blobs_stored.insert(digest.clone());
         }
+        put_manifest_racing(repository, &referrer.manifest, None).await?;
+        stored.bundles.push(referrer.bundle.clone());
+    }
+    let Some(existing) = &stored.fallback else {
         return Ok(());
     };
-    let tag = fallback_tag(&subject.digest);
-    let index = fallback_index(existing.as_ref(), &referrer)
-        .map_err(|error| invalid(format!("tag {tag}: {error}; remove or fix that tag")))?;
+    let tag = fallback_tag(subject);
+    let listed: Vec<&ReferrerManifest> = referrers.iter().collect();
+    let index = fallback_index(existing.as_ref(), &listed).map_err(|error| {
+        RegistryError::SignatureTag {
+            repository: repository.location().reference(),
+            message: format!("tag {tag}: {error}; remove or fix that tag"),
+        }
+    })?;
     if let Some(index) = index {
         put_manifest_racing(repository, &index, Some(&tag)).await?;
+        stored.fallback = Some(Some(index));
+    }
+    Ok(())
+}
+
+/// Reads the referrer manifest `referrer` of `subject` back by digest where
+/// the registry has the referrers API: the list itself may be a cached,
+/// older answer for a while (Quay: 60 s), so it cannot confirm the write.
+pub async fn confirm_referrer(
+    repository: &dyn Repository,
+    subject: &Digest,
+    referrer: &Digest,
+    stored: &StoredBundles,
+) -> Result<(), RegistryError> {
+    if stored.fallback.is_some() {
+        return Ok(());
+    }
+    let found = repository
+        .get_manifest(ManifestRef::Digest(referrer))
+        .await?;
+    if found.is_none() {
+        return Err(RegistryError::SignatureTag {
+            repository: repository.location().reference(),
+            message: format!(
+                "the bundle manifest {referrer} put for {subject} cannot be read back; run apply again"
+            ),
+        });
     }
     Ok(())
 }

@@ -1,7 +1,8 @@
 //! Cosign "simple signing" signatures as data: payloads, keys, signing and
 //! verification (pure), and their storage in `sha256-<hex>.sig` manifests;
 //! beside them Sigstore bundles (`bundle`, pure) stored as OCI referrers
-//! (`referrer` pure, `bundles` through the registry seam).
+//! (`referrer` pure, `bundles` through the registry seam), and the
+//! promotion provenance attestations `apply` signs (`provenance`, pure).
 
 pub mod bundle;
 pub mod bundles;
@@ -11,6 +12,7 @@ pub mod inline;
 pub mod keys;
 pub mod payload;
 mod pem;
+pub mod provenance;
 pub mod referrer;
 pub mod signer;
 pub mod store;

@@ -8,7 +8,7 @@
 use crate::digest::Digest;
 use crate::registry::RawManifest;
 use crate::registry::manifest::{ManifestError, OCI_INDEX, OCI_MANIFEST};
-use crate::signing::bundle::{BUNDLE_MEDIA_TYPE, SIGN_PREDICATE_TYPE};
+use crate::signing::bundle::BUNDLE_MEDIA_TYPE;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
@@ -27,6 +27,8 @@ pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 pub struct ReferrerManifest {
     pub manifest: RawManifest,
     pub blobs: Vec<(Digest, Bytes)>,
+    /// The bundle its layer holds (also among `blobs`).
+    pub bundle: Bytes,
     /// The manifest's top-level annotations, for a fallback index entry.
     pub annotations: Map<String, Value>,
 }
@@ -38,16 +40,19 @@ pub fn fallback_tag(subject: &Digest) -> String {
 }
 
 /// The artifact manifest holding `bundle` as its single layer, attached to
-/// `subject` (the signed image's own manifest). `created`: RFC 3339 time.
+/// `subject` (the signed image's own manifest). `predicate_type`: what the
+/// bundle's statement is (cosign's annotation, which tells a signature from
+/// an attestation without reading the bundle). `created`: RFC 3339 time.
 pub fn bundle_manifest(
     subject: &RawManifest,
     bundle: Bytes,
+    predicate_type: &str,
     created: &str,
 ) -> Result<ReferrerManifest, ManifestError> {
     let bundle_digest = Digest::of_bytes(&bundle);
     let mut annotations = Map::new();
     annotations.insert(CONTENT_ANNOTATION.into(), json!("dsse-envelope"));
-    annotations.insert(PREDICATE_ANNOTATION.into(), json!(SIGN_PREDICATE_TYPE));
+    annotations.insert(PREDICATE_ANNOTATION.into(), json!(predicate_type));
     annotations.insert(CREATED_ANNOTATION.into(), json!(created));
     let manifest = json!({
         "schemaVersion": 2,
@@ -81,8 +86,9 @@ pub fn bundle_manifest(
                 Digest::of_bytes(EMPTY_CONTENT),
                 Bytes::from_static(EMPTY_CONTENT),
             ),
-            (bundle_digest, bundle),
+            (bundle_digest, bundle.clone()),
         ],
+        bundle,
         annotations,
     })
 }
@@ -92,6 +98,8 @@ pub fn bundle_manifest(
 pub struct Referrer {
     pub digest: Digest,
     pub artifact_type: Option<String>,
+    /// The entry's `dev.sigstore.bundle.predicateType` annotation, if any.
+    pub predicate_type: Option<String>,
 }
 
 /// The entries of a referrers index. Entries that are not descriptors are
@@ -109,20 +117,26 @@ pub fn referrers_of(index: &[u8]) -> Result<Vec<Referrer>, String> {
                 .get("artifactType")
                 .and_then(Value::as_str)
                 .map(str::to_string);
+            let predicate_type = entry
+                .get("annotations")
+                .and_then(|annotations| annotations.get(PREDICATE_ANNOTATION))
+                .and_then(Value::as_str)
+                .map(str::to_string);
             Some(Referrer {
                 digest,
                 artifact_type,
+                predicate_type,
             })
         })
         .collect())
 }
 
 /// The fallback index holding the entries of `existing` (kept verbatim) and
-/// one for `referrer`, with its `artifactType` and annotations. `None` when
-/// `existing` already lists it.
+/// one for each of `referrers`, with its `artifactType` and annotations.
+/// `None` when `existing` already lists them all.
 pub fn fallback_index(
     existing: Option<&RawManifest>,
-    referrer: &ReferrerManifest,
+    referrers: &[&ReferrerManifest],
 ) -> Result<Option<RawManifest>, ManifestError> {
     let refuse = |manifest: &RawManifest, reason: String| ManifestError {
         digest: manifest.digest.clone(),
@@ -140,20 +154,27 @@ pub fn fallback_index(
             }
         }
     };
-    let digest = referrer.manifest.digest.as_str();
-    if entries
-        .iter()
-        .any(|entry| entry.get("digest").and_then(Value::as_str) == Some(digest))
-    {
+    let mut added = false;
+    for referrer in referrers {
+        let digest = referrer.manifest.digest.as_str();
+        if entries
+            .iter()
+            .any(|entry| entry.get("digest").and_then(Value::as_str) == Some(digest))
+        {
+            continue;
+        }
+        entries.push(json!({
+            "mediaType": OCI_MANIFEST,
+            "digest": digest,
+            "size": referrer.manifest.bytes.len(),
+            "artifactType": BUNDLE_MEDIA_TYPE,
+            "annotations": referrer.annotations,
+        }));
+        added = true;
+    }
+    if !added {
         return Ok(None);
     }
-    entries.push(json!({
-        "mediaType": OCI_MANIFEST,
-        "digest": digest,
-        "size": referrer.manifest.bytes.len(),
-        "artifactType": BUNDLE_MEDIA_TYPE,
-        "annotations": referrer.annotations,
-    }));
     let index = json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries});
     RawManifest::from_bytes(Bytes::from(index.to_string()), Some(OCI_INDEX)).map(Some)
 }
@@ -178,6 +199,7 @@ pub fn bundle_layer(manifest: &RawManifest) -> Option<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::bundle::SIGN_PREDICATE_TYPE;
 
     fn image() -> RawManifest {
         let bytes = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
@@ -188,6 +210,7 @@ mod tests {
         bundle_manifest(
             &image(),
             Bytes::from_static(b"{\"b\":1}"),
+            SIGN_PREDICATE_TYPE,
             "2026-12-01T00:00:00Z",
         )
         .unwrap()
@@ -233,7 +256,7 @@ mod tests {
     #[test]
     fn the_fallback_index_carries_artifact_type_and_annotations() {
         let built = referrer();
-        let index = fallback_index(None, &built).unwrap().unwrap();
+        let index = fallback_index(None, &[&built]).unwrap().unwrap();
         let doc = document(&index);
         assert_eq!(doc["mediaType"], OCI_INDEX);
         let entry = &doc["manifests"][0];
@@ -244,11 +267,12 @@ mod tests {
             referrers_of(&index.bytes).unwrap(),
             vec![Referrer {
                 digest: built.manifest.digest.clone(),
-                artifact_type: Some(BUNDLE_MEDIA_TYPE.into())
+                artifact_type: Some(BUNDLE_MEDIA_TYPE.into()),
+                predicate_type: Some(SIGN_PREDICATE_TYPE.into()),
             }]
         );
         // Listed already: nothing to write.
-        assert_eq!(fallback_index(Some(&index), &built).unwrap(), None);
+        assert_eq!(fallback_index(Some(&index), &[&built]).unwrap(), None);
     }
 
     #[test]
@@ -257,12 +281,39 @@ mod tests {
             {"mediaType": OCI_MANIFEST, "digest": Digest::of_bytes(b"sbom").as_str(), "size": 9,
              "artifactType": "application/spdx+json", "x-extra": true}]});
         let existing = RawManifest::from_bytes(Bytes::from(foreign.to_string()), None).unwrap();
-        let index = fallback_index(Some(&existing), &referrer())
+        let index = fallback_index(Some(&existing), &[&referrer()])
             .unwrap()
             .unwrap();
         let doc = document(&index);
         assert_eq!(doc["manifests"][0], foreign["manifests"][0]);
         assert_eq!(doc["manifests"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn one_fallback_index_put_lists_a_signature_and_an_attestation() {
+        let signature = referrer();
+        let attestation = bundle_manifest(
+            &image(),
+            Bytes::from_static(b"{\"a\":2}"),
+            "https://example.com/attestation/v1",
+            "2026-12-01T00:00:00Z",
+        )
+        .unwrap();
+        let index = fallback_index(None, &[&signature, &attestation])
+            .unwrap()
+            .unwrap();
+        let listed = referrers_of(&index.bytes).unwrap();
+        assert_eq!(listed.len(), 2);
+        assert_eq!(
+            listed[1].predicate_type.as_deref(),
+            Some("https://example.com/attestation/v1")
+        );
+        // One already listed, one new: only the new one is added.
+        let first = fallback_index(None, &[&signature]).unwrap().unwrap();
+        let both = fallback_index(Some(&first), &[&signature, &attestation])
+            .unwrap()
+            .unwrap();
+        assert_eq!(referrers_of(&both.bytes).unwrap(), listed);
     }
 
     #[test]

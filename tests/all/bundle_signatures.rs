@@ -8,7 +8,7 @@
 //! a second apply writes nothing.
 
 use crate::support::promotion::Promotion;
-use crate::support::quay_promotion::{Credentials, QuayPromotion};
+use crate::support::quay_promotion::QuayPromotion;
 use crate::support::releases::{
     DEMO_KEY, DEMO_PUBLIC_KEY, NO_SCANNING, ServiceReleases, signing_lines,
 };
@@ -62,15 +62,21 @@ async fn bundle_of(repository: &dyn Repository, referrer: &Digest, subject: &Dig
         .expect("the bundle blob")
 }
 
-/// The one bundle referrer listed in an index (API answer or fallback tag),
-/// after checking that its entry carries `artifactType` and annotations.
+/// The one bundle signature referrer listed in an index (API answer or
+/// fallback tag), after checking that its entry carries `artifactType` and
+/// annotations. (The promotion attestation beside it is a bundle too, told
+/// apart by its predicate type: `provenance.rs` checks it.)
 fn only_bundle_entry(index: &[u8]) -> Digest {
     let doc = json(index);
     let entries: Vec<&Value> = doc["manifests"]
         .as_array()
         .expect("manifests")
         .iter()
-        .filter(|entry| entry["artifactType"] == BUNDLE)
+        .filter(|entry| {
+            entry["artifactType"] == BUNDLE
+                && entry["annotations"]["dev.sigstore.bundle.predicateType"]
+                    != quayside::signing::provenance::PROMOTION_PREDICATE_TYPE
+        })
         .collect();
     assert_eq!(entries.len(), 1, "one bundle referrer: {doc}");
     assert_eq!(
@@ -219,18 +225,11 @@ async fn distribution_gets_both_formats_through_the_fallback_tag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quay_gets_the_bundle_as_a_referrer_without_a_fallback_tag() {
-    let Some(promotion) = QuayPromotion::start(&["gateway"], Credentials::OneForBoth).await else {
+    let Some((promotion, gateway)) = QuayPromotion::one_release("quay bundle 1", BOTH).await else {
         return;
     };
     let node_modules = sigstore_js();
-    let gateway = promotion
-        .push_two_platform("gateway", "quay bundle 1")
-        .await;
     let digest = gateway.digest();
-    let file = promotion.write_releases(&[ServiceReleases::new("gateway", &[("v1.0.0", digest)])]);
-    let text = std::fs::read_to_string(&file).unwrap();
-    let signing = format!("[signing]\nformats = {BOTH}\n");
-    std::fs::write(&file, text.replacen("[signing]\n", &signing, 1)).unwrap();
     let apply = promotion.run(["apply"]).await;
     assert_eq!(apply.code, 0, "{apply:?}");
 

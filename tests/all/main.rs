@@ -32,6 +32,7 @@ mod plan_registry;
 mod plan_requests;
 mod plan_signature_depth;
 mod promote;
+mod provenance;
 mod quay_adopt;
 mod quay_crash;
 mod quay_flows;

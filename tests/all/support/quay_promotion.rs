@@ -131,6 +131,21 @@ impl QuayPromotion {
         )
     }
 
+    /// One account for both organizations, a two-platform `gateway` image
+    /// pushed from `seed`, and `releases.toml` declaring it `v1.0.0` with
+    /// `signing.formats = <formats>` (a TOML array). `None` (said once) where
+    /// the real Quay is not installed.
+    pub async fn one_release(seed: &str, formats: &str) -> Option<(Self, TestImage)> {
+        let promotion = QuayPromotion::start(&["gateway"], Credentials::OneForBoth).await?;
+        let image = promotion.push_two_platform("gateway", seed).await;
+        let file = promotion.write_releases(&[ServiceReleases::new(
+            "gateway",
+            &[("v1.0.0", image.digest())],
+        )]);
+        require_formats(&file, formats);
+        Some((promotion, image))
+    }
+
     /// As [`Self::write_releases`], into the scratch folder's `file`, with
     /// both registries at `host` (e.g. a test proxy in front of Quay) and the
     /// target organization `target_org`.
@@ -185,4 +200,12 @@ impl QuayPromotion {
     pub async fn target_tags(&self, service: &str) -> Vec<(String, String, i64, bool)> {
         self.quay.rest_tags(&self.target_org, service).await
     }
+}
+
+/// Sets `signing.formats = <formats>` (a TOML array) in a `releases.toml`
+/// written by [`QuayPromotion::write_releases`] or `write_releases_at`.
+pub fn require_formats(file: &std::path::Path, formats: &str) {
+    let text = std::fs::read_to_string(file).expect("read releases.toml");
+    let signing = format!("[signing]\nformats = {formats}\n");
+    std::fs::write(file, text.replacen("[signing]\n", &signing, 1)).expect("write releases.toml");
 }

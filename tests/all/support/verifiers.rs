@@ -193,6 +193,40 @@ pub fn sigstore_js_verifies(
     public_key_pem: &str,
     digest: &Digest,
 ) -> Result<(), String> {
+    run_verify_bundle(node_modules, bundle, public_key_pem, digest, &[])
+}
+
+/// sigstore-js's verdict on `attestation` as a quayside promotion
+/// attestation by `public_key_pem` about `digest`, whose predicate names
+/// `commit` and the target `tag`.
+pub fn sigstore_js_verifies_promotion(
+    node_modules: &Path,
+    attestation: &[u8],
+    public_key_pem: &str,
+    digest: &Digest,
+    commit: &str,
+    tag: &str,
+) -> Result<(), String> {
+    run_verify_bundle(
+        node_modules,
+        attestation,
+        public_key_pem,
+        digest,
+        &[
+            quayside::signing::provenance::PROMOTION_PREDICATE_TYPE,
+            commit,
+            tag,
+        ],
+    )
+}
+
+fn run_verify_bundle(
+    node_modules: &Path,
+    bundle: &[u8],
+    public_key_pem: &str,
+    digest: &Digest,
+    extra: &[&str],
+) -> Result<(), String> {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let bundle_path = dir.path().join("bundle.sigstore.json");
     let key_path = dir.path().join("key.pub");
@@ -204,6 +238,7 @@ pub fn sigstore_js_verifies(
         .arg(&bundle_path)
         .arg(&key_path)
         .arg(digest.hex())
+        .args(extra)
         .env("NODE_PATH", node_modules)
         .output()
         .expect("run node");
