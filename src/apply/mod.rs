@@ -292,11 +292,11 @@ impl Apply<'_> {
                 self.verifier,
                 &self.key_hint,
                 fresh,
+                &self.signature_locks,
             )
             .await?;
             if let Some(bundle) = added {
-                self.bundles_written
-                    .record(service.target.reference(), &root.digest, bundle);
+                self.bundles_written.record(bundle);
                 signatures += 1;
             }
         }

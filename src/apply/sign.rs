@@ -5,7 +5,8 @@
 //! Each `.sig` tag is read once and extended from what was read (read again
 //! only if the write fails). Releases run concurrently, and two indexes may
 //! share a platform manifest, so writers of one `.sig` tag take its lock in
-//! [`SignatureLocks`] first.
+//! [`SignatureLocks`] first. The root manifest also gets a Sigstore bundle
+//! ([`sign_bundle`]) where the file requires that format.
 
 use crate::apply::ApplyError;
 use crate::config::location::RepositoryLocation;
@@ -13,7 +14,7 @@ use crate::digest::Digest;
 use crate::live::CurrentTags;
 use crate::plan::SignatureCheck;
 use crate::registry::{RawManifest, RegistryError, Repository};
-use crate::signing::bundles::{StoredBundles, has_referrers_api, read_bundles, write_bundle};
+use crate::signing::bundles::{KnownBundles, StoredBundles, read_bundles, write_bundle};
 use crate::signing::payload::CHILDREN_ANNOTATION;
 use crate::signing::store::{
     SharedConfig, SignatureConfig, entries_of, extend_signatures, read_signature_tag,
@@ -30,35 +31,69 @@ const SIGNATURES_IN_FLIGHT: usize = 4;
 /// The lock of one `.sig` tag.
 type TagLock = Arc<tokio::sync::Mutex<()>>;
 
-/// The bundles this run attached, by target repository and root digest:
-/// apply's confirmation counts them, as a referrers list read right after
-/// the write may be a cached, older one (see `signing::bundles`).
+/// One bundle this run attached.
+#[derive(Clone, Debug)]
+pub struct WrittenBundle {
+    /// The target repository's reference.
+    pub repository: String,
+    /// The root manifest it signs.
+    pub subject: Digest,
+    /// The referrer manifest holding it.
+    pub referrer: Digest,
+    /// Read back by digest (the registry has the referrers API).
+    pub read_back: bool,
+    pub bundle: Bytes,
+}
+
+/// The bundles this run attached: apply's confirmation counts them, as a
+/// referrers list read right after the write may be a cached, older one
+/// (see `signing::bundles`), and takes those listed from here rather than
+/// reading them again.
 #[derive(Default)]
 pub struct BundlesWritten {
-    written: Mutex<Vec<(String, Digest, Bytes)>>,
+    written: Mutex<Vec<WrittenBundle>>,
 }
 
 impl BundlesWritten {
-    pub(crate) fn record(&self, repository: String, digest: &Digest, bundle: Bytes) {
+    pub(crate) fn record(&self, bundle: WrittenBundle) {
         let mut written = self
             .written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        written.push((repository, digest.clone(), bundle));
+        written.push(bundle);
     }
 
-    /// `(target repository, root digest, bundle)` of each bundle written.
-    pub fn all(&self) -> Vec<(String, Digest, Bytes)> {
+    /// Each bundle written, in no particular order.
+    pub fn all(&self) -> Vec<WrittenBundle> {
         self.written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
+
+    /// What was written, for reading it back without requests.
+    pub fn known(&self) -> KnownBundles {
+        let mut known = KnownBundles::default();
+        for written in self.all() {
+            if written.read_back {
+                known
+                    .read_back
+                    .entry((written.repository.clone(), written.subject))
+                    .or_default()
+                    .push(written.bundle.clone());
+            }
+            known
+                .referrers
+                .insert((written.repository, written.referrer), written.bundle);
+        }
+        known
+    }
 }
 
 /// One lock per `.sig` tag (target repository and signed digest) for a run,
-/// the signature config blob every `.sig` manifest of the run shares
-/// (uploaded once per repository), and which `.sig` tags are known absent.
+/// the config blobs every `.sig` manifest and every bundle referrer of the
+/// run share (uploaded once per repository), and which `.sig` tags are known
+/// absent.
 #[derive(Default)]
 pub struct SignatureLocks {
     locks: Mutex<HashMap<(String, Digest), TagLock>>,
@@ -185,7 +220,8 @@ pub async fn sign_image(
 /// Attaches a Sigstore bundle signature to the image's root manifest (what
 /// cosign v3 signs; children are covered by the legacy format) unless one
 /// the verifier accepts is attached already (`fresh`: the image was copied
-/// by this run). Returns the bundle added (stored and read back), if any.
+/// by this run). Returns the bundle added (stored, and read back where the
+/// registry has the referrers API), if any.
 pub async fn sign_bundle(
     target: &dyn Repository,
     root: &RawManifest,
@@ -193,13 +229,15 @@ pub async fn sign_bundle(
     verifier: &dyn SignatureCheck,
     key_hint: &str,
     fresh: bool,
-) -> Result<Option<Bytes>, ApplyError> {
+    locks: &SignatureLocks,
+) -> Result<Option<WrittenBundle>, ApplyError> {
     let identity = target.location().signed_identity();
     // `fresh`: this run copied the image. With the referrers API its list
     // is not read first: Quay would cache the empty answer for 60 s and
     // hide the bundle from the `verify` that follows. (A rerun after a
-    // crash between bundle and tag adds a second valid bundle.)
-    let stored = if fresh && has_referrers_api(target).await? {
+    // crash between bundle and tag adds a second valid bundle.) Whether
+    // the API exists is asked once per repository and run.
+    let stored = if fresh && target.has_referrers_api().await? {
         StoredBundles::default()
     } else {
         read_bundles(target, &root.digest).await?
@@ -220,8 +258,22 @@ pub async fn sign_bundle(
     })?;
     let created = format!("{}Z", crate::day::utc_seconds(std::time::SystemTime::now()));
     let signed = Bytes::from(signed);
-    write_bundle(target, root, signed.clone(), &created, &stored).await?;
-    Ok(Some(signed))
+    let written = write_bundle(
+        target,
+        root,
+        signed.clone(),
+        &created,
+        &stored,
+        &locks.config,
+    )
+    .await?;
+    Ok(Some(WrittenBundle {
+        repository: target.location().reference(),
+        subject: root.digest.clone(),
+        referrer: written.referrer,
+        read_back: written.read_back,
+        bundle: signed,
+    }))
 }
 
 /// Signs one manifest unless its `.sig` tag already holds a valid signature.

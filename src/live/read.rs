@@ -16,7 +16,11 @@
 //! carries it inline (`signing::inline`). Children of an index cost nothing
 //! in a plan when their `.sig` tag is listed (one HEAD each when it is not);
 //! an audit reads each child's `.sig` manifest too. A release to create
-//! costs one GET of its tag (404).
+//! costs one GET of its tag (404). Where the file requires bundles (the
+//! default), each tagged root's are read too: its referrers list (the first
+//! of a repository without the API is its only one: a 404 is remembered) or
+//! its fallback index tag, and each bundle referrer manifest listed (the
+//! bundle inline in it).
 
 use crate::config::model::{Desired, Service, SignatureFormat};
 use crate::digest::Digest;
@@ -26,7 +30,7 @@ use crate::live::{
     SignatureTagPresence, Standing, standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
-use crate::signing::bundles::read_bundles;
+use crate::signing::bundles::{KnownBundles, read_bundles_knowing};
 use crate::signing::store::read_signatures;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -77,11 +81,33 @@ pub async fn read_live_state_listing(
     scope: Scope,
     quay: Option<&QuayListing<'_>>,
 ) -> Result<LiveState, RegistryError> {
+    read_all(desired, connector, scope, quay, &KnownBundles::default()).await
+}
+
+/// [`read_live_state`], using what this run wrote (`known`, apply's
+/// confirmation) instead of reading it again: see `read_bundles_knowing`.
+pub async fn read_live_state_knowing(
+    desired: &Desired,
+    connector: &Connector,
+    scope: Scope,
+    known: &KnownBundles,
+) -> Result<LiveState, RegistryError> {
+    read_all(desired, connector, scope, None, known).await
+}
+
+async fn read_all(
+    desired: &Desired,
+    connector: &Connector,
+    scope: Scope,
+    quay: Option<&QuayListing<'_>>,
+    known: &KnownBundles,
+) -> Result<LiveState, RegistryError> {
     let quay = quay.filter(|_| scope == Scope::Plan);
     let bundles = desired
         .signing
         .as_ref()
-        .is_some_and(|signing| signing.requires(SignatureFormat::Bundle));
+        .is_some_and(|signing| signing.requires(SignatureFormat::Bundle))
+        .then_some(known);
     let services = stream::iter(&desired.services)
         .map(|service| async move {
             let live = read_service(service, connector, scope, quay, bundles).await?;
@@ -96,13 +122,14 @@ pub async fn read_live_state_listing(
     })
 }
 
-/// `bundles`: read the Sigstore bundles of each tagged root manifest too.
+/// `bundles`: read the Sigstore bundles of each tagged root manifest too
+/// (what `known` holds taken from there).
 async fn read_service(
     service: &Service,
     connector: &Connector,
     scope: Scope,
     quay: Option<&QuayListing<'_>>,
-    bundles: bool,
+    bundles: Option<&KnownBundles>,
 ) -> Result<LiveService, RegistryError> {
     let target = connector.open(&service.target);
     let bundle_target = Arc::clone(&target);
@@ -117,8 +144,8 @@ async fn read_service(
         }
         None => read_target(target, service, scope).await?,
     };
-    if bundles {
-        add_bundles(bundle_target.as_ref(), &mut live).await?;
+    if let Some(known) = bundles {
+        add_bundles(bundle_target.as_ref(), &mut live, known).await?;
     }
     if scope.reads_source() {
         read_source(service, connector, &mut live).await?;
@@ -128,11 +155,15 @@ async fn read_service(
 
 /// The Sigstore bundles of each root whose signatures were read (the tagged
 /// releases), read the same way whichever listing found them.
-async fn add_bundles(target: &dyn Repository, live: &mut LiveService) -> Result<(), RegistryError> {
+async fn add_bundles(
+    target: &dyn Repository,
+    live: &mut LiveService,
+    known: &KnownBundles,
+) -> Result<(), RegistryError> {
     let roots: Vec<Digest> = live.signatures.keys().cloned().collect();
     let read: Vec<(Digest, Vec<Bytes>)> = stream::iter(roots)
         .map(|digest| async move {
-            let stored = read_bundles(target, &digest).await?;
+            let stored = read_bundles_knowing(target, &digest, known).await?;
             Ok::<_, RegistryError>((digest, stored.bundles))
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)

@@ -3,9 +3,11 @@
 //! through the fallback index tag `sha256-<hex>` where it has none (CNCF
 //! distribution 2.8, `oci:` layouts), as cosign v3 does.
 //!
-//! Whether the API exists is asked once per image (`GET .../referrers/<d>`,
-//! 404 = none) rather than inferred from an `OCI-Subject` header on the put:
-//! Quay accepts referrers without sending that header.
+//! Whether the API exists is asked of the registry (`GET .../referrers/<d>`,
+//! 404 = none; the answer is kept per repository for the run, see
+//! `registry::distribution::referrers`) rather than inferred from an
+//! `OCI-Subject` header on the put: Quay accepts referrers without sending
+//! that header.
 //!
 //! Quay caches each manifest's referrers list for 60 s
 //! (`manifest_referrers_cache_ttl`, keyed by repository and digest, not by
@@ -21,7 +23,22 @@ use crate::signing::bundle::{BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES};
 use crate::signing::referrer::{
     EMPTY_CONTENT, bundle_layer, bundle_manifest, fallback_index, fallback_tag, referrers_of,
 };
+use crate::signing::store::SharedConfig;
 use bytes::Bytes;
+use std::collections::BTreeMap;
+
+/// Bundles this run wrote, known without reading them again.
+#[derive(Clone, Debug, Default)]
+pub struct KnownBundles {
+    /// Each referrer manifest written: its bundle, by target repository
+    /// reference and referrer manifest digest (content-addressed: a listed
+    /// entry with that digest is that manifest).
+    pub referrers: BTreeMap<(String, Digest), Bytes>,
+    /// Images whose written bundle was read back by digest (registries with
+    /// the referrers API, where a list read now may be an older, cached
+    /// one): their bundles, by target repository reference and image digest.
+    pub read_back: BTreeMap<(String, Digest), Vec<Bytes>>,
+}
 
 /// The bundles stored for one manifest, and where more would be written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,6 +56,24 @@ pub async fn read_bundles(
     repository: &dyn Repository,
     digest: &Digest,
 ) -> Result<StoredBundles, RegistryError> {
+    read_bundles_knowing(repository, digest, &KnownBundles::default()).await
+}
+
+/// [`read_bundles`], using what `known` says: the bundles of an image whose
+/// written bundle was read back already, without a request; the bundle of
+/// each listed referrer that was written, without reading its manifest.
+pub async fn read_bundles_knowing(
+    repository: &dyn Repository,
+    digest: &Digest,
+    known: &KnownBundles,
+) -> Result<StoredBundles, RegistryError> {
+    let reference = repository.location().reference();
+    if let Some(bundles) = known.read_back.get(&(reference.clone(), digest.clone())) {
+        return Ok(StoredBundles {
+            bundles: bundles.clone(),
+            fallback: None,
+        });
+    }
     let (index, fallback) = match repository.referrers(digest).await? {
         Some(index) => (Some(index), None),
         None => {
@@ -59,6 +94,13 @@ pub async fn read_bundles(
         })?,
     };
     for entry in entries {
+        if let Some(bundle) = known
+            .referrers
+            .get(&(reference.clone(), entry.digest.clone()))
+        {
+            bundles.push(bundle.clone());
+            continue;
+        }
         // An entry without `artifactType` (cosign#4641) is read to find out.
         if entry
             .artifact_type
@@ -76,47 +118,51 @@ pub async fn read_bundles(
         let Some(layer) = bundle_layer(&manifest) else {
             continue;
         };
-        bundles.push(repository.get_small_blob(&layer, MAX_BUNDLE_BYTES).await?);
+        let bundle = match layer.inline {
+            Some(bundle) => bundle,
+            None => {
+                repository
+                    .get_small_blob(&layer.digest, MAX_BUNDLE_BYTES)
+                    .await?
+            }
+        };
+        bundles.push(bundle);
     }
     Ok(StoredBundles { bundles, fallback })
 }
 
-/// Whether the registry has the referrers API, asked without listing any
-/// image's referrers (a list read now would be cached by Quay and hide a
-/// bundle written next): about the empty blob's digest, which names no
-/// manifest. A registry with the API must not answer 404 (OCI distribution
-/// spec; Quay answers 400 `MANIFEST_INVALID` for an unknown subject).
-pub async fn has_referrers_api(repository: &dyn Repository) -> Result<bool, RegistryError> {
-    let probe = Digest::of_bytes(EMPTY_CONTENT);
-    match repository.referrers(&probe).await {
-        Ok(answer) => Ok(answer.is_some()),
-        Err(RegistryError::Http { status, .. }) if status != 404 && status < 500 => Ok(true),
-        Err(error) => Err(error),
-    }
-}
-
 /// Stores `bundle` as a referrer of `subject` (already in `repository`): its
-/// blobs, the artifact manifest by digest (no tag), then, without the
-/// referrers API, the fallback index extended with it. `stored` is what
-/// [`read_bundles`] found. `created`: RFC 3339 time for the annotation.
+/// blobs (the empty config through `shared`, once per repository), the
+/// artifact manifest by digest (no tag), then, without the referrers API,
+/// the fallback index extended with it. `stored` is what [`read_bundles`]
+/// found. `created`: RFC 3339 time for the annotation.
 pub async fn write_bundle(
     repository: &dyn Repository,
     subject: &RawManifest,
     bundle: Bytes,
     created: &str,
     stored: &StoredBundles,
-) -> Result<(), RegistryError> {
+    shared: &SharedConfig,
+) -> Result<Written, RegistryError> {
     let invalid = |reason: String| RegistryError::SignatureTag {
         repository: repository.location().reference(),
         message: reason,
     };
     let referrer = bundle_manifest(subject, bundle, created)
         .map_err(|error| invalid(format!("bundle manifest for {}: {error}", subject.digest)))?;
+    let empty = Digest::of_bytes(EMPTY_CONTENT);
     for (digest, bytes) in &referrer.blobs {
-        repository
-            .put_blob(digest, BlobReader::from_bytes(bytes.clone()))
-            .await?;
+        if *digest == empty {
+            shared
+                .ensure_blob(repository, digest, bytes.clone())
+                .await?;
+        } else {
+            repository
+                .put_blob(digest, BlobReader::from_bytes(bytes.clone()))
+                .await?;
+        }
     }
+    let written = referrer.manifest.digest.clone();
     put_manifest_racing(repository, &referrer.manifest, None).await?;
     let Some(existing) = &stored.fallback else {
         // Read back by digest: the referrers list itself may be a cached,
@@ -130,7 +176,10 @@ pub async fn write_bundle(
                 referrer.manifest.digest, subject.digest
             )));
         }
-        return Ok(());
+        return Ok(Written {
+            referrer: written,
+            read_back: true,
+        });
     };
     let tag = fallback_tag(&subject.digest);
     let index = fallback_index(existing.as_ref(), &referrer)
@@ -138,5 +187,18 @@ pub async fn write_bundle(
     if let Some(index) = index {
         put_manifest_racing(repository, &index, Some(&tag)).await?;
     }
-    Ok(())
+    Ok(Written {
+        referrer: written,
+        read_back: false,
+    })
+}
+
+/// What [`write_bundle`] stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// The referrer manifest's digest.
+    pub referrer: Digest,
+    /// Whether it was read back by digest (referrers API); otherwise it is
+    /// listed by the fallback index just put.
+    pub read_back: bool,
 }

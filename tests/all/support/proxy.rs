@@ -67,8 +67,9 @@ impl std::fmt::Display for MethodCounts {
 pub type KindCounts = std::collections::BTreeMap<String, u64>;
 
 /// What a distribution API request is about, in a few words: the method, the
-/// object (tag list, manifest, blob, upload, mount) and, for manifests, how it
-/// is named (a `sha256-<hex>.sig` tag, another tag, a digest). Requests per
+/// object (tag list, referrers, manifest, blob, upload, mount) and, for
+/// manifests, how it is named (a `sha256-<hex>.sig` tag, the referrers
+/// fallback tag `sha256-<hex>`, another tag, a digest). Requests per
 /// kind show where an apply's requests go (`apply_requests`); answers 401
 /// (an auth challenge) are counted under the kind with ` (401)` appended,
 /// injected faults under the kind itself.
@@ -78,9 +79,14 @@ pub fn request_kind(method: &str, path_and_query: &str) -> String {
         .unwrap_or((path_and_query, ""));
     let object = if path.ends_with("/tags/list") {
         "tags/list"
+    } else if path.contains("/referrers/") {
+        "referrers"
     } else if let Some((_, reference)) = path.rsplit_once("/manifests/") {
         if reference.starts_with("sha256-") && reference.ends_with(".sig") {
             "manifest .sig"
+        } else if reference.starts_with("sha256-") {
+            // The referrers fallback index (bundles on CNCF distribution).
+            "manifest fallback tag"
         } else if reference.starts_with("sha256:") {
             "manifest by digest"
         } else {
