@@ -179,9 +179,15 @@ impl Proxy {
             .expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local address").port();
         quayside::registry::distribution::install_tls_provider();
+        // Upstream connections idle for a second are not reused: Quay's
+        // gunicorn closes keep-alive connections after 2 s idle, and a
+        // request sent on one it closed fails here (502), so the client's
+        // retry made one request count twice (a plan right after an apply,
+        // under load: `quay_plan_requests`).
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .pool_idle_timeout(std::time::Duration::from_secs(1))
             .build()
             .expect("an HTTP client");
         let shared = Arc::new(Shared {
