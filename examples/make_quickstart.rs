@@ -1,7 +1,8 @@
 //! Generates `examples/quickstart/`: two OCI layout "registries" (`dev/` with
-//! CI builds of `gateway` and `datastorage`, `prod/` with one signed
-//! release of `gateway`), a demo key pair and the `releases.toml` that
-//! promotes more of them.
+//! CI builds of `gateway` and `datastorage`, `prod/` with one release of
+//! `gateway` signed in both default formats: the legacy `.sig` tags and a
+//! Sigstore bundle in the referrers fallback index tag), a demo key pair and
+//! the `releases.toml` that promotes more of them.
 //!
 //! Run with `cargo run --example make_quickstart [OUTPUT_DIR]`. The output
 //! is byte-identical on every run (fixed tar headers and mtimes, fixed gzip
@@ -21,7 +22,8 @@ use quayside::digest::Digest;
 use quayside::registry::layout::LayoutRepository;
 use quayside::registry::manifest::{OCI_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use quayside::registry::{BlobReader, ManifestKind, ManifestRef, RawManifest, Repository};
-use quayside::signing::{self, Payload, SignatureEntry};
+use quayside::signing::store::SharedConfig;
+use quayside::signing::{self, Payload, PublicKey, SignError, SignatureEntry, Signer, bundles};
 use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -265,8 +267,19 @@ fn to_manifest(value: &Value) -> Result<RawManifest> {
     )?)
 }
 
+/// Signs with the demo key's RFC 6979 (deterministic) nonces.
+struct DemoSigner<'a>(&'a p256::ecdsa::SigningKey);
+
+impl Signer for DemoSigner<'_> {
+    fn sign(&self, payload: &[u8]) -> Result<String, SignError> {
+        let signature: p256::ecdsa::Signature = self.0.sign(payload);
+        Ok(BASE64.encode(signature.to_der().as_bytes()))
+    }
+}
+
 /// What `quayside apply` does for a `create`, done here by hand: copy by
-/// digest, sign the index and every child, only then tag.
+/// digest, sign the index and every child, attach a bundle to the index,
+/// only then tag.
 async fn release(
     source: &LayoutRepository,
     target: &LayoutRepository,
@@ -296,17 +309,32 @@ async fn release(
     target.put_manifest(&index, None).await?;
 
     let identity = target.location().signed_identity();
+    let signer = DemoSigner(key);
     for signed in children.iter().map(|c| &c.digest).chain([digest]) {
         let payload = Payload::new(identity.clone(), signed.clone()).to_bytes();
         let entry = SignatureEntry {
-            signature: {
-                let signature: p256::ecdsa::Signature = key.sign(&payload);
-                BASE64.encode(signature.to_der().as_bytes())
-            },
+            signature: signer.sign(&payload)?,
             payload: Bytes::from(payload),
         };
         signing::store::add_signature(target, signed, &entry).await?;
     }
+    // The bundle as apply writes it, named by the key's fingerprint and
+    // stamped with the images' fixed time.
+    let public_pem = key
+        .verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .context("encoding the demo public key")?;
+    let hint = PublicKey::from_pem(public_pem.as_bytes())?.fingerprint();
+    let bundle = signing::bundle::create(&signer, &hint, &identity, digest)?;
+    let mut stored = bundles::read_bundles(target, digest, bundles::Wanted::Signatures).await?;
+    let referrer = signing::referrer::bundle_manifest(
+        &index,
+        Bytes::from(bundle),
+        signing::bundle::SIGN_PREDICATE_TYPE,
+        CREATED,
+    )?;
+    let shared = SharedConfig::default();
+    bundles::attach(target, digest, &[referrer], &mut stored, &shared).await?;
     target.put_manifest(&index, Some(tag)).await?;
     Ok(())
 }

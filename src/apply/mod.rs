@@ -24,7 +24,8 @@ use attest::{Attester, PromotionContext};
 use copy::Copier;
 use futures::{StreamExt, stream};
 use sign::{
-    BundlesWritten, Provenance, SignatureLocks, bundle_signature, sign_image, stored_referrers,
+    BundlesWritten, Provenance, SignatureLocks, WrittenBundle, bundle_signature, sign_image,
+    stored_referrers,
 };
 
 /// Releases worked on at once (those of one digest in one repository count as
@@ -335,14 +336,17 @@ impl Apply<'_> {
                 None
             };
             let pending: Vec<_> = signature.iter().chain(&attestation).cloned().collect();
-            attach(target, &root.digest, &pending, &mut stored).await?;
+            let shared = self.signature_locks.shared_config();
+            attach(target, &root.digest, &pending, &mut stored, shared).await?;
             if let Some(signature) = signature {
                 confirm_referrer(target, &root.digest, &signature.manifest.digest, &stored).await?;
-                self.bundles_written.record(
-                    service.target.reference(),
-                    &root.digest,
-                    signature.bundle,
-                );
+                self.bundles_written.record(WrittenBundle {
+                    repository: service.target.reference(),
+                    subject: root.digest.clone(),
+                    referrer: signature.manifest.digest.clone(),
+                    read_back: stored.fallback.is_none(),
+                    bundle: signature.bundle,
+                });
                 signatures += 1;
             }
             referrers = Some(stored);
@@ -364,7 +368,8 @@ impl Apply<'_> {
             self.attester()
                 .attestation_for(service, action, root, stored, &now_utc())?;
         if let Some(attestation) = attestation {
-            attach(target, &root.digest, &[attestation], stored).await?;
+            let shared = self.signature_locks.shared_config();
+            attach(target, &root.digest, &[attestation], stored, shared).await?;
         }
         Ok(())
     }

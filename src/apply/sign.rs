@@ -5,7 +5,8 @@
 //! Each `.sig` tag is read once and extended from what was read (read again
 //! only if the write fails). Releases run concurrently, and two indexes may
 //! share a platform manifest, so writers of one `.sig` tag take its lock in
-//! [`SignatureLocks`] first.
+//! [`SignatureLocks`] first. The root manifest also gets a Sigstore bundle
+//! ([`sign_bundle`]) where the file requires that format.
 
 use crate::apply::ApplyError;
 use crate::config::location::RepositoryLocation;
@@ -15,7 +16,7 @@ use crate::plan::SignatureCheck;
 use crate::registry::{RawManifest, RegistryError, Repository};
 use crate::signing::bundle::SIGN_PREDICATE_TYPE;
 use crate::signing::bundles::{
-    StoredBundles, Wanted, has_referrers_api, read_bundles, read_fallback_bundles,
+    KnownBundles, StoredBundles, Wanted, read_bundles, read_fallback_bundles,
 };
 use crate::signing::payload::CHILDREN_ANNOTATION;
 use crate::signing::referrer::{ReferrerManifest, bundle_manifest};
@@ -34,35 +35,69 @@ const SIGNATURES_IN_FLIGHT: usize = 4;
 /// The lock of one `.sig` tag.
 type TagLock = Arc<tokio::sync::Mutex<()>>;
 
-/// The bundles this run attached, by target repository and root digest:
-/// apply's confirmation counts them, as a referrers list read right after
-/// the write may be a cached, older one (see `signing::bundles`).
+/// One bundle this run attached.
+#[derive(Clone, Debug)]
+pub struct WrittenBundle {
+    /// The target repository's reference.
+    pub repository: String,
+    /// The root manifest it signs.
+    pub subject: Digest,
+    /// The referrer manifest holding it.
+    pub referrer: Digest,
+    /// Read back by digest (the registry has the referrers API).
+    pub read_back: bool,
+    pub bundle: Bytes,
+}
+
+/// The bundles this run attached: apply's confirmation counts them, as a
+/// referrers list read right after the write may be a cached, older one
+/// (see `signing::bundles`), and takes those listed from here rather than
+/// reading them again.
 #[derive(Default)]
 pub struct BundlesWritten {
-    written: Mutex<Vec<(String, Digest, Bytes)>>,
+    written: Mutex<Vec<WrittenBundle>>,
 }
 
 impl BundlesWritten {
-    pub(crate) fn record(&self, repository: String, digest: &Digest, bundle: Bytes) {
+    pub(crate) fn record(&self, bundle: WrittenBundle) {
         let mut written = self
             .written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        written.push((repository, digest.clone(), bundle));
+        written.push(bundle);
     }
 
-    /// `(target repository, root digest, bundle)` of each bundle written.
-    pub fn all(&self) -> Vec<(String, Digest, Bytes)> {
+    /// Each bundle written, in no particular order.
+    pub fn all(&self) -> Vec<WrittenBundle> {
         self.written
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
     }
+
+    /// What was written, for reading it back without requests.
+    pub fn known(&self) -> KnownBundles {
+        let mut known = KnownBundles::default();
+        for written in self.all() {
+            if written.read_back {
+                known
+                    .read_back
+                    .entry((written.repository.clone(), written.subject))
+                    .or_default()
+                    .push(written.bundle.clone());
+            }
+            known
+                .referrers
+                .insert((written.repository, written.referrer), written.bundle);
+        }
+        known
+    }
 }
 
 /// One lock per `.sig` tag (target repository and signed digest) for a run,
-/// the signature config blob every `.sig` manifest of the run shares
-/// (uploaded once per repository), and which `.sig` tags are known absent.
+/// the config blobs every `.sig` manifest and every bundle referrer of the
+/// run share (uploaded once per repository), and which `.sig` tags are known
+/// absent.
 #[derive(Default)]
 pub struct SignatureLocks {
     locks: Mutex<HashMap<(String, Digest), TagLock>>,
@@ -102,6 +137,11 @@ impl SignatureLocks {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert((repository, digest.clone()));
+    }
+
+    /// The config blobs this run's signature and referrer manifests share.
+    pub(crate) fn shared_config(&self) -> &SharedConfig {
+        &self.config
     }
 
     fn lock_of(&self, repository: String, digest: &Digest) -> TagLock {
@@ -199,7 +239,7 @@ pub async fn stored_referrers(
     if !fresh {
         return read_bundles(target, digest, Wanted::SignaturesAndProvenance).await;
     }
-    if has_referrers_api(target).await? {
+    if target.has_referrers_api().await? {
         Ok(StoredBundles::default())
     } else {
         read_fallback_bundles(target, digest, Wanted::SignaturesAndProvenance).await

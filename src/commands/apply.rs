@@ -5,6 +5,7 @@
 //! (`apply::attest`).
 
 use crate::apply::attest::PromotionContext;
+use crate::apply::sign::BundlesWritten;
 use crate::apply::sign::SignatureLocks;
 use crate::apply::{Apply, Outcome, ReleaseOutcome, copy::Copier, policies};
 use crate::cli::ApplyArgs;
@@ -16,7 +17,7 @@ use crate::digest::Digest;
 use crate::error::Error;
 use crate::exit::ExitStatus;
 use crate::history::applied_from;
-use crate::live::{Scope, read_live_state};
+use crate::live::{Scope, read_live_state_knowing};
 use crate::plan::saved::staleness;
 use crate::plan::{ActionKind, Criteria, Plan};
 use crate::registry::Connector;
@@ -24,7 +25,6 @@ use crate::render::apply::{ApplyReport, Transfer};
 use crate::render::plan as render;
 use crate::signing::provenance::{PlanDigest, ReleasesFile};
 use crate::signing::{PublicKey, SigningKey};
-use bytes::Bytes;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
@@ -113,8 +113,8 @@ pub async fn run(args: &ApplyArgs, concurrency: usize) -> Result<ExitStatus, Err
         bundles_written: Default::default(),
     };
     let outcomes = apply.run(&plan).await;
-    let written = apply.bundles_written.all();
-    let confirmed = match confirm(&desired, &connector, verifier, &plan, &written).await {
+    let written = &apply.bundles_written;
+    let confirmed = match confirm(&desired, &connector, verifier, &plan, written).await {
         Ok(()) => policies::check_in_effect(&desired, &connector, token.as_ref(), &created).await,
         failed => failed,
     };
@@ -180,32 +180,20 @@ fn load_keys(desired: &Desired) -> Result<Keys, Error> {
 }
 
 /// Re-reads the target (never the source, nor the scan API): every release
-/// the plan created or signed must now hold as `verify` checks it.
+/// the plan created or signed must now hold as `verify` checks it. Each
+/// bundle written is checked by one read: read back by digest as it was
+/// written (referrers API: a list read now may be an older, cached one, so
+/// it is not read again), or found listed in the fallback index read here
+/// (its referrer manifest, written from these bytes, not read again).
 async fn confirm(
     desired: &Desired,
     connector: &Connector,
     verifier: &PublicKey,
     plan: &Plan,
-    bundles_written: &[(String, Digest, Bytes)],
+    bundles_written: &BundlesWritten,
 ) -> Result<(), Error> {
-    let mut live = read_live_state(desired, connector, Scope::TargetOnly).await?;
-    // The bundles written were read back by digest; a referrers list read
-    // now may still be the registry's cached one from before the write.
-    for service in &desired.services {
-        let Some(live_service) = live.services.get_mut(&service.name) else {
-            continue;
-        };
-        for (target, digest, bundle) in bundles_written {
-            if *target != service.target.reference() {
-                continue;
-            }
-            if let Some(image) = live_service.signatures.get_mut(digest)
-                && let Some(bundles) = image.bundles.as_mut()
-            {
-                bundles.push(bundle.clone());
-            }
-        }
-    }
+    let known = bundles_written.known();
+    let live = read_live_state_knowing(desired, connector, Scope::TargetOnly, &known).await?;
     let checks = crate::verify::check(desired, &live, verifier);
     let pending: Vec<String> = plan
         .actions

@@ -179,12 +179,11 @@ pub enum SignatureFormat {
 
 impl SignatureFormat {
     pub const ALL: [SignatureFormat; 2] = [SignatureFormat::Legacy, SignatureFormat::Bundle];
-    /// Without `signing.formats`: legacy only for now. Requiring bundles by
-    /// default changes what every existing release needs (and what a plan
-    /// reads: 39 requests instead of 15 in `plan_requests`); that switch
-    /// waits until the request-count, crash, fault and history tests are
-    /// updated for it.
-    pub const DEFAULT: [SignatureFormat; 1] = [SignatureFormat::Legacy];
+    /// Without `signing.formats`: both, what cosign v2 and policy.json
+    /// verifiers read and what cosign v3 writes (issue 17). A release signed
+    /// before in the legacy format only is planned `sign` (its bundle is
+    /// added); `formats = ["legacy"]` keeps the old requirement.
+    pub const DEFAULT: [SignatureFormat; 2] = SignatureFormat::ALL;
 
     /// The name in `signing.formats` and in output.
     pub fn name(self) -> &'static str {

@@ -547,7 +547,7 @@ fn signature_formats(
                 span,
                 "name at least one format",
             )
-            .with_help("write formats = [\"legacy\"] (the default), [\"bundle\"] or both"),
+            .with_help("write formats = [\"legacy\", \"bundle\"] (the default), [\"legacy\"] or [\"bundle\"]"),
         );
         return None;
     }

@@ -454,13 +454,18 @@ fn refused_tags_name_the_grammar_and_the_fix() {
 }
 
 #[test]
-fn signature_formats_default_to_legacy_and_are_checked() {
+fn signature_formats_default_to_both_and_are_checked() {
     let signing = |text: &str| match check(&with_header(text)) {
         Ok(desired) => desired.signing.expect("a [signing] table"),
         Err(diags) => panic!("valid signing refused: {diags}"),
     };
+    // Both by default since issue 17 (legacy only before).
     assert_eq!(
         signing("[signing]\npublic_key = \"cosign.pub\"\n").formats,
+        [SignatureFormat::Legacy, SignatureFormat::Bundle]
+    );
+    assert_eq!(
+        signing("[signing]\nformats = [\"legacy\"]\n").formats,
         [SignatureFormat::Legacy]
     );
     assert_eq!(

@@ -15,7 +15,7 @@ use crate::signing::SignatureEntry;
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use read::{Scope, read_live_state, read_live_state_listing};
+pub use read::{Scope, read_live_state, read_live_state_knowing, read_live_state_listing};
 pub use standing::{Standing, standing};
 
 impl LiveState {

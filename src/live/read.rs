@@ -16,7 +16,11 @@
 //! carries it inline (`signing::inline`). Children of an index cost nothing
 //! in a plan when their `.sig` tag is listed (one HEAD each when it is not);
 //! an audit reads each child's `.sig` manifest too. A release to create
-//! costs one GET of its tag (404).
+//! costs one GET of its tag (404). Where the file requires bundles (the
+//! default), each tagged root's are read too: its referrers list (the first
+//! of a repository without the API is its only one: a 404 is remembered) or
+//! its fallback index tag, and each bundle referrer manifest listed (the
+//! bundle inline in it).
 
 use crate::config::model::{Desired, Service, SignatureFormat};
 use crate::digest::Digest;
@@ -26,7 +30,7 @@ use crate::live::{
     SignatureTagPresence, Standing, standing,
 };
 use crate::registry::{Connector, ManifestRef, RawManifest, RegistryError, Repository};
-use crate::signing::bundles::{Wanted, read_bundles};
+use crate::signing::bundles::{KnownBundles, Wanted, read_bundles_knowing};
 use crate::signing::store::read_signatures;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -77,10 +81,31 @@ pub async fn read_live_state_listing(
     scope: Scope,
     quay: Option<&QuayListing<'_>>,
 ) -> Result<LiveState, RegistryError> {
+    read_all(desired, connector, scope, quay, &KnownBundles::default()).await
+}
+
+/// [`read_live_state`], using what this run wrote (`known`, apply's
+/// confirmation) instead of reading it again: see `read_bundles_knowing`.
+pub async fn read_live_state_knowing(
+    desired: &Desired,
+    connector: &Connector,
+    scope: Scope,
+    known: &KnownBundles,
+) -> Result<LiveState, RegistryError> {
+    read_all(desired, connector, scope, None, known).await
+}
+
+async fn read_all(
+    desired: &Desired,
+    connector: &Connector,
+    scope: Scope,
+    quay: Option<&QuayListing<'_>>,
+    known: &KnownBundles,
+) -> Result<LiveState, RegistryError> {
     let quay = quay.filter(|_| scope == Scope::Plan);
     // An audit reads every bundle, attestations included, whatever the
     // formats: `verify` shows provenance and `--strict` requires both.
-    let bundles = if scope == Scope::Audit {
+    let wanted = if scope == Scope::Audit {
         Some(Wanted::SignaturesAndProvenance)
     } else {
         desired
@@ -89,6 +114,7 @@ pub async fn read_live_state_listing(
             .filter(|signing| signing.requires(SignatureFormat::Bundle))
             .map(|_| Wanted::Signatures)
     };
+    let bundles = wanted.map(|wanted| (wanted, known));
     let services = stream::iter(&desired.services)
         .map(|service| async move {
             let live = read_service(service, connector, scope, quay, bundles).await?;
@@ -103,13 +129,14 @@ pub async fn read_live_state_listing(
     })
 }
 
-/// `bundles`: read these Sigstore bundles of each tagged root manifest too.
+/// `bundles`: read these Sigstore bundles of each tagged root manifest too
+/// (what `known` holds taken from there).
 async fn read_service(
     service: &Service,
     connector: &Connector,
     scope: Scope,
     quay: Option<&QuayListing<'_>>,
-    bundles: Option<Wanted>,
+    bundles: Option<(Wanted, &KnownBundles)>,
 ) -> Result<LiveService, RegistryError> {
     let target = connector.open(&service.target);
     let bundle_target = Arc::clone(&target);
@@ -124,8 +151,8 @@ async fn read_service(
         }
         None => read_target(target, service, scope).await?,
     };
-    if let Some(wanted) = bundles {
-        add_bundles(bundle_target.as_ref(), &mut live, wanted).await?;
+    if let Some(bundles) = bundles {
+        add_bundles(bundle_target.as_ref(), &mut live, bundles).await?;
     }
     if scope.reads_source() {
         read_source(service, connector, &mut live).await?;
@@ -138,12 +165,12 @@ async fn read_service(
 async fn add_bundles(
     target: &dyn Repository,
     live: &mut LiveService,
-    wanted: Wanted,
+    (wanted, known): (Wanted, &KnownBundles),
 ) -> Result<(), RegistryError> {
     let roots: Vec<Digest> = live.signatures.keys().cloned().collect();
     let read: Vec<(Digest, Vec<Bytes>)> = stream::iter(roots)
         .map(|digest| async move {
-            let stored = read_bundles(target, &digest, wanted).await?;
+            let stored = read_bundles_knowing(target, &digest, wanted, known).await?;
             Ok::<_, RegistryError>((digest, stored.bundles))
         })
         .buffer_unordered(SERVICES_IN_FLIGHT)

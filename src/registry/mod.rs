@@ -218,6 +218,13 @@ pub trait Repository: Send + Sync {
         Ok(None)
     }
 
+    /// Whether the registry has the referrers API, asked without listing any
+    /// image's referrers (Quay caches a list read for 60 s, which would hide
+    /// a referrer written next). Backends without the API say no.
+    async fn has_referrers_api(&self) -> Result<bool, RegistryError> {
+        Ok(false)
+    }
+
     /// A small blob (config, signature payload) in memory, refusing anything
     /// larger than `limit` bytes.
     async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {

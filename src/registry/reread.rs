@@ -125,6 +125,10 @@ impl Repository for Reread {
         reread(|| self.inner.referrers(digest)).await
     }
 
+    async fn has_referrers_api(&self) -> Result<bool, RegistryError> {
+        reread(|| self.inner.has_referrers_api()).await
+    }
+
     async fn get_small_blob(&self, digest: &Digest, limit: u64) -> Result<Bytes, RegistryError> {
         reread(|| self.inner.get_small_blob(digest, limit)).await
     }

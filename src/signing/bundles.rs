@@ -4,9 +4,11 @@
 //! through the fallback index tag `sha256-<hex>` where it has none (CNCF
 //! distribution 2.8, `oci:` layouts), as cosign v3 does.
 //!
-//! Whether the API exists is asked once per image (`GET .../referrers/<d>`,
-//! 404 = none) rather than inferred from an `OCI-Subject` header on the put:
-//! Quay accepts referrers without sending that header.
+//! Whether the API exists is asked of the registry (`GET .../referrers/<d>`,
+//! 404 = none; the answer is kept per repository for the run, see
+//! `registry::distribution::referrers`) rather than inferred from an
+//! `OCI-Subject` header on the put: Quay accepts referrers without sending
+//! that header.
 //!
 //! Quay caches each manifest's referrers list for 60 s
 //! (`manifest_referrers_cache_ttl`, keyed by repository and digest, not by
@@ -27,8 +29,23 @@ use crate::signing::provenance::PROMOTION_PREDICATE_TYPE;
 use crate::signing::referrer::{
     EMPTY_CONTENT, ReferrerManifest, bundle_layer, fallback_index, fallback_tag, referrers_of,
 };
+use crate::signing::store::SharedConfig;
 use bytes::Bytes;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
+
+/// Bundle signatures this run wrote, known without reading them again
+/// (apply's confirmation).
+#[derive(Clone, Debug, Default)]
+pub struct KnownBundles {
+    /// Each referrer manifest written: its bundle, by target repository
+    /// reference and referrer manifest digest (content-addressed: a listed
+    /// entry with that digest is that manifest).
+    pub referrers: BTreeMap<(String, Digest), Bytes>,
+    /// Images whose written bundle was read back by digest (registries with
+    /// the referrers API, where a list read now may be an older, cached
+    /// one): their bundles, by target repository reference and image digest.
+    pub read_back: BTreeMap<(String, Digest), Vec<Bytes>>,
+}
 
 /// The bundles stored for one manifest, and where more would be written.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,9 +56,6 @@ pub struct StoredBundles {
     /// `None` where the registry has the referrers API; otherwise the
     /// fallback index as read or last written (`Some(None)`: no such tag).
     pub fallback: Option<Option<RawManifest>>,
-    /// Blobs [`attach`] stored in the repository this run (the empty config
-    /// every referrer shares is put once).
-    pub blobs_stored: BTreeSet<Digest>,
 }
 
 /// Which bundles to read: a plan needs the signatures only; `verify` and
@@ -73,9 +87,28 @@ pub async fn read_bundles(
     digest: &Digest,
     wanted: Wanted,
 ) -> Result<StoredBundles, RegistryError> {
+    read_bundles_knowing(repository, digest, wanted, &KnownBundles::default()).await
+}
+
+/// [`read_bundles`], using what `known` says: the bundles of an image whose
+/// written bundle was read back already, without a request; the bundle of
+/// each listed referrer that was written, without reading its manifest.
+pub async fn read_bundles_knowing(
+    repository: &dyn Repository,
+    digest: &Digest,
+    wanted: Wanted,
+    known: &KnownBundles,
+) -> Result<StoredBundles, RegistryError> {
+    let reference = repository.location().reference();
+    if let Some(bundles) = known.read_back.get(&(reference, digest.clone())) {
+        return Ok(StoredBundles {
+            bundles: bundles.clone(),
+            ..StoredBundles::default()
+        });
+    }
     match repository.referrers(digest).await? {
-        Some(index) => listed_bundles(repository, digest, Some(&index), None, wanted).await,
-        None => read_fallback_bundles(repository, digest, wanted).await,
+        Some(index) => listed_bundles(repository, digest, Some(&index), None, wanted, known).await,
+        None => fallback_bundles(repository, digest, wanted, known).await,
     }
 }
 
@@ -86,10 +119,27 @@ pub async fn read_fallback_bundles(
     digest: &Digest,
     wanted: Wanted,
 ) -> Result<StoredBundles, RegistryError> {
+    fallback_bundles(repository, digest, wanted, &KnownBundles::default()).await
+}
+
+async fn fallback_bundles(
+    repository: &dyn Repository,
+    digest: &Digest,
+    wanted: Wanted,
+    known: &KnownBundles,
+) -> Result<StoredBundles, RegistryError> {
     let tag = fallback_tag(digest);
     let manifest = repository.get_manifest(ManifestRef::Tag(&tag)).await?;
     let index = manifest.as_ref().map(|m| m.bytes.clone());
-    listed_bundles(repository, digest, index.as_ref(), Some(manifest), wanted).await
+    listed_bundles(
+        repository,
+        digest,
+        index.as_ref(),
+        Some(manifest),
+        wanted,
+        known,
+    )
+    .await
 }
 
 /// The bundles `index` (a referrers index, or none) lists.
@@ -99,7 +149,9 @@ async fn listed_bundles(
     index: Option<&Bytes>,
     fallback: Option<Option<RawManifest>>,
     wanted: Wanted,
+    known: &KnownBundles,
 ) -> Result<StoredBundles, RegistryError> {
+    let reference = repository.location().reference();
     let entries = match index {
         None => Vec::new(),
         Some(index) => referrers_of(index).map_err(|reason| RegistryError::SignatureTag {
@@ -112,6 +164,13 @@ async fn listed_bundles(
     };
     let mut bundles = Vec::new();
     for entry in entries {
+        if let Some(bundle) = known
+            .referrers
+            .get(&(reference.clone(), entry.digest.clone()))
+        {
+            bundles.push(bundle.clone());
+            continue;
+        }
         // An entry without `artifactType` (cosign#4641) is read to find out.
         if entry
             .artifact_type
@@ -130,32 +189,23 @@ async fn listed_bundles(
         let Some(layer) = bundle_layer(&manifest) else {
             continue;
         };
-        bundles.push(repository.get_small_blob(&layer, MAX_BUNDLE_BYTES).await?);
+        let bundle = match layer.inline {
+            Some(bundle) => bundle,
+            None => {
+                repository
+                    .get_small_blob(&layer.digest, MAX_BUNDLE_BYTES)
+                    .await?
+            }
+        };
+        bundles.push(bundle);
     }
-    Ok(StoredBundles {
-        bundles,
-        fallback,
-        blobs_stored: BTreeSet::new(),
-    })
-}
-
-/// Whether the registry has the referrers API, asked without listing any
-/// image's referrers (a list read now would be cached by Quay and hide a
-/// bundle written next): about the empty blob's digest, which names no
-/// manifest. A registry with the API must not answer 404 (OCI distribution
-/// spec; Quay answers 400 `MANIFEST_INVALID` for an unknown subject).
-pub async fn has_referrers_api(repository: &dyn Repository) -> Result<bool, RegistryError> {
-    let probe = Digest::of_bytes(EMPTY_CONTENT);
-    match repository.referrers(&probe).await {
-        Ok(answer) => Ok(answer.is_some()),
-        Err(RegistryError::Http { status, .. }) if status != 404 && status < 500 => Ok(true),
-        Err(error) => Err(error),
-    }
+    Ok(StoredBundles { bundles, fallback })
 }
 
 /// Stores `referrers` (artifact manifests whose subject, `subject`, is in
-/// `repository` already): each one's blobs not stored yet this run, its
-/// manifest by digest (no tag), then, without the referrers API, ONE put of
+/// `repository` already): each one's blobs (the empty config every referrer
+/// shares through `shared`: asked and uploaded once per repository and run),
+/// its manifest by digest (no tag), then, without the referrers API, ONE put of
 /// the fallback index extended with all of them. `stored` is what
 /// [`read_bundles`] found (or an earlier `attach` left); it is updated to
 /// what the registry holds now, so that a later write needs no read.
@@ -164,16 +214,20 @@ pub async fn attach(
     subject: &Digest,
     referrers: &[ReferrerManifest],
     stored: &mut StoredBundles,
+    shared: &SharedConfig,
 ) -> Result<(), RegistryError> {
+    let empty = Digest::of_bytes(EMPTY_CONTENT);
     for referrer in referrers {
         for (digest, bytes) in &referrer.blobs {
-            if stored.blobs_stored.contains(digest) {
-                continue;
+            if *digest == empty {
+                shared
+                    .ensure_blob(repository, digest, bytes.clone())
+                    .await?;
+            } else {
+                repository
+                    .put_blob(digest, BlobReader::from_bytes(bytes.clone()))
+                    .await?;
             }
-            repository
-                .put_blob(digest, BlobReader::from_bytes(bytes.clone()))
-                .await?;
-            stored.blobs_stored.insert(digest.clone());
         }
         put_manifest_racing(repository, &referrer.manifest, None).await?;
         stored.bundles.push(referrer.bundle.clone());

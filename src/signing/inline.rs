@@ -1,7 +1,8 @@
-//! Signature payloads carried inline in the signature manifest, in the OCI 1.1
-//! descriptor field `data` (base64 of the content). Reading them saves one blob
-//! request per signature; they are trusted only when they are exactly the
-//! content the descriptor names, so they never change what is verified.
+//! Signature payloads (and Sigstore bundles) carried inline in the manifest
+//! that names them, in the OCI 1.1 descriptor field `data` (base64 of the
+//! content). Reading them saves one blob request per signature; they are
+//! trusted only when they are exactly the content the descriptor names, so
+//! they never change what is verified.
 
 use crate::digest::Digest;
 use crate::registry::manifest::Descriptor;
@@ -15,15 +16,24 @@ use bytes::Bytes;
 /// base64, too large, or not the named content) means: read the blob, whose
 /// digest the registry seam checks.
 pub fn payload(layer: &Descriptor) -> Option<Bytes> {
-    let data = layer.data.as_deref()?;
-    // Base64 of MAX_PAYLOAD_BYTES is at most 4/3 of it plus padding: do not
-    // decode what cannot be a payload.
-    if layer.size > MAX_PAYLOAD_BYTES || data.len() as u64 > MAX_PAYLOAD_BYTES / 3 * 4 + 4 {
+    exact_content(
+        layer.data.as_deref()?,
+        layer.size,
+        &layer.digest,
+        MAX_PAYLOAD_BYTES,
+    )
+}
+
+/// `data` decoded, when it is exactly `size` bytes hashing to `digest`, and
+/// at most `limit` bytes; `None` otherwise (read the blob instead).
+pub fn exact_content(data: &str, size: u64, digest: &Digest, limit: u64) -> Option<Bytes> {
+    // Base64 of `limit` bytes is at most 4/3 of it plus padding: do not
+    // decode what cannot be the content.
+    if size > limit || data.len() as u64 > limit / 3 * 4 + 4 {
         return None;
     }
     let bytes = BASE64.decode(data).ok()?;
-    (bytes.len() as u64 == layer.size && Digest::of_bytes(&bytes) == layer.digest)
-        .then(|| Bytes::from(bytes))
+    (bytes.len() as u64 == size && Digest::of_bytes(&bytes) == *digest).then(|| Bytes::from(bytes))
 }
 
 #[cfg(test)]

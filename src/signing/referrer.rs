@@ -8,7 +8,10 @@
 use crate::digest::Digest;
 use crate::registry::RawManifest;
 use crate::registry::manifest::{ManifestError, OCI_INDEX, OCI_MANIFEST};
-use crate::signing::bundle::BUNDLE_MEDIA_TYPE;
+use crate::signing::bundle::{BUNDLE_MEDIA_TYPE, MAX_BUNDLE_BYTES};
+use crate::signing::inline;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
@@ -43,6 +46,8 @@ pub fn fallback_tag(subject: &Digest) -> String {
 /// `subject` (the signed image's own manifest). `predicate_type`: what the
 /// bundle's statement is (cosign's annotation, which tells a signature from
 /// an attestation without reading the bundle). `created`: RFC 3339 time.
+/// The layer carries the bundle inline too (`data`, as the `.sig` payloads
+/// do): a reader saves the blob request; cosign reads the blob.
 pub fn bundle_manifest(
     subject: &RawManifest,
     bundle: Bytes,
@@ -70,6 +75,7 @@ pub fn bundle_manifest(
             "annotations": {
                 TITLE_ANNOTATION: format!("sha256-{}.sigstore.json", bundle_digest.hex()),
             },
+            "data": BASE64.encode(&bundle),
         }],
         "subject": {
             "mediaType": subject.media_type,
@@ -179,9 +185,18 @@ pub fn fallback_index(
     RawManifest::from_bytes(Bytes::from(index.to_string()), Some(OCI_INDEX)).map(Some)
 }
 
-/// The bundle layer of an artifact manifest read back: its digest when the
-/// manifest is a Sigstore bundle artifact with exactly one bundle layer.
-pub fn bundle_layer(manifest: &RawManifest) -> Option<Digest> {
+/// The bundle layer of a Sigstore bundle artifact manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BundleLayer {
+    pub digest: Digest,
+    /// The bundle itself when the layer carries it inline and exactly (see
+    /// `signing::inline`); otherwise read the blob.
+    pub inline: Option<Bytes>,
+}
+
+/// The bundle layer of an artifact manifest read back, when the manifest is
+/// a Sigstore bundle artifact with exactly one bundle layer.
+pub fn bundle_layer(manifest: &RawManifest) -> Option<BundleLayer> {
     let document: Value = serde_json::from_slice(&manifest.bytes).ok()?;
     if document.get("artifactType").and_then(Value::as_str) != Some(BUNDLE_MEDIA_TYPE) {
         return None;
@@ -193,7 +208,14 @@ pub fn bundle_layer(manifest: &RawManifest) -> Option<Digest> {
     if layer.get("mediaType").and_then(Value::as_str) != Some(BUNDLE_MEDIA_TYPE) {
         return None;
     }
-    Digest::parse(layer.get("digest")?.as_str()?).ok()
+    let digest = Digest::parse(layer.get("digest")?.as_str()?).ok()?;
+    let inline = match (layer.get("data"), layer.get("size").and_then(Value::as_u64)) {
+        (Some(Value::String(data)), Some(size)) => {
+            inline::exact_content(data, size, &digest, MAX_BUNDLE_BYTES)
+        }
+        _ => None,
+    };
+    Some(BundleLayer { digest, inline })
 }
 
 #[cfg(test)]
@@ -249,8 +271,22 @@ mod tests {
         }
         assert_eq!(
             bundle_layer(&built.manifest),
-            Some(built.blobs[1].0.clone())
+            Some(BundleLayer {
+                digest: built.blobs[1].0.clone(),
+                inline: Some(Bytes::from_static(b"{\"b\":1}")),
+            })
         );
+    }
+
+    #[test]
+    fn an_inline_bundle_that_is_not_the_layer_is_ignored() {
+        let built = referrer();
+        let mut doc = document(&built.manifest);
+        doc["layers"][0]["data"] = json!(BASE64.encode(b"{\"b\":2}"));
+        let lying = RawManifest::from_bytes(Bytes::from(doc.to_string()), None).unwrap();
+        let layer = bundle_layer(&lying).unwrap();
+        assert_eq!(layer.digest, built.blobs[1].0);
+        assert_eq!(layer.inline, None, "read the blob instead");
     }
 
     #[test]

@@ -209,31 +209,47 @@ impl SignatureConfig<'_> {
 /// empty image, as cosign's, without per-layer history or diff_ids.
 pub const SHARED_CONFIG: &str = r#"{"architecture":"","created":"0001-01-01T00:00:00Z","history":[],"os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}"#;
 
-/// Where [`SHARED_CONFIG`] is known to be stored in this run: one cell per
-/// repository, so that it is asked for (HEAD) and uploaded at most once.
+/// Config blobs that many manifests of a run name, known to be stored: one
+/// cell per repository and blob, so that each is asked for (HEAD) and
+/// uploaded at most once per run: [`SHARED_CONFIG`] for `.sig` manifests,
+/// the OCI empty blob `{}` for bundle referrers.
 #[derive(Default)]
 pub struct SharedConfig {
-    repositories: std::sync::Mutex<HashMap<String, Arc<OnceCell<()>>>>,
+    blobs: std::sync::Mutex<HashMap<StoredBlob, Arc<OnceCell<()>>>>,
 }
 
+/// A blob in a repository: its reference and the blob's digest.
+type StoredBlob = (String, Digest);
+
 impl SharedConfig {
-    /// Makes sure `repository` holds [`SHARED_CONFIG`]: HEAD, then upload
-    /// when absent, once per repository; a failure is tried again by the
-    /// next caller.
+    /// Makes sure `repository` holds [`SHARED_CONFIG`] (see [`Self::ensure_blob`]).
     async fn ensure(&self, repository: &dyn Repository) -> Result<(), RegistryError> {
+        let bytes = Bytes::from_static(SHARED_CONFIG.as_bytes());
+        self.ensure_blob(repository, &Digest::of_bytes(&bytes), bytes)
+            .await
+    }
+
+    /// Makes sure `repository` holds the blob `digest` (`bytes`): HEAD, then
+    /// upload when absent, once per repository and run; a failure is tried
+    /// again by the next caller.
+    pub async fn ensure_blob(
+        &self,
+        repository: &dyn Repository,
+        digest: &Digest,
+        bytes: Bytes,
+    ) -> Result<(), RegistryError> {
         let cell = {
             let mut cells = self
-                .repositories
+                .blobs
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            Arc::clone(cells.entry(repository.location().reference()).or_default())
+            let key = (repository.location().reference(), digest.clone());
+            Arc::clone(cells.entry(key).or_default())
         };
         cell.get_or_try_init(|| async {
-            let digest = Digest::of_bytes(SHARED_CONFIG.as_bytes());
-            if !repository.blob_exists(&digest).await? {
-                let bytes = Bytes::from_static(SHARED_CONFIG.as_bytes());
+            if !repository.blob_exists(digest).await? {
                 repository
-                    .put_blob(&digest, BlobReader::from_bytes(bytes))
+                    .put_blob(digest, BlobReader::from_bytes(bytes))
                     .await?;
             }
             Ok::<_, RegistryError>(())

@@ -3,35 +3,59 @@
 //! over a whole run (or every N), while a watcher polls the target; then
 //! apply again. The rerun must
 //! complete, `verify` must pass, and no declared tag may ever have been
-//! visible unsigned or at a wrong digest.
+//! visible at a wrong digest or without a valid signature in every required
+//! format: with the default `signing.formats` (legacy and bundle, the
+//! bundles in the fallback index tag on CNCF distribution), and with
+//! `["legacy"]` alone (the `.sig` path without bundle writes between it and
+//! the tag).
 
 use crate::support::promotion::Promotion;
-use crate::support::releases::ServiceReleases;
+use crate::support::releases::{
+    DEMO_KEY, DEMO_PUBLIC_KEY, NO_SCANNING, ServiceReleases, signing_lines,
+};
 use crate::support::rng::seeded_points;
 use crate::support::watcher::{Report, Watched, Watcher};
+use quayside::config::model::SignatureFormat;
 use std::time::Instant;
 
 struct Scenario {
     promotion: Promotion,
     /// The same for every target path.
     releases: Vec<ServiceReleases>,
+    /// `signing.formats` as the file says it; `None`: not said (the default).
+    formats: Option<Vec<SignatureFormat>>,
 }
 
 impl Scenario {
     /// gateway: rc and final of one two-platform image; datastorage: a
     /// two-platform image; notifier: a single-platform image.
-    async fn start() -> Self {
+    async fn start(formats: Option<&[SignatureFormat]>) -> Self {
         let promotion = Promotion::start().await;
         let (releases, ..) = promotion.three_services().await;
         Scenario {
             promotion,
             releases,
+            formats: formats.map(<[SignatureFormat]>::to_vec),
         }
+    }
+
+    /// The formats apply must write (what the watcher requires).
+    fn required(&self) -> &[SignatureFormat] {
+        self.formats.as_deref().unwrap_or(&SignatureFormat::DEFAULT)
     }
 
     /// Points `releases.toml` at a fresh target path.
     fn target(&self, path: &str) {
-        self.promotion.write_releases(path, &self.releases);
+        let mut signing = signing_lines(DEMO_KEY, DEMO_PUBLIC_KEY);
+        if let Some(formats) = &self.formats {
+            let names: Vec<String> = formats
+                .iter()
+                .map(|f| format!("\"{}\"", f.name()))
+                .collect();
+            signing.push_str(&format!("formats = [{}]\n", names.join(", ")));
+        }
+        self.promotion
+            .write_releases_with(path, &self.releases, NO_SCANNING, &signing);
     }
 
     fn watch(&self, path: &str) -> Watcher {
@@ -47,6 +71,7 @@ impl Scenario {
         Watcher::start(
             self.promotion.connector.clone(),
             self.promotion.demo_public_key(),
+            self.required(),
             watched,
         )
     }
@@ -104,9 +129,9 @@ impl Scenario {
     }
 }
 
-async fn crash_at_seeded_points(seed: u64, points: u64) {
+async fn crash_at_seeded_points(seed: u64, points: u64, formats: Option<&[SignatureFormat]>) {
     let started = Instant::now();
-    let scenario = Scenario::start().await;
+    let scenario = Scenario::start(formats).await;
     let total = scenario.undisturbed_requests().await;
     assert!(
         total >= points,
@@ -129,8 +154,10 @@ async fn crash_at_seeded_points(seed: u64, points: u64) {
                 .map(|v| format!("kill after request {kill_after}: {v}")),
         );
     }
+    let required: Vec<&str> = scenario.required().iter().map(|f| f.name()).collect();
     eprintln!(
-        "crash test, seed {seed:#x}: {total} requests per undisturbed apply; kill points {kill_points:?}; {killed} kills, each followed by one apply that converged; watcher: {polls} polls, {tags_seen} tags seen in place; {:.1} s",
+        "crash test ({}), seed {seed:#x}: {total} requests per undisturbed apply; kill points {kill_points:?}; {killed} kills, each followed by one apply that converged; watcher: {polls} polls, {tags_seen} tags seen in place; {:.1} s",
+        required.join("+"),
         started.elapsed().as_secs_f64()
     );
     assert!(violations.is_empty(), "{violations:#?}");
@@ -142,29 +169,38 @@ async fn crash_at_seeded_points(seed: u64, points: u64) {
     assert!(tags_seen > 0, "the watcher never saw a tag in place");
 }
 
+/// Both formats (the default): the watcher requires the legacy signatures
+/// and a valid bundle in the fallback index of every tag it sees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn apply_killed_at_twenty_seeded_points_recovers_and_never_shows_an_unsigned_tag() {
-    crash_at_seeded_points(0xc4a5, 20).await;
+    crash_at_seeded_points(0xc4a5, 20, None).await;
+}
+
+/// `formats = ["legacy"]`: the path where the tag follows the `.sig` writes
+/// directly (the coverage this test had before bundles were the default).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn legacy_only_apply_killed_at_six_seeded_points_recovers_and_never_shows_an_unsigned_tag() {
+    crash_at_seeded_points(0x1e9a, 6, Some(&[SignatureFormat::Legacy])).await;
 }
 
 /// Other seeds: `QUAYSIDE_CRASH_SEED=7 cargo test --test all
 /// apply_killed_at_forty -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "40 kills of apply (about 2.5 minutes)"]
+#[ignore = "40 kills of apply (about 4 minutes)"]
 async fn apply_killed_at_forty_seeded_points_recovers_and_never_shows_an_unsigned_tag() {
     let seed = std::env::var("QUAYSIDE_CRASH_SEED")
         .ok()
         .and_then(|seed| seed.parse().ok())
         .unwrap_or(0x40);
-    crash_at_seeded_points(seed, 40).await;
+    crash_at_seeded_points(seed, 40, None).await;
 }
 
 /// Every request of a run, one kill each: `cargo test --test all
 /// apply_killed_at_every -- --ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "kills apply at every request of a run (154 kills, about 7 minutes)"]
+#[ignore = "kills apply at every request of a run (123 kills, about 12 minutes)"]
 async fn apply_killed_at_every_request_recovers_and_never_shows_an_unsigned_tag() {
-    let scenario = Scenario::start().await;
+    let scenario = Scenario::start(None).await;
     let total = scenario.undisturbed_requests().await;
     crash_at_every_point(&scenario, total).await;
 }

@@ -3,8 +3,8 @@
 //! bytes) into about 20 % of requests, on the source and on the target side,
 //! while a watcher polls the target. Apply is rerun until it exits 0 (the
 //! test counts the runs); then the target holds exactly the declared tags,
-//! every one signed, and the watcher never saw a tag unsigned, at a wrong
-//! digest, or outside the file.
+//! every one signed, and the watcher never saw a tag unsigned (in either of
+//! the default formats), at a wrong digest, or outside the file.
 //!
 //! Source and target are one registry behind two proxies: two hosts, so
 //! blobs are streamed through quayside (no cross-repository mount) and the
@@ -18,7 +18,8 @@ use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
 use crate::support::releases::{demo_public_key, scratch_dir};
 use crate::support::seeded::{Release, push_images, write_file};
-use crate::support::watcher::{Watched, Watcher};
+use crate::support::watcher::{Watched, Watcher, is_fallback_tag, is_signature_tag};
+use quayside::config::model::SignatureFormat;
 use quayside::digest::Digest;
 use quayside::registry::Connector;
 use std::sync::Arc;
@@ -118,7 +119,13 @@ impl Faulty {
             })
             .collect();
         let key = demo_public_key(self.dir.path());
-        Watcher::start(self.connector.clone(), key, watched)
+        // The default formats: legacy, and bundles in the fallback index.
+        Watcher::start(
+            self.connector.clone(),
+            key,
+            &SignatureFormat::DEFAULT,
+            watched,
+        )
     }
 
     /// Applies under faults until a run exits 0; then checks the result with
@@ -168,14 +175,15 @@ impl Faulty {
         }
     }
 
-    /// Every declared tag at its digest, and no other tag than signatures.
+    /// Every declared tag at its digest, and no other tag than signatures
+    /// (`.sig` tags and the bundles' fallback index tags).
     async fn assert_exactly_declared(&self) {
         for (service, releases) in self.services() {
             let repository = self
                 .connector
                 .open(&self.registry.location(&format!("prod/{service}")));
             let mut tags = repository.list_tags().await.expect("list prod tags");
-            tags.retain(|tag| !tag.ends_with(".sig"));
+            tags.retain(|tag| !is_signature_tag(tag) && !is_fallback_tag(tag));
             tags.sort();
             let mut declared: Vec<String> = releases.iter().map(|(tag, _)| tag.clone()).collect();
             declared.sort();

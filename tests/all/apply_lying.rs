@@ -17,6 +17,7 @@ use crate::support::proxy::Proxy;
 use crate::support::registry::TestRegistry;
 use crate::support::releases::{demo_public_key, scratch_dir, write_releases};
 use crate::support::watcher::{Watched, Watcher};
+use quayside::config::model::SignatureFormat;
 use quayside::digest::Digest;
 use std::sync::Arc;
 
@@ -134,6 +135,7 @@ async fn a_lying_registry_stops_apply_for_that_image_only_and_nothing_wrong_is_t
     let watcher = Watcher::start(
         connector.clone(),
         key,
+        &SignatureFormat::DEFAULT,
         text.iter()
             .map(|(service, digest)| Watched {
                 repository: registry.location(&format!("prod/{service}")),

@@ -22,7 +22,7 @@ use serde_json::Value;
 use std::path::Path;
 
 const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-/// Both formats (the default is legacy only).
+/// Both formats, written out (the default since issue 17).
 const BOTH: &str = r#"["legacy", "bundle"]"#;
 
 fn json(bytes: &[u8]) -> Value {

@@ -42,6 +42,7 @@ mod quay_scan;
 mod quayside;
 mod quickstart;
 mod rate_limited;
+mod referrers_api;
 mod scan;
 mod secrets;
 mod semver_tags;

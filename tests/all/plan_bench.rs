@@ -90,7 +90,7 @@ async fn bench_plan_50_services_x_4_releases() {
     eprintln!("signature payloads inline: {inline}");
     assert_eq!(
         counts,
-        expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64, inline)
+        expected_unchanged_plan_requests(SERVICES as u64, RELEASES as u64, inline, true)
     );
 
     // The pure planner: checking the root's signature of each release.

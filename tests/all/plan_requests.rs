@@ -21,17 +21,27 @@ use quayside::registry::{Connector, ManifestRef};
 ///   children), GET the index's `.sig` manifest, and GET its payload blob
 ///   unless the signature layer carries the payload inline (`data`);
 /// - the 2 children: nothing (their `.sig` tags are in the tag list);
-/// - the source: nothing (no release would be created).
+/// - the source: nothing (no release would be created);
+/// - with `bundles` (the format is required, as by default since issue 17;
+///   CNCF distribution has no referrers API): per service, `GET
+///   .../referrers/<digest>` of its first root (404, remembered for the
+///   repository: `registry::distribution::referrers`); per release, GET the
+///   fallback index tag `sha256-<hex>` and GET the bundle referrer manifest
+///   it lists (the bundle inline in its layer's `data`: no blob GET).
 ///
 /// Before issue 7 it was 1 + 8 per release (HEAD the tag, GET the index, GET
-/// the `.sig` manifest and payload of the index and of each child).
+/// the `.sig` manifest and payload of the index and of each child). With
+/// bundles before their reads were cut, 4 more per release (the referrers
+/// GET per image and the bundle blob).
 pub fn expected_unchanged_plan_requests(
     services: u64,
     releases: u64,
     inline_payloads: bool,
+    bundles: bool,
 ) -> RequestCounts {
     let per_release = if inline_payloads { 2 } else { 3 };
-    let get = services * (1 + releases * per_release);
+    let (bundles_per_service, bundles_per_release) = if bundles { (1, 2) } else { (0, 0) };
+    let get = services * (1 + bundles_per_service + releases * (per_release + bundles_per_release));
     RequestCounts {
         get,
         total: get,
@@ -78,9 +88,10 @@ async fn unchanged_plan_makes_exactly_the_expected_requests_and_never_reads_the_
         .await
         .expect("the target alone answers an unchanged plan");
     let inline = payloads_are_inline(&desired).await;
+    // The file leaves `signing.formats` at the default: legacy and bundle.
     assert_eq!(
         connector.request_counts(),
-        expected_unchanged_plan_requests(3, 2, inline),
+        expected_unchanged_plan_requests(3, 2, inline, true),
         "payloads inline: {inline}"
     );
 
@@ -104,8 +115,24 @@ async fn unchanged_plan_makes_exactly_the_expected_requests_and_never_reads_the_
 
 #[test]
 fn the_expected_count_for_50_services_of_4_releases() {
-    // The figures the 50x4 benchmark (`plan_bench`) checks against: 50 x (1 +
-    // 4 x 3), or 50 x (1 + 4 x 2) once payloads are inline; it was 1,650.
-    assert_eq!(expected_unchanged_plan_requests(50, 4, false).total, 650);
-    assert_eq!(expected_unchanged_plan_requests(50, 4, true).total, 450);
+    // Legacy only: 50 x (1 + 4 x 3), or 50 x (1 + 4 x 2) once payloads are
+    // inline; it was 1,650.
+    assert_eq!(
+        expected_unchanged_plan_requests(50, 4, false, false).total,
+        650
+    );
+    assert_eq!(
+        expected_unchanged_plan_requests(50, 4, true, false).total,
+        450
+    );
+    // The default formats, what the 50x4 benchmark (`plan_bench`) checks
+    // against: 50 x (2 + 4 x 5), or 50 x (2 + 4 x 4) with inline payloads.
+    assert_eq!(
+        expected_unchanged_plan_requests(50, 4, false, true).total,
+        1100
+    );
+    assert_eq!(
+        expected_unchanged_plan_requests(50, 4, true, true).total,
+        900
+    );
 }

@@ -11,7 +11,7 @@ use crate::quayside::Outcome;
 use crate::support::git::git;
 use crate::support::images::push_single;
 use crate::support::promotion::Promotion;
-use crate::support::proxy::{KindCounts, Proxy};
+use crate::support::proxy::Proxy;
 use crate::support::quay_promotion::{Credentials, QuayPromotion, require_formats};
 use crate::support::releases::{
     DEMO_KEY, DEMO_PUBLIC_KEY, NO_SCANNING, ServiceReleases, signing_lines,
@@ -29,6 +29,7 @@ use quayside::signing::provenance::{
     SourceImage, TargetTag, attest,
 };
 use quayside::signing::referrer::bundle_manifest;
+use quayside::signing::store::SharedConfig;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -258,9 +259,15 @@ async fn attach_attestation(
     let mut stored = read_bundles(repository, digest, Wanted::SignaturesAndProvenance)
         .await
         .unwrap();
-    attach(repository, digest, &[referrer], &mut stored)
-        .await
-        .unwrap();
+    attach(
+        repository,
+        digest,
+        &[referrer],
+        &mut stored,
+        &SharedConfig::default(),
+    )
+    .await
+    .unwrap();
     bundle
 }
 
@@ -462,95 +469,6 @@ async fn strict_verify_refuses_a_legacy_only_release_without_provenance() {
         )),
         "{strict:?}"
     );
-}
-
-/// What an apply with both formats costs on distribution, by kind, for the
-/// set-up of `apply_requests` (2 services x 2 two-platform images, no git:
-/// the attestation's commit is then null). Beside the legacy table there
-/// (31.5 per image): the referrers probe and the fallback tag (404) before
-/// signing; the empty config, the signature bundle and the attestation
-/// uploaded (POST + PUT each) with their two referrer manifests; ONE
-/// fallback index put for both; the confirmation's bundle read (the
-/// attestation's entry skipped by its predicate type). The attestation's
-/// own share: one upload (2) and one manifest put (1) per image.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_apply_with_provenance_makes_the_expected_requests_per_kind() {
-    const SERVICES: u64 = 2;
-    const IMAGES: u64 = 4;
-    let promotion = Promotion::start().await;
-    let mut services = Vec::new();
-    let mut digests = Vec::new();
-    for s in 0..SERVICES {
-        let name = format!("service{s}");
-        let mut declared = Vec::new();
-        for v in 0..2 {
-            let image = promotion
-                .push_two_platform(&name, &format!("{name} version {v}"))
-                .await;
-            declared.push((format!("v1.{v}.0"), image.digest().clone()));
-        }
-        digests.push((name.clone(), declared.clone()));
-        let pairs: Vec<(&str, &Digest)> = declared.iter().map(|(t, d)| (t.as_str(), d)).collect();
-        services.push(ServiceReleases::new(&name, &pairs));
-    }
-    write_releases(&promotion, &services, BOTH);
-    promotion.proxy.reset();
-    let applied = promotion.run(["apply"]).await;
-    assert_eq!(applied.code, 0, "{applied:?}");
-    let kinds = promotion.proxy.kinds();
-    let total: u64 = kinds.values().sum();
-    eprintln!(
-        "apply with both formats and provenance, {IMAGES} two-platform images: {total} requests, {:.2} per image\n{kinds:#?}",
-        total as f64 / IMAGES as f64,
-    );
-    let per_image = |n: u64| n * IMAGES;
-    let per_service = |n: u64| n * SERVICES;
-    let want: KindCounts = [
-        ("GET tags/list", per_service(2)),
-        // Plan and confirmation: the tag; apply and confirmation: the
-        // fallback tag `sha256-<hex>`.
-        ("GET manifest by tag", per_image(2 + 2)),
-        // + the confirmation's read of the signature bundle's manifest.
-        ("GET manifest by digest", per_image(3 + 1)),
-        ("HEAD manifest by digest", per_image(1)),
-        ("POST blob mount", per_image(4)),
-        // + the signature bundle's and the attestation's referrer manifests.
-        ("PUT manifest by digest", per_image(3 + 2)),
-        ("GET manifest .sig", per_image(3 + 1)),
-        // + the empty config, the signature bundle and the attestation.
-        ("POST blob upload start", per_image(3 + 3) + per_service(1)),
-        ("PUT blob upload session", per_image(3 + 3) + per_service(1)),
-        ("PUT manifest .sig", per_image(3)),
-        ("HEAD blob", per_service(1)),
-        ("HEAD manifest by tag", per_image(2)),
-        // + the fallback index, once for both bundles.
-        ("PUT manifest by tag", per_image(1 + 1)),
-        // The referrers API probe (404) and the confirmation's referrers
-        // read (404).
-        ("GET other", per_image(2)),
-        // The confirmation reads the signature bundle, not the attestation.
-        ("GET blob", per_image(1)),
-    ]
-    .into_iter()
-    .map(|(kind, n)| (kind.to_string(), n))
-    .collect();
-    assert_eq!(kinds, want, "\n{kinds:#?}");
-    assert_eq!(total, 186, "46.5 per image");
-
-    // Outside git: the commit is null, the path the file as given.
-    let (name, declared) = &digests[0];
-    let prod = promotion.direct("prod", name);
-    let digest = &declared[0].1;
-    let index = prod
-        .get_manifest(ManifestRef::Tag(&format!("sha256-{}", digest.hex())))
-        .await
-        .unwrap()
-        .unwrap();
-    let found = attestations_in(prod.as_ref(), &index.bytes, digest).await;
-    assert_eq!(found.len(), 1);
-    let source = format!("{}/dev/{name}", promotion.host());
-    let target = promotion.identity("prod", name);
-    assert_promotion(&statement_of(&found[0]), digest, &source, &target, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,9 +18,9 @@ use crate::support::quay_promotion::{Credentials, QuayPromotion};
 use crate::support::real_quay::RealQuay;
 use crate::support::releases::ServiceReleases;
 use crate::support::rng::seeded_points;
+use crate::support::watcher::{bundle_problems, is_signature_tag, legacy_problems};
 use futures::{StreamExt, stream};
 use quayside::digest::Digest;
-use quayside::live::read::read_image_signatures;
 use quayside::registry::Connector;
 use quayside::signing::PublicKey;
 use std::collections::BTreeSet;
@@ -42,7 +42,21 @@ use std::time::{Duration, Instant};
 // from Quay with the admin connector, and reads signatures with the
 // library's own reader. Tags the file does not declare are looked for once,
 // at the end, in the REST list (apply never deletes a tag, so one it wrote
-// would still be there).
+// would still be there); on Quay that includes a fallback index tag
+// `sha256-<hex>`, which apply must not write where the referrers API exists.
+//
+// Bundles (the default formats) are found as verifiers find them, through
+// `GET /v2/<repo>/referrers/<digest>`, and each referrer manifest is then
+// read by digest (manifests are not cached) with its bundle blob. Quay
+// caches a referrers list for 60 s per repository and digest, so a list read
+// before the bundle was stored would hide it: a false alarm, unless no such
+// read can happen. None can here: the watcher lists a digest's referrers
+// only once it has seen a declared tag on that digest; apply stores the
+// bundle before the tag and never lists the referrers of an image it copies
+// (it asks whether the API exists about the empty blob's digest); each kill
+// point promotes into its own organization. The first list of a digest, the
+// one Quay caches, is therefore read after its bundle was stored. A list
+// without a valid bundle is what `cosign verify` would see too: a violation.
 
 #[derive(Debug, Default)]
 struct QuayReport {
@@ -74,7 +88,8 @@ impl QuayWatcher {
         let task = tokio::spawn(async move {
             let mut report = QuayReport::default();
             // `(service, digest)` whose image and children were all seen
-            // validly signed: signatures are only ever added, so they stay so.
+            // validly signed, with a valid bundle: signatures are only ever
+            // added, so they stay so.
             let mut signed = BTreeSet::new();
             // One more poll after the stop flag, so the final state is seen.
             loop {
@@ -136,31 +151,26 @@ impl WatchedOrg {
             }
             // Read after the tag: signatures are only ever added, so one
             // missing now was missing when the tag was seen.
-            let image = match read_image_signatures(repository.as_ref(), declared).await {
-                Ok(image) => image,
-                Err(_) => {
-                    report.read_errors += 1;
-                    continue;
-                }
-            };
-            if image.manifests.is_empty() {
-                report
-                    .violations
-                    .push(format!("{name} is tagged but {declared} cannot be read"));
-                continue;
-            }
+            let repository = repository.as_ref();
+            let checks = [
+                legacy_problems(repository, &self.key, &identity, declared).await,
+                bundle_problems(repository, &self.key, &identity, declared).await,
+            ];
             let mut all_signed = true;
-            for manifest in &image.manifests {
-                let valid = manifest
-                    .entries
-                    .iter()
-                    .any(|entry| self.key.accepts(entry, &manifest.digest, &identity));
-                if !valid {
-                    all_signed = false;
-                    report.violations.push(format!(
-                        "{name} is tagged while {} has no valid signature for {identity}",
-                        manifest.digest
-                    ));
+            for found in checks {
+                match found {
+                    Ok(problems) => {
+                        all_signed &= problems.is_empty();
+                        report.violations.extend(
+                            problems
+                                .into_iter()
+                                .map(|p| format!("{name} is tagged while {p}")),
+                        );
+                    }
+                    Err(_) => {
+                        all_signed = false;
+                        report.read_errors += 1;
+                    }
                 }
             }
             if all_signed {
@@ -184,13 +194,6 @@ impl WatchedOrg {
             }
         }
     }
-}
-
-/// cosign's `sha256-<64 hex>.sig` signature tag.
-fn is_signature_tag(tag: &str) -> bool {
-    tag.strip_prefix("sha256-")
-        .and_then(|rest| rest.strip_suffix(".sig"))
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 // ---------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 //! The committed `examples/quickstart/` data is what the README promises:
-//! real two-platform images in `dev/`, a signed release in `prod/`, and a
-//! `releases.toml` whose digests point at them.
+//! real two-platform images in `dev/`, a release in `prod/` signed in both
+//! default formats, and a `releases.toml` whose digests point at them.
 
 use futures::StreamExt;
 use quayside::config::location::RepositoryLocation;
 use quayside::digest::Digest;
 use quayside::registry::layout::LayoutRepository;
 use quayside::registry::{ManifestKind, ManifestRef, Repository};
-use quayside::signing::{PublicKey, store};
+use quayside::signing::{PublicKey, bundle, bundles, store};
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::PathBuf;
@@ -124,7 +124,8 @@ async fn prod_holds_one_signed_release_of_gateway() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|tag| !tag.ends_with(".sig"))
+        // `.sig` tags, and the bundles' fallback index tag `sha256-<hex>`.
+        .filter(|tag| !tag.starts_with("sha256-"))
         .collect();
     assert_eq!(release_tags, ["v1.0.0"]);
     let datastorage = repository("prod", "datastorage");
@@ -139,6 +140,15 @@ async fn prod_holds_one_signed_release_of_gateway() {
         .await
         .unwrap()
         .unwrap();
+    // The bundle format (a layout has no referrers API: the fallback index).
+    let bundles = bundles::read_bundles(&prod, &released, bundles::Wanted::Signatures)
+        .await
+        .unwrap();
+    assert_eq!(bundles.bundles.len(), 1, "one bundle in the fallback index");
+    assert!(
+        bundle::verify(&bundles.bundles[0], &public, &released, &identity).is_ok(),
+        "the bundle of {released} is not a valid demo signature"
+    );
     let mut signed = vec![released];
     signed.extend(
         index

@@ -32,6 +32,18 @@ pub enum DistributionFailure {
     TagLinkNotUrl { reason: String },
     #[error("the tag list did not end after {pages} pages")]
     TagListEndless { pages: usize },
+    #[error(
+        "the referrers of {digest} did not end after {pages} pages; delete referrers of that image it no longer needs (old signatures, attestations), or ask the registry's operator why its Link headers never end"
+    )]
+    ReferrersEndless { digest: Digest, pages: usize },
+    #[error(
+        "page {page} of the referrers of {digest} {reason}; the registry's answer cannot be read: ask its operator"
+    )]
+    ReferrersPage {
+        digest: Digest,
+        page: usize,
+        reason: String,
+    },
     #[error("manifest {reference} is larger than {limit} bytes; refusing it")]
     ManifestTooLarge { reference: String, limit: usize },
     #[error("manifest {digest} has an unusable media type")]

@@ -10,6 +10,7 @@ mod challenge;
 mod credentials;
 mod errors;
 mod pacing;
+mod referrers;
 mod repository;
 mod retry;
 mod transport;
@@ -153,6 +154,8 @@ pub struct DistributionClient {
     http: Result<reqwest::Client, String>,
     counters: Arc<Counters>,
     registries: Mutex<HashMap<(Scheme, String), Arc<Registry>>>,
+    /// Which repositories have the referrers API, as learnt in this run.
+    referrers: Arc<referrers::ReferrersSupport>,
 }
 
 /// Makes ring the process's TLS provider, once. rustls picks a provider by
@@ -177,6 +180,7 @@ impl DistributionClient {
             http,
             counters: Arc::new(Counters::default()),
             registries: Mutex::new(HashMap::new()),
+            referrers: Arc::default(),
         }
     }
 
@@ -187,7 +191,11 @@ impl DistributionClient {
             RepositoryLocation::Remote { scheme, host, .. } => Some(self.registry(*scheme, host)),
             RepositoryLocation::Layout { .. } => None,
         };
-        Arc::new(repository::DistributionRepository::new(location, registry))
+        Arc::new(repository::DistributionRepository::new(
+            location,
+            registry,
+            Arc::clone(&self.referrers),
+        ))
     }
 
     pub fn request_counts(&self) -> RequestCounts {

@@ -3,13 +3,16 @@
 //! monolithic or streamed uploads, and cross-repository mounts.
 
 use super::errors::{self, Context, DistributionFailure};
+use super::referrers::{
+    MAX_REFERRER_PAGES, ReferrersSupport, join_pages, referrers_probe_digest, same_origin,
+};
 use super::transport::{Answer, Authorization, Call, Registry, RequestBody, read_capped};
 use crate::config::location::RepositoryLocation;
 use crate::digest::Digest;
 use crate::digest::Hasher;
 #[cfg(test)]
 use crate::registry::manifest::ACCEPTED;
-use crate::registry::manifest::MAX_MANIFEST_BYTES;
+use crate::registry::manifest::{MAX_MANIFEST_BYTES, OCI_INDEX};
 use crate::registry::{BlobReader, ManifestRef, Mount, RawManifest, RegistryError, Repository};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -32,6 +35,18 @@ pub(crate) struct DistributionRepository {
     registry: Option<Arc<Registry>>,
     reference: String,
     path: String,
+    /// Shared by the run's repositories: which have the referrers API.
+    referrers_support: Arc<ReferrersSupport>,
+}
+
+/// What `GET /v2/<name>/referrers/<digest>` answered.
+enum ReferrersAnswer {
+    /// The index (every page joined).
+    Index(Bytes),
+    /// 404 from a registry without the API.
+    NoApi,
+    /// 404 `NAME_UNKNOWN`: no such repository (says nothing of the API).
+    NoRepository,
 }
 
 #[derive(Deserialize)]
@@ -46,7 +61,11 @@ struct TagList {
 const REPLAYABLE_BLOB_BYTES: u64 = 1024 * 1024;
 
 impl DistributionRepository {
-    pub fn new(location: RepositoryLocation, registry: Option<Arc<Registry>>) -> Self {
+    pub fn new(
+        location: RepositoryLocation,
+        registry: Option<Arc<Registry>>,
+        referrers_support: Arc<ReferrersSupport>,
+    ) -> Self {
         let path = match &location {
             RepositoryLocation::Remote { path, .. } => path.clone(),
             RepositoryLocation::Layout { .. } => String::new(),
@@ -56,7 +75,97 @@ impl DistributionRepository {
             location,
             registry,
             path,
+            referrers_support,
         }
+    }
+
+    /// Every page of the referrers of `digest` (at most
+    /// [`MAX_REFERRER_PAGES`], each on this registry, together no larger
+    /// than a manifest may be), or why there are none.
+    async fn list_referrers(&self, digest: &Digest) -> Result<ReferrersAnswer, RegistryError> {
+        let registry = self.registry()?;
+        let context = self.context(registry, "list referrers");
+        let first = registry.url(&format!("{}/referrers/{digest}", self.path), &context)?;
+        let page_failure = |page: usize, reason: String| {
+            self.failure(DistributionFailure::ReferrersPage {
+                digest: digest.clone(),
+                page,
+                reason,
+            })
+        };
+        let mut url = first.clone();
+        let mut pages = Vec::new();
+        let mut total = 0;
+        while pages.len() < MAX_REFERRER_PAGES {
+            let mut call = self.call(Method::GET, url.clone(), self.pull(), context.clone());
+            call.headers
+                .insert(ACCEPT, HeaderValue::from_static(OCI_INDEX));
+            let answer = registry.send(call).await?;
+            match answer.response.status().as_u16() {
+                200 => {}
+                404 if pages.is_empty() => {
+                    let error = registry.failure(&context, answer).await;
+                    return Ok(if error.has_code("NAME_UNKNOWN") {
+                        ReferrersAnswer::NoRepository
+                    } else {
+                        ReferrersAnswer::NoApi
+                    });
+                }
+                _ => return Err(registry.failure(&context, answer).await),
+            }
+            let next = next_page(&answer, &url);
+            let number = pages.len() + 1;
+            let body = read_capped(answer.response, MAX_MANIFEST_BYTES - total)
+                .await
+                .map_err(|error| {
+                    errors::broken_body(
+                        &context,
+                        &format!("page {number} of the referrers of {digest}"),
+                        error,
+                    )
+                })?
+                .ok_or_else(|| {
+                    self.failure(DistributionFailure::ManifestTooLarge {
+                        reference: format!("the referrers of {digest} ({number} pages)"),
+                        limit: MAX_MANIFEST_BYTES,
+                    })
+                })?;
+            total += body.len();
+            pages.push(body);
+            match next {
+                None => {
+                    let index =
+                        join_pages(pages).map_err(|(page, reason)| page_failure(page, reason))?;
+                    return Ok(ReferrersAnswer::Index(index));
+                }
+                Some(Err(error)) => {
+                    return Err(page_failure(
+                        number,
+                        format!("links to a next page that is not a URL ({error})"),
+                    ));
+                }
+                Some(Ok(next)) if !same_origin(&first, &next) => {
+                    return Err(page_failure(
+                        number,
+                        format!(
+                            "links to a next page on another host ({})",
+                            next.origin().ascii_serialization()
+                        ),
+                    ));
+                }
+                Some(Ok(next)) if next == url => {
+                    return Err(page_failure(
+                        number,
+                        "links to itself as the next page".into(),
+                    ));
+                }
+                Some(Ok(next)) => url = next,
+            }
+        }
+        Err(self.failure(DistributionFailure::ReferrersEndless {
+            digest: digest.clone(),
+            pages: MAX_REFERRER_PAGES,
+        }))
     }
 
     fn registry(&self) -> Result<&Registry, RegistryError> {
@@ -310,6 +419,17 @@ fn location(base: &Url, answer: &Answer, context: &Context<'_>) -> Result<Url, R
 }
 
 /// The `rel="next"` target of a `Link` header.
+/// The next page an answer's `Link` header names, resolved against `url`.
+fn next_page(answer: &Answer, url: &Url) -> Option<Result<Url, String>> {
+    answer
+        .response
+        .headers()
+        .get(LINK)
+        .and_then(|value| value.to_str().ok())
+        .and_then(next_link)
+        .map(|target| url.join(target).map_err(|error| error.to_string()))
+}
+
 fn next_link(header: &str) -> Option<&str> {
     header.split(',').find_map(|link| {
         let (target, params) = link.split_once(';')?;
@@ -368,13 +488,7 @@ impl Repository for DistributionRepository {
                 404 if page == 0 => return Ok(Vec::new()),
                 _ => return Err(registry.failure(&context, answer).await),
             }
-            let next = answer
-                .response
-                .headers()
-                .get(LINK)
-                .and_then(|value| value.to_str().ok())
-                .and_then(next_link)
-                .map(|target| url.join(target));
+            let next = next_page(&answer, &url);
             let body = read_capped(answer.response, 16 * 1024 * 1024)
                 .await
                 .map_err(|error| {
@@ -743,37 +857,80 @@ impl Repository for DistributionRepository {
     }
 
     /// `GET /v2/<name>/referrers/<digest>`: 200 with an index where the
-    /// registry has the API (Quay 3.12+); 404 where it has none (CNCF
-    /// distribution 2.8 has no such route). One page: a registry that pages
-    /// its referrers (`Link`) lists the first ones, which is where a writer
-    /// looks for its own.
+    /// registry has the API (Quay 3.12+), every page of it (`Link`); 404
+    /// where it has none (CNCF distribution 2.8 has no such route). The
+    /// first ask in a repository tells whether it has the API; once it
+    /// answered 404 it is not asked again this run.
     async fn referrers(&self, digest: &Digest) -> Result<Option<Bytes>, RegistryError> {
-        let registry = self.registry()?;
-        let context = self.context(registry, "list referrers");
-        let url = registry.url(&format!("{}/referrers/{digest}", self.path), &context)?;
-        let mut call = self.call(Method::GET, url, self.pull(), context.clone());
-        call.headers.insert(
-            ACCEPT,
-            HeaderValue::from_static("application/vnd.oci.image.index.v1+json"),
-        );
-        let answer = registry.send(call).await?;
-        match answer.response.status().as_u16() {
-            200 => {}
-            404 => return Ok(None),
-            _ => return Err(registry.failure(&context, answer).await),
-        }
-        let body = read_capped(answer.response, MAX_MANIFEST_BYTES)
+        let (has_api, own) = self.learn_referrers_api(digest).await?;
+        let answer = match (has_api, own) {
+            (_, Some(answer)) => answer,
+            (Some(false), None) => return Ok(None),
+            (_, None) => self.list_referrers(digest).await?,
+        };
+        Ok(match answer {
+            ReferrersAnswer::Index(index) => Some(index),
+            ReferrersAnswer::NoApi | ReferrersAnswer::NoRepository => None,
+        })
+    }
+
+    /// Asked about [`referrers_probe_digest`], once per repository and run
+    /// (or answered by an earlier listing). A registry with the API answers
+    /// it 200 or refuses the unknown subject (Quay: 400 `MANIFEST_INVALID`),
+    /// never 404.
+    async fn has_referrers_api(&self) -> Result<bool, RegistryError> {
+        let (has_api, _) = self.learn_referrers_api(&referrers_probe_digest()).await?;
+        Ok(has_api.unwrap_or(false))
+    }
+}
+
+/// Why a repository's first referrers answer taught nothing.
+enum NotLearnt {
+    Failed(RegistryError),
+    /// 404 `NAME_UNKNOWN`: asked again next time.
+    NoRepository,
+}
+
+impl DistributionRepository {
+    /// Whether the repository has the referrers API (`None`: not known, the
+    /// repository does not exist), learnt once per repository and run by
+    /// asking about `digest`; concurrent first askers wait for one answer.
+    /// Also the answer about `digest` when this call was the one that asked.
+    async fn learn_referrers_api(
+        &self,
+        digest: &Digest,
+    ) -> Result<(Option<bool>, Option<ReferrersAnswer>), RegistryError> {
+        let cell = self.referrers_support.cell(&self.reference);
+        let mut own = None;
+        let asked = &mut own;
+        let learnt = cell
+            .get_or_try_init(|| async move {
+                let answer = match self.list_referrers(digest).await {
+                    Ok(answer) => answer,
+                    // A refused subject (not a 404): the route exists.
+                    Err(RegistryError::Http { status, .. }) if status != 404 && status < 500 => {
+                        return Ok(true);
+                    }
+                    Err(error) => return Err(NotLearnt::Failed(error)),
+                };
+                let has_api = match answer {
+                    ReferrersAnswer::Index(_) => true,
+                    ReferrersAnswer::NoApi => false,
+                    ReferrersAnswer::NoRepository => {
+                        *asked = Some(answer);
+                        return Err(NotLearnt::NoRepository);
+                    }
+                };
+                *asked = Some(answer);
+                Ok(has_api)
+            })
             .await
-            .map_err(|error| {
-                errors::broken_body(&context, &format!("referrers of {digest}"), error)
-            })?
-            .ok_or_else(|| {
-                self.failure(DistributionFailure::ManifestTooLarge {
-                    reference: format!("referrers of {digest}"),
-                    limit: MAX_MANIFEST_BYTES,
-                })
-            })?;
-        Ok(Some(body))
+            .copied();
+        match learnt {
+            Ok(has_api) => Ok((Some(has_api), own)),
+            Err(NotLearnt::NoRepository) => Ok((None, own)),
+            Err(NotLearnt::Failed(error)) => Err(error),
+        }
     }
 }
 

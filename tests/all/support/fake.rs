@@ -2,7 +2,8 @@
 //! the real registry cannot be made to do: a bearer token realm, 429 with
 //! `Retry-After`, bursts of 503, immutable tags, a missing
 //! `Docker-Content-Digest`, paginated tag lists (the Debian registry 2.8
-//! ignores `n`). It serves manifests and blobs from memory over
+//! ignores `n`), a paged OCI referrers API (distribution 2.8 has none, Quay
+//! answers one page). It serves manifests and blobs from memory over
 //! a deliberately small HTTP/1.1 (one request per connection).
 
 use quayside::digest::Digest;
@@ -33,6 +34,14 @@ pub struct FakeConfig {
     /// Hold every token answer this long (Quay's `/v2/auth` spends ~0.3 s in
     /// bcrypt), to observe whether token fetches overlap.
     pub token_delay: std::time::Duration,
+    /// Serve `GET /v2/<repo>/referrers/<digest>` (the stored manifests whose
+    /// `subject` is that digest, by digest), this many per page with a
+    /// `Link` to the next; `None`: 404, as a registry without the API.
+    pub referrers_page: Option<usize>,
+    /// Every referrers page links to a next one (pages that never end).
+    pub referrers_endless: bool,
+    /// Next-page links name this other host.
+    pub referrers_next_host: Option<String>,
 }
 
 #[derive(Default)]
@@ -398,6 +407,9 @@ fn route(request: &Request, shared: &Shared) -> Response {
             _ => Response::new(405),
         };
     }
+    if let Some((repository, digest)) = rest.rsplit_once("/referrers/") {
+        return referrers(request, &shared.config, &store, repository, digest);
+    }
     if let Some((_, digest)) = rest.rsplit_once("/blobs/") {
         return match (request.method.as_str(), store.blobs.get(digest)) {
             ("GET" | "HEAD", Some(bytes)) => Response::new(200)
@@ -408,4 +420,63 @@ fn route(request: &Request, shared: &Shared) -> Response {
         };
     }
     Response::new(404)
+}
+
+/// One page (`?page=<k>`, from 0) of the referrers index of `digest`.
+fn referrers(
+    request: &Request,
+    config: &FakeConfig,
+    store: &Store,
+    repository: &str,
+    digest: &str,
+) -> Response {
+    let Some(per_page) = config.referrers_page else {
+        // As CNCF distribution 2.8: no such route, a plain-text 404.
+        return Response::new(404).body("404 page not found\n");
+    };
+    let mut entries: Vec<(String, serde_json::Value)> = store
+        .manifests
+        .iter()
+        .filter_map(|(manifest_digest, (media_type, bytes))| {
+            let document: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+            (document["subject"]["digest"] == digest).then(|| {
+                let entry = serde_json::json!({
+                    "mediaType": media_type,
+                    "digest": manifest_digest,
+                    "size": bytes.len(),
+                    "artifactType": document["artifactType"],
+                });
+                (manifest_digest.clone(), entry)
+            })
+        })
+        .collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let page: usize = request
+        .query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page="))
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(0);
+    let shown: Vec<serde_json::Value> = entries
+        .iter()
+        .skip(page * per_page)
+        .take(per_page)
+        .map(|(_, entry)| entry.clone())
+        .collect();
+    let mut response =
+        Response::new(200).header("Content-Type", "application/vnd.oci.image.index.v1+json");
+    if config.referrers_endless || entries.len() > (page + 1) * per_page {
+        let path = format!("/v2/{repository}/referrers/{digest}?page={}", page + 1);
+        let target = match &config.referrers_next_host {
+            Some(host) => format!("http://{host}{path}"),
+            None => path,
+        };
+        response = response.header("Link", format!(r#"<{target}>; rel="next""#));
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": shown,
+    });
+    response.body(index.to_string())
 }

@@ -67,8 +67,9 @@ impl std::fmt::Display for MethodCounts {
 pub type KindCounts = std::collections::BTreeMap<String, u64>;
 
 /// What a distribution API request is about, in a few words: the method, the
-/// object (tag list, manifest, blob, upload, mount) and, for manifests, how it
-/// is named (a `sha256-<hex>.sig` tag, another tag, a digest). Requests per
+/// object (tag list, referrers, manifest, blob, upload, mount) and, for
+/// manifests, how it is named (a `sha256-<hex>.sig` tag, the referrers
+/// fallback tag `sha256-<hex>`, another tag, a digest). Requests per
 /// kind show where an apply's requests go (`apply_requests`); answers 401
 /// (an auth challenge) are counted under the kind with ` (401)` appended,
 /// injected faults under the kind itself.
@@ -78,9 +79,14 @@ pub fn request_kind(method: &str, path_and_query: &str) -> String {
         .unwrap_or((path_and_query, ""));
     let object = if path.ends_with("/tags/list") {
         "tags/list"
+    } else if path.contains("/referrers/") {
+        "referrers"
     } else if let Some((_, reference)) = path.rsplit_once("/manifests/") {
         if reference.starts_with("sha256-") && reference.ends_with(".sig") {
             "manifest .sig"
+        } else if reference.starts_with("sha256-") {
+            // The referrers fallback index (bundles on CNCF distribution).
+            "manifest fallback tag"
         } else if reference.starts_with("sha256:") {
             "manifest by digest"
         } else {
@@ -173,9 +179,15 @@ impl Proxy {
             .expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local address").port();
         quayside::registry::distribution::install_tls_provider();
+        // Upstream connections idle for a second are not reused: Quay's
+        // gunicorn closes keep-alive connections after 2 s idle, and a
+        // request sent on one it closed fails here (502), so the client's
+        // retry made one request count twice (a plan right after an apply,
+        // under load: `quay_plan_requests`).
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .pool_idle_timeout(std::time::Duration::from_secs(1))
             .build()
             .expect("an HTTP client");
         let shared = Arc::new(Shared {
