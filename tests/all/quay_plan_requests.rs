@@ -9,17 +9,9 @@
 //! them (item 3 b).
 
 use crate::support::images::push_single;
-use crate::support::proxy::{KindCounts, Proxy};
+use crate::support::proxy::{KindCounts, Proxy, kinds_table as table};
 use crate::support::quay_promotion::{Credentials, QuayPromotion};
 use crate::support::releases::ServiceReleases;
-
-fn table(counts: &KindCounts) -> String {
-    counts
-        .iter()
-        .map(|(kind, n)| format!("  {kind}: {n}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_signatures() {
@@ -58,14 +50,6 @@ async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_s
             ServiceReleases::new("notifier", &[("v0.1.0", &notifier)]),
         ],
     );
-    let token = quay.quay.admin_token().to_string();
-    let with_token = |args: &[&str]| {
-        crate::support::promotion::run_async(
-            quay.quayside()
-                .env("QUAY_API_TOKEN", &token)
-                .args(args.iter().copied()),
-        )
-    };
 
     // Without the token the plan reads `/v2/.../tags/list`: Quay caches the
     // empty lists for 120 s.
@@ -79,7 +63,7 @@ async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_s
     );
 
     proxy.reset();
-    let apply = with_token(&["apply"]).await;
+    let apply = quay.run_with_api_token(&["apply"]).await;
     assert_eq!(apply.code, 0, "{apply:?}");
     // Its plan listed the targets through the REST API, which lacked every
     // `.sig` tag: signing the 3 images (7 manifests) read none of them
@@ -107,7 +91,9 @@ async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_s
     // Seconds later, the cache still stale: the plan sees every release in
     // place and signed.
     proxy.reset();
-    let plan = with_token(&["plan", "--detailed-exitcode"]).await;
+    let plan = quay
+        .run_with_api_token(&["plan", "--detailed-exitcode"])
+        .await;
     assert_eq!(
         plan.code, 0,
         "nothing to do right after the apply: {plan:?}"
@@ -115,8 +101,8 @@ async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_s
     assert!(plan.stdout.contains("4 unchanged"), "{plan:?}");
     let mut kinds = proxy.kinds();
     // Quay challenges the first registry request (401, then a token from
-    // Quay itself, past the proxy): at most once per repository (once the
-    // realm is known, the other repository's token may be asked first).
+    // Quay itself, past the proxy); the other requests wait for that
+    // answer (`auth::Probe`), so it is met once.
     let challenges = kinds.remove("GET manifest .sig (401)").unwrap_or(0);
     assert!(challenges <= 2, "\n{}", table(&proxy.kinds()));
     let want: KindCounts = [
@@ -137,6 +123,6 @@ async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_s
     // issue 12) agrees, at its own cost.
     let plain = quay.run(["plan", "--detailed-exitcode"]).await;
     assert_eq!(plain.code, 0, "{plain:?}");
-    let verify = with_token(&["verify"]).await;
+    let verify = quay.run_with_api_token(&["verify"]).await;
     assert_eq!(verify.code, 0, "{verify:?}");
 }
