@@ -12,6 +12,7 @@ use crate::support::images::push_single;
 use crate::support::proxy::{KindCounts, Proxy, kinds_table as table};
 use crate::support::quay_promotion::{Credentials, QuayPromotion};
 use crate::support::releases::ServiceReleases;
+use futures::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_signatures() {
@@ -125,4 +126,116 @@ async fn an_unchanged_plan_right_after_apply_reads_quays_rest_tag_list_and_the_s
     assert_eq!(plain.code, 0, "{plain:?}");
     let verify = quay.run_with_api_token(&["verify"]).await;
     assert_eq!(verify.code, 0, "{verify:?}");
+}
+
+/// Services, distinct images per service and release tags per image of the
+/// 200-release plan below: each image carries three release candidates and
+/// its final release, as a team's history of a version may (an rc promoted
+/// unchanged). Few images keep the seeding and the apply short; each
+/// distinct digest costs the plan one `.sig` GET, so a plan of 200 distinct
+/// digests would cost 200 of those plus the same pages.
+const LARGE_SERVICES: [&str; 2] = ["gateway", "notifier"];
+const IMAGES_PER_SERVICE: usize = 25;
+const TAGS_PER_IMAGE: [&str; 4] = ["-rc1", "-rc2", "-rc3", ""];
+const LARGE_RELEASES: usize = LARGE_SERVICES.len() * IMAGES_PER_SERVICE * TAGS_PER_IMAGE.len();
+
+/// Issue 18's target for an all-unchanged plan on Quay.
+const MOST_REQUESTS_PER_RELEASE: f64 = 1.2;
+
+/// Every request of a 200-release unchanged plan right after its apply,
+/// counted by the proxy with the token requests routed through it: one REST
+/// page per 100 tags of each target, one `.sig` GET per digest in place, the
+/// challenge and a token per repository; the plan is right although Quay's
+/// `tags/list` cache still holds the empty lists read before the apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_release_unchanged_plan_costs_at_most_1_2_requests_per_release() {
+    let Some((quay, proxy)) = QuayPromotion::behind_counting_proxy(&LARGE_SERVICES).await else {
+        return;
+    };
+    let mut declared = Vec::new();
+    for service in LARGE_SERVICES {
+        let source = quay.source(service);
+        let digests: Vec<quayside::digest::Digest> = futures::stream::iter(0..IMAGES_PER_SERVICE)
+            .map(|n| {
+                let source = source.clone();
+                async move {
+                    push_single(
+                        source.as_ref(),
+                        &format!("{service} {n}"),
+                        &format!("build-{n}"),
+                    )
+                    .await
+                }
+            })
+            .buffered(8)
+            .collect()
+            .await;
+        let releases: Vec<(String, quayside::digest::Digest)> = digests
+            .iter()
+            .enumerate()
+            .flat_map(|(n, digest)| {
+                TAGS_PER_IMAGE
+                    .iter()
+                    .map(move |suffix| (format!("v1.{n}.0{suffix}"), digest.clone()))
+            })
+            .collect();
+        let pairs: Vec<(&str, &quayside::digest::Digest)> = releases
+            .iter()
+            .map(|(tag, digest)| (tag.as_str(), digest))
+            .collect();
+        declared.push(ServiceReleases::new(service, &pairs));
+    }
+    let target_org = quay.target_org.clone();
+    quay.write_releases_at("releases.toml", &proxy.host(), &target_org, &declared);
+
+    // A plan without the token reads `tags/list`: Quay caches the empty
+    // lists for 120 s, across the apply and the plan after it.
+    let before = quay.run(["plan", "--detailed-exitcode"]).await;
+    assert_eq!(before.code, 2, "{before:?}");
+    let apply = quay.run_with_api_token(&["apply"]).await;
+    assert_eq!(apply.code, 0, "{apply:?}");
+
+    proxy.reset();
+    let started = std::time::Instant::now();
+    let plan = quay
+        .run_with_api_token(&["plan", "--detailed-exitcode"])
+        .await;
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(
+        plan.code, 0,
+        "nothing to do right after the apply: {plan:?}"
+    );
+    assert!(
+        plan.stdout.contains(&format!("{LARGE_RELEASES} unchanged")),
+        "{plan:?}"
+    );
+    let kinds = proxy.kinds();
+    let total: u64 = kinds.values().sum();
+    let per_release = total as f64 / LARGE_RELEASES as f64;
+    eprintln!(
+        "unchanged plan of {LARGE_RELEASES} releases on Quay: {total} requests, \
+         {per_release:.3} per release, {wall:.2} s\n{}",
+        table(&kinds)
+    );
+    let images = (LARGE_SERVICES.len() * IMAGES_PER_SERVICE) as u64;
+    // Each target lists its releases' tags and one `.sig` tag per image.
+    let tags_per_target = IMAGES_PER_SERVICE * (TAGS_PER_IMAGE.len() + 1);
+    let pages = (LARGE_SERVICES.len() * tags_per_target.div_ceil(100)) as u64;
+    let want: KindCounts = [
+        ("GET REST tag list", pages),
+        ("GET manifest .sig", images),
+        // The first registry request meets the challenge (and is sent
+        // again with a token); the others wait for it.
+        ("GET manifest .sig (401)", 1),
+        ("GET token", LARGE_SERVICES.len() as u64),
+    ]
+    .into_iter()
+    .map(|(kind, n)| (kind.to_string(), n))
+    .collect();
+    assert_eq!(kinds, want, "\n{}", table(&kinds));
+    assert!(
+        per_release <= MOST_REQUESTS_PER_RELEASE,
+        "{per_release:.3} requests per release\n{}",
+        table(&kinds)
+    );
 }
