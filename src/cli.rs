@@ -1,5 +1,6 @@
 //! Command-line arguments. Parsing only; the commands live in `commands`.
 
+use crate::registry::distribution::DEFAULT_CONCURRENCY_PER_HOST;
 use crate::render::plan::Format;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -53,7 +54,7 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct RequestArgs {
     /// Requests in flight per registry host (at least 1).
-    #[arg(long, default_value_t = 16, value_name = "N", value_parser = at_least_one)]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY_PER_HOST, value_name = "N", value_parser = at_least_one)]
     pub concurrency: usize,
 }
 

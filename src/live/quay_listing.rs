@@ -108,13 +108,9 @@ pub async fn read_target(
     let names = &live.target_tags;
     let identity = &service.target.signed_identity();
     let claims = verifier.map(|verifier| (verifier, identity.as_str()));
-    // The first read alone: the registry's auth challenge (401, then a
-    // token) is then met once per repository, not once per read in flight.
-    let mut in_place = in_place.into_iter();
-    let Some((digest, is_index)) = in_place.next() else {
-        return Ok(live);
-    };
-    let image = image_signatures(target, digest, is_index, names, claims).await?;
+    // The registry's auth challenge is met once per registry by the
+    // transport (its first request probes while the others wait), so the
+    // reads go out together.
     live.signatures = stream::iter(in_place)
         .map(|(digest, is_index)| async move {
             let image = image_signatures(target, digest, is_index, names, claims).await?;
@@ -123,7 +119,6 @@ pub async fn read_target(
         .buffer_unordered(READS_IN_FLIGHT)
         .try_collect()
         .await?;
-    live.signatures.insert(digest.clone(), image);
     Ok(live)
 }
 

@@ -385,12 +385,9 @@ async fn bearer_fake(repositories: &[&str], token_delay: std::time::Duration) ->
     }
 }
 
-/// Issue 18: the token cache was locked across each fetch, so on Quay
-/// (~0.3 s of bcrypt per `/v2/auth`) every repository's token waited for
-/// the one before.
-#[tokio::test]
-async fn token_fetches_for_different_scopes_overlap_and_one_scope_fetches_once() {
-    use std::sync::atomic::Ordering::Relaxed;
+/// Two reads of each of four repositories of a bearer fake, all at once
+/// (each answers the image); the fake, to count what it was asked.
+async fn read_four_repositories_twice_at_once(token_delay: Duration) -> FakeRegistry {
     let names = ["prod/a", "prod/b", "prod/c", "prod/d"];
     let BearerFake {
         fake,
@@ -398,14 +395,12 @@ async fn token_fetches_for_different_scopes_overlap_and_one_scope_fetches_once()
         connector,
         manifest,
         ..
-    } = bearer_fake(&names, Duration::from_millis(300)).await;
+    } = bearer_fake(&names, token_delay).await;
     let digest = manifest.digest;
     let repositories: Vec<_> = names
         .iter()
         .map(|name| connector.open(&fake.location(name)))
         .collect();
-    // Two requests per repository at once: each scope is fetched once, and
-    // the four fetches overlap.
     let resolved = futures::future::join_all(
         repositories
             .iter()
@@ -416,11 +411,35 @@ async fn token_fetches_for_different_scopes_overlap_and_one_scope_fetches_once()
     for found in resolved {
         assert_eq!(found.expect("resolve"), Some(digest.clone()));
     }
+    fake
+}
+
+/// Issue 18: the token cache was locked across each fetch, so on Quay
+/// (~0.3 s of bcrypt per `/v2/auth`) every repository's token waited for
+/// the one before.
+#[tokio::test]
+async fn token_fetches_for_different_scopes_overlap_and_one_scope_fetches_once() {
+    use std::sync::atomic::Ordering::Relaxed;
+    // Two requests per repository at once: each scope is fetched once, and
+    // the four fetches overlap.
+    let fake = read_four_repositories_twice_at_once(Duration::from_millis(300)).await;
     assert_eq!(fake.token_requests.load(Relaxed), 4, "one token per scope");
     assert!(
         fake.max_tokens_in_flight.load(Relaxed) > 1,
         "token fetches for different scopes ran one after another"
     );
+}
+
+/// Issue 18: every request in flight before the first token arrived met
+/// its own 401 (8 here, up to `--concurrency` on a registry); now the first
+/// request learns the challenge while the others wait for it.
+#[tokio::test]
+async fn regression_requests_in_flight_at_the_start_meet_one_challenge_not_one_each() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let fake = read_four_repositories_twice_at_once(Duration::ZERO).await;
+    // 8 answered reads and the one challenge before them (16 before).
+    assert_eq!(fake.registry_requests.load(Relaxed), 8 + 1);
+    assert_eq!(fake.token_requests.load(Relaxed), 4, "one token per scope");
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ mod quay_flows;
 mod quay_immutability;
 mod quay_plan_requests;
 mod quay_scan;
+mod quay_token_challenges;
 mod quayside;
 mod quickstart;
 mod rate_limited;

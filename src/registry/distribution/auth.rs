@@ -12,6 +12,11 @@
 //! one fetch. A repository that will be written asks one token for its
 //! reads, writes and mounts alike (`pull,push` on it, `pull` on the
 //! repository its blobs are mounted from) instead of one token for each.
+//!
+//! Until the registry has answered once, the scheme is unknown: the first
+//! request goes out alone (a [`Probe`]) and the others wait for its answer,
+//! so that a run meets one challenge per registry instead of one 401 per
+//! request in flight at its start (issue 18).
 
 use super::challenge::Challenge;
 use super::credentials::{self, CredentialEnv, HelperCache, Lookup, Secret};
@@ -25,6 +30,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Tokens are dropped this long before they expire, so that none expires
@@ -44,8 +50,14 @@ pub(crate) struct AuthState {
     credentials: std::sync::Mutex<HashMap<String, Arc<CredentialCell>>>,
     helpers: HelperCache,
     /// What the registry asked for in its last challenge; `None` until then,
-    /// and requests go out anonymously.
+    /// and requests go out anonymously (the probe, or every request of a
+    /// registry that answered it without a challenge).
     challenge: std::sync::Mutex<Option<Challenge>>,
+    /// Held by the request that learns the challenge (see [`Probe`]).
+    probe_gate: tokio::sync::Mutex<()>,
+    /// Whether the registry has answered a request: its challenge, if it
+    /// has one, is in `challenge`.
+    answered_once: AtomicBool,
     /// Bearer tokens by credential identity and space-joined scopes. The map
     /// lock is held only to find a slot; a slot's lock is held across its
     /// token fetch, so that concurrent requests for the same scopes wait for
@@ -71,6 +83,23 @@ pub(crate) enum Authorize {
         request: Box<TokenRequest>,
         pending: PendingToken,
     },
+}
+
+/// The first request to a registry, sent while the others wait: its answer
+/// says whether the registry wants Basic credentials, a bearer token (and
+/// from which realm) or nothing. Dropped without [`Probe::answered`] (the
+/// request failed before an answer), the next waiting request probes.
+pub(crate) struct Probe<'a> {
+    answered_once: &'a AtomicBool,
+    _gate: tokio::sync::MutexGuard<'a, ()>,
+}
+
+impl Probe<'_> {
+    /// The registry answered the probe and its challenge, if any, has been
+    /// recorded: the waiting requests may go.
+    pub fn answered(self) {
+        self.answered_once.store(true, Ordering::Release);
+    }
 }
 
 /// A request to a bearer token realm.
@@ -134,9 +163,27 @@ impl AuthState {
             credentials: std::sync::Mutex::new(HashMap::new()),
             helpers: HelperCache::default(),
             challenge: std::sync::Mutex::new(None),
+            probe_gate: tokio::sync::Mutex::new(()),
+            answered_once: AtomicBool::new(false),
             tokens: std::sync::Mutex::new(HashMap::new()),
             written: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// `Some` for the request that must go first, while the registry has not
+    /// answered any; the others wait here until it has (or has failed).
+    pub async fn probe(&self) -> Option<Probe<'_>> {
+        if self.answered_once.load(Ordering::Acquire) {
+            return None;
+        }
+        let gate = self.probe_gate.lock().await;
+        if self.answered_once.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(Probe {
+            answered_once: &self.answered_once,
+            _gate: gate,
+        })
     }
 
     /// Says that this run will write `repository`, mounting blobs from

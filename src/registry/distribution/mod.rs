@@ -27,6 +27,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use transport::Registry;
 
+/// Requests in flight per registry host unless `--concurrency` says
+/// otherwise: the library's default and the CLI's. A release is a chain of
+/// dependent requests (manifest, blobs, signature, tag), each waiting for
+/// the one before, so a far registry (20 ms and more) needs many chains
+/// going at once to stay busy; 16 is what the benchmarks (`bench/`) ran
+/// with. The pacing keeps each request class under a registry's rate limits
+/// whatever the number; `--concurrency` lowers it for one that is small.
+pub const DEFAULT_CONCURRENCY_PER_HOST: usize = 16;
+
 /// How the client talks to registries. `Default` reads credential locations
 /// from the process environment and uses settings that suit public registries.
 #[derive(Clone, Debug)]
@@ -60,7 +69,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            max_concurrency_per_host: 8,
+            max_concurrency_per_host: DEFAULT_CONCURRENCY_PER_HOST,
             max_attempts: 5,
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(20),
@@ -266,7 +275,10 @@ mod tests {
     #[test]
     fn default_options_are_sane() {
         let options = ClientOptions::default();
-        assert_eq!(options.max_concurrency_per_host, 8);
+        assert_eq!(
+            options.max_concurrency_per_host,
+            DEFAULT_CONCURRENCY_PER_HOST
+        );
         assert_eq!(options.max_attempts, 5);
         assert!(options.max_retry_after >= options.max_backoff);
     }

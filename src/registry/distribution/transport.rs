@@ -188,6 +188,12 @@ impl Registry {
         loop {
             attempt += 1;
             let retries = attempt - 1;
+            // Before the registry's first answer, requests wait for one
+            // probe to learn its challenge instead of each meeting a 401.
+            let mut probe = match &authorization {
+                Authorization::Registry(_) => self.auth.probe().await,
+                Authorization::Fixed(_) => None,
+            };
             let header = match &authorization {
                 Authorization::Registry(scopes) => self.authorization(scopes, &context).await?,
                 Authorization::Fixed(header) => header.clone(),
@@ -229,6 +235,7 @@ impl Registry {
                         || (error.is_request() && safe_to_send_again(&method, &url));
                     tracing::debug!(%method, path = url.path(), attempt, transient, "request failed");
                     if transient && replayable && attempt < self.policy.max_attempts {
+                        drop(probe);
                         drop(permit);
                         tokio::time::sleep(self.policy.backoff(attempt)).await;
                         continue;
@@ -251,6 +258,7 @@ impl Registry {
                 flight.as_ref(),
             );
             drop(flight);
+            let mut retry_with_challenge = false;
             if status == 401
                 && replayable
                 && !answered_challenge
@@ -263,18 +271,26 @@ impl Registry {
                     .and_then(super::challenge::parse);
                 if let Some(challenge) = challenge {
                     answered_challenge = true;
-                    if self
+                    retry_with_challenge = self
                         .auth
                         .on_challenge(challenge, context.repository, scopes, header.as_ref())
-                        .await?
-                    {
-                        drop(permit);
-                        attempt -= 1;
-                        continue;
-                    }
+                        .await?;
                 }
             }
+            // A 429 or 5xx says nothing about authentication: the next
+            // waiting request probes while this one backs off.
+            if !is_retryable_status(status)
+                && let Some(probe) = probe.take()
+            {
+                probe.answered();
+            }
+            if retry_with_challenge {
+                drop(permit);
+                attempt -= 1;
+                continue;
+            }
             if is_retryable_status(status) && replayable && attempt < self.policy.max_attempts {
+                drop(probe);
                 drop(response);
                 drop(permit);
                 tokio::time::sleep(retry_after.unwrap_or_else(|| self.policy.backoff(attempt)))

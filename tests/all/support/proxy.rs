@@ -8,7 +8,9 @@
 //! 5xx and 429 answers, resets, cut bodies, slow answers, wrong bytes. With
 //! [`super::rate_limits`] it enforces per-class rate limits as quay.io does
 //! (and then answers `GET /_proxy/counts` and `POST /_proxy/reset` itself,
-//! for the benchmark).
+//! for the benchmark). With [`Proxy::route_token_realm`] it points the
+//! registry's bearer challenges at itself, so that token requests (Quay's
+//! `/v2/auth`, whose realm names Quay's own host) pass it and are counted.
 
 use super::faults::{Decision, FaultCounts, FaultKind, FaultPlan, Faults, Lie};
 use super::rate_limits::{ClassCounts, Limiter, RateLimits};
@@ -112,6 +114,15 @@ pub fn request_kind(method: &str, path_and_query: &str) -> String {
     format!("{method} {object}")
 }
 
+/// One `  kind: n` line per kind, for assertion messages.
+pub fn kinds_table(counts: &KindCounts) -> String {
+    counts
+        .iter()
+        .map(|(kind, n)| format!("  {kind}: {n}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 type Action = Box<dyn FnOnce() + Send>;
 
 struct Hook {
@@ -121,6 +132,11 @@ struct Hook {
 
 struct Shared {
     upstream: String,
+    /// `127.0.0.1:<port>` of this proxy.
+    own_host: String,
+    /// Whether `WWW-Authenticate` realms on the upstream host are rewritten
+    /// to this proxy.
+    route_realm: std::sync::atomic::AtomicBool,
     client: reqwest::Client,
     sequence: AtomicU64,
     counts: Mutex<MethodCounts>,
@@ -192,6 +208,8 @@ impl Proxy {
             .expect("an HTTP client");
         let shared = Arc::new(Shared {
             upstream: upstream.to_string(),
+            own_host: format!("127.0.0.1:{port}"),
+            route_realm: std::sync::atomic::AtomicBool::new(false),
             client,
             sequence: AtomicU64::new(0),
             counts: Mutex::new(MethodCounts::default()),
@@ -230,6 +248,13 @@ impl Proxy {
 
     pub fn counts(&self) -> MethodCounts {
         lock(&self.shared.counts).clone()
+    }
+
+    /// From now on, bearer challenges whose realm is on the upstream host
+    /// name this proxy instead: token requests come through it (as the
+    /// kind `GET token`).
+    pub fn route_token_realm(&self) {
+        self.shared.route_realm.store(true, Ordering::SeqCst);
     }
 
     /// Requests seen, by kind (see [`request_kind`]).
@@ -441,13 +466,16 @@ async fn handle_admitted(
         let delay = lock(&shared.faults).plan.slow;
         tokio::time::sleep(delay).await;
     }
-    let response = match forward(shared, request).await {
+    let mut response = match forward(shared, request).await {
         Ok(response) => response,
         Err(error) => Response::builder()
             .status(StatusCode::BAD_GATEWAY)
             .body(full(format!("proxy: {error}")))
             .expect("a static response"),
     };
+    if shared.route_realm.load(Ordering::SeqCst) {
+        shared.reroute_realm(response.headers_mut());
+    }
     // A 401 is the registry's challenge (the client then fetches a token
     // and asks again): counted apart from the request that did the work.
     let kind = if response.status() == StatusCode::UNAUTHORIZED {
@@ -585,6 +613,24 @@ fn retyped(response: Response<ProxyBody>, to: Option<&'static str>) -> Response<
 }
 
 impl Shared {
+    /// `realm="http://<upstream>/…"` in a challenge becomes
+    /// `realm="http://<this proxy>/…"`.
+    fn reroute_realm(&self, headers: &mut HeaderMap) {
+        let Some(challenge) = headers
+            .get(hyper::header::WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+        else {
+            return;
+        };
+        let rerouted = challenge.replace(
+            &format!("://{}/", self.upstream),
+            &format!("://{}/", self.own_host),
+        );
+        if let Ok(value) = hyper::header::HeaderValue::from_str(&rerouted) {
+            headers.insert(hyper::header::WWW_AUTHENTICATE, value);
+        }
+    }
+
     /// Counts the request; returns its number in the sequence.
     fn count(&self, method: &hyper::Method) -> u64 {
         let mut counts = lock(&self.counts);

@@ -7,6 +7,7 @@
 use crate::quayside::{Outcome, Quayside};
 use crate::support::images::{TestImage, push, two_platform_image};
 use crate::support::promotion::run_async;
+use crate::support::proxy::Proxy;
 use crate::support::real_quay::{ADMIN, ADMIN_PASSWORD, RealQuay, Robot, shared};
 use crate::support::releases::{ServiceReleases, demo_public_key, releases_toml, scratch_dir};
 use quayside::registry::{Connector, Repository};
@@ -177,6 +178,19 @@ impl QuayPromotion {
         self.docker_config = self.quay.docker_config(self.dir.path(), &auths);
     }
 
+    /// As [`Self::start`] with one account for both organizations, behind
+    /// a counting proxy that also carries the token requests
+    /// ([`Proxy::route_token_realm`]): `releases.toml` written with
+    /// [`Self::write_releases_at`] and the proxy's host sends every request
+    /// of quayside's through it.
+    pub async fn behind_counting_proxy(services: &[&str]) -> Option<(Self, Proxy)> {
+        let mut quay = Self::start(services, Credentials::OneForBoth).await?;
+        let proxy = Proxy::start(&quay.quay.host()).await;
+        proxy.route_token_realm();
+        quay.admin_credentials_for(&[proxy.host()]);
+        Some((quay, proxy))
+    }
+
     /// The CLI in the scratch folder, with this set-up's credentials only.
     pub fn quayside(&self) -> Quayside {
         Quayside::new(self.dir.path())
@@ -193,6 +207,16 @@ impl QuayPromotion {
         S: AsRef<std::ffi::OsStr>,
     {
         run_async(self.quayside().args(args)).await
+    }
+
+    /// `quayside <args>` with the admin's `QUAY_API_TOKEN` (Quay's REST API).
+    pub async fn run_with_api_token(&self, args: &[&str]) -> Outcome {
+        run_async(
+            self.quayside()
+                .env("QUAY_API_TOKEN", self.quay.admin_token())
+                .args(args),
+        )
+        .await
     }
 
     /// Every active tag of the target organization's `service` from the REST
