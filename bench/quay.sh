@@ -119,7 +119,8 @@ measure() { # REP TOOL SCENARIO COMMAND...
     after=$(wc -l <"$QUAY_WORK/access.log")
     wall=$(cat "$WORK/t")
     auth=$(sed -n "$((before + 1)),${after}p" "$QUAY_WORK/access.log" | grep -c ' /v2/auth ' || true)
-    echo "$wall" >"$WORK/wall-$rep-${tool// /_}-${scenario%% *}"
+    local key=${tool}-${scenario}
+    echo "$wall" >"$WORK/wall-$rep-${key//[^a-z0-9]/_}"
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$rep" "$tool" "$scenario" "$wall" "$((after - before))" \
         "$(python3 -c "print(round($((after - before))/$IMAGES, 1))")" "$auth"
 }
@@ -142,7 +143,7 @@ for rep in $(seq "$REPS"); do
     [ "$LOOP" = 1 ] || continue
     measure "$rep" "signed skopeo loop" "copy + sign $IMAGES images" bash -c "signed_loop s$rep"
     measure "$rep" "signed skopeo loop" "again" bash -c "signed_loop s$rep"
-    RATIOS+=("$(python3 -c "print(round($(cat "$WORK/wall-$rep-quayside-apply") / $(cat "$WORK/wall-$rep-signed_skopeo_loop-copy"), 3))")")
+    RATIOS+=("$(python3 -c "print(round($(cat "$WORK/wall-$rep-quayside_apply__create___sign_${IMAGES}_images_") / $(cat "$WORK/wall-$rep-signed_skopeo_loop_copy___sign_${IMAGES}_images"), 3))")")
 done
 if [ ${#RATIOS[@]} -gt 0 ]; then
     printf '\nwall ratio quayside apply / signed loop (%s ms), per repetition: %s\n' "$LATENCY" "${RATIOS[*]}"
