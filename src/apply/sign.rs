@@ -67,18 +67,15 @@ impl BundlesWritten {
         written.push(bundle);
     }
 
-    /// Each bundle written, in no particular order.
-    pub fn all(&self) -> Vec<WrittenBundle> {
-        self.written
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
-    }
-
     /// What was written, for reading it back without requests.
     pub fn known(&self) -> KnownBundles {
         let mut known = KnownBundles::default();
-        for written in self.all() {
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        for written in written {
             if written.read_back {
                 known
                     .read_back
